@@ -1,0 +1,89 @@
+using System.Numerics.Tensors;
+
+namespace SelfAlign.Generation;
+
+public sealed partial class GenerationEngine
+{
+    private sealed record ScoringItem(int[] Tokens, int ContextLength);
+
+    private sealed class ScoringJob(List<ScoringItem> items, CancellationToken cancellation)
+    {
+        public List<ScoringItem> Items { get; } = items;
+        public CancellationToken Cancellation { get; } = cancellation;
+        public TaskCompletionSource<IReadOnlyList<ScoreResult>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private float[] _scratch = [];
+
+    /// <summary>Runs queued scoring jobs between generation steps, using the sequences generation leaves free.</summary>
+    private void RunScoringJobs()
+    {
+        while (_scoring.Count > 0 && _freeSequences.Count > 0)
+        {
+            var job = _scoring.Dequeue();
+            if (job.Cancellation.IsCancellationRequested) { job.Completion.TrySetCanceled(job.Cancellation); continue; }
+            try { job.Completion.TrySetResult(Score(job.Items)); }
+            catch (Exception e) { job.Completion.TrySetException(e); }
+        }
+    }
+
+    /// <summary>Packs many (context, continuation) pairs into each decode, one sequence per pair, chunking long ones.</summary>
+    private ScoreResult[] Score(List<ScoringItem> items)
+    {
+        var logProbs = items.Select(i => new double[i.Tokens.Length - i.ContextLength]).ToArray();
+        var inFlight = new List<(int Item, int Sequence, int Offset)>();
+        var next = 0;
+        while (next < items.Count || inFlight.Count > 0)
+        {
+            while (next < items.Count && _freeSequences.Count > 0 && _cellsInUse + items[next].Tokens.Length <= _ctx.ContextSize)
+            {
+                inFlight.Add((next, _freeSequences.Pop(), 0));
+                _cellsInUse += items[next++].Tokens.Length;
+            }
+            if (inFlight.Count == 0)
+                throw new InvalidOperationException($"a scoring request of {items[next].Tokens.Length} tokens does not fit the free KV cache");
+
+            _batch.Clear();
+            var outputs = new List<(int Item, int Position, int Index)>();
+            for (var f = 0; f < inFlight.Count; f++)
+            {
+                var (item, seq, offset) = inFlight[f];
+                var tokens = items[item].Tokens;
+                var n = Math.Min(_batch.Capacity - _batch.Count, tokens.Length - offset);
+                for (var pos = offset; pos < offset + n; pos++)
+                {
+                    var want = pos >= items[item].ContextLength - 1 && pos < tokens.Length - 1;
+                    var index = _batch.Add(tokens[pos], pos, seq, want);
+                    if (want) outputs.Add((item, pos, index));
+                }
+                inFlight[f] = (item, seq, offset + n);
+            }
+            _ctx.Decode(_batch);
+
+            foreach (var (item, pos, index) in outputs)
+            {
+                var logits = _ctx.GetLogits(index);
+                logProbs[item][pos + 1 - items[item].ContextLength] = logits[items[item].Tokens[pos + 1]] - LogSumExp(logits);
+            }
+            for (var f = inFlight.Count - 1; f >= 0; f--)
+            {
+                var (item, seq, offset) = inFlight[f];
+                if (offset < items[item].Tokens.Length) continue;
+                _ctx.RemoveTokens(seq);
+                _freeSequences.Push(seq);
+                _cellsInUse -= items[item].Tokens.Length;
+                inFlight.RemoveAt(f);
+            }
+        }
+        return items.Select((item, i) => new ScoreResult(logProbs[i].Sum(), logProbs[i], item.Tokens[item.ContextLength..])).ToArray();
+    }
+
+    private double LogSumExp(ReadOnlySpan<float> logits)
+    {
+        if (_scratch.Length != logits.Length) _scratch = new float[logits.Length];
+        var max = TensorPrimitives.Max(logits);
+        TensorPrimitives.Subtract(logits, max, _scratch);
+        TensorPrimitives.Exp(_scratch, _scratch);
+        return max + Math.Log(TensorPrimitives.Sum<float>(_scratch));
+    }
+}

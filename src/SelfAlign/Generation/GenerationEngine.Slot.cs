@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Text;
+using System.Threading.Channels;
+using SelfAlign.Models;
+
+namespace SelfAlign.Generation;
+
+public sealed partial class GenerationEngine
+{
+    /// <summary>One running request: its KV sequence, the tokens still to feed, and the text so far.</summary>
+    private sealed class Slot(
+        GenerationRequest request, int[] prefixTokens, int[] suffixTokens, ChannelWriter<GenerationUpdate>? stream,
+        CancellationToken cancellation, Vocabulary vocab)
+    {
+        private readonly Decoder _utf8 = Encoding.UTF8.GetDecoder();
+        private readonly StringBuilder _text = new();
+        private readonly StopStringMatcher _stops = new(request.StopStrings);
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly char[] _chars = new char[64];
+        private int _streamed;
+
+        public GenerationRequest Request { get; } = request;
+        public int[] PrefixTokens { get; } = prefixTokens;
+        public int[] SuffixTokens { get; } = suffixTokens;
+        public CancellationToken Cancellation { get; } = cancellation;
+        public TaskCompletionSource<GenerationResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TokenSampler Sampler { get; } = new(request.Sampling);
+        public List<int> Generated { get; } = [];
+        public int Sequence { get; set; } = -1;
+        public int ReservedCells { get; set; }
+        public PrefixEntry? Prefix { get; set; }
+        /// <summary>Tokens to evaluate before the next sample; <see cref="PendingOffset"/> of them are in the cache.</summary>
+        public IReadOnlyList<int> Pending { get; private set; } = [];
+        public int PendingOffset { get; set; }
+        public int Position { get; set; }
+        public bool IsFinished => Completion.Task.IsCompleted;
+
+        public void StartFromScratch()
+        {
+            Pending = [.. PrefixTokens, .. SuffixTokens];
+            Position = 0;
+        }
+
+        /// <summary>Shares the prefix's cells; when the suffix is empty the last prefix token is re-fed for its logits.</summary>
+        public void StartFromPrefix(LlamaContext ctx, PrefixEntry prefix)
+        {
+            var shared = SuffixTokens.Length > 0 ? PrefixTokens.Length : PrefixTokens.Length - 1;
+            ctx.CopySequence(prefix.Sequence, Sequence, 0, shared);
+            Pending = SuffixTokens.Length > 0 ? SuffixTokens : [PrefixTokens[^1]];
+            Position = shared;
+        }
+
+        public void Accept(int token)
+        {
+            if (Request.StopAtEndOfGeneration && vocab.IsEndOfGeneration(token)) { Finish(FinishReason.EndOfGeneration); return; }
+            Generated.Add(token);
+            var before = _text.Length;
+            AppendBytes(vocab.TokenBytes(token), flush: false);
+
+            if (_stops.FindStop(_text.ToString(), before) is var stop and >= 0)
+            {
+                _text.Length = stop;
+                Finish(FinishReason.StopString);
+                return;
+            }
+            if (Generated.Count >= Request.MaxNewTokens) { Finish(FinishReason.Length); return; }
+            if (stream != null)
+            {
+                var safe = _stops.SafeLength(_text.ToString());
+                if (safe > _streamed) { stream.TryWrite(new GenerationUpdate(_text.ToString(_streamed, safe - _streamed), token)); _streamed = safe; }
+            }
+            Pending = [token];
+            PendingOffset = 0;
+        }
+
+        private void AppendBytes(ReadOnlySpan<byte> bytes, bool flush)
+        {
+            var chars = _utf8.GetChars(bytes, _chars, flush);
+            _text.Append(_chars, 0, chars);
+        }
+
+        private void Finish(FinishReason reason)
+        {
+            if (reason != FinishReason.StopString) AppendBytes([], flush: true);
+            var text = _text.ToString();
+            if (stream != null)
+            {
+                if (text.Length > _streamed) stream.TryWrite(new GenerationUpdate(text[_streamed..], Generated.Count > 0 ? Generated[^1] : -1));
+                stream.TryComplete();
+            }
+            Completion.TrySetResult(new GenerationResult(text, Generated.ToArray(), reason, PrefixTokens.Length + SuffixTokens.Length, _clock.Elapsed));
+        }
+
+        public void Cancel()
+        {
+            stream?.TryComplete(new OperationCanceledException(Cancellation));
+            Completion.TrySetCanceled(Cancellation);
+        }
+
+        public void Fail(Exception e)
+        {
+            stream?.TryComplete(e);
+            Completion.TrySetException(e);
+        }
+    }
+}

@@ -1,0 +1,297 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using SelfAlign.Models;
+
+namespace SelfAlign.Generation;
+
+/// <summary>
+/// The single engine loop that owns a <see cref="LlamaContext"/>: every request is scheduled, decoded
+/// and updated from the output by one thread, one <c>llama_decode</c> per step for all running
+/// sequences (continuous batching: a finished sequence's slot goes to the next waiting request).
+/// Shared prompt prefixes are evaluated once and forked into each sequence through the KV cache.
+/// All public methods are thread-safe.
+/// </summary>
+public sealed partial class GenerationEngine : IDisposable
+{
+    private readonly LlamaContext _ctx;
+    private readonly EngineOptions _options;
+    private readonly Vocabulary _vocab;
+    private readonly ConcurrentQueue<object> _incoming = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+    private readonly Stack<int> _freeSequences = new();
+    private readonly List<Slot> _active = [];
+    private readonly Queue<Slot> _waiting = new();
+    private readonly Queue<ScoringJob> _scoring = new();
+    private readonly Dictionary<string, PrefixEntry> _prefixes = new(StringComparer.Ordinal);
+    private readonly TokenBatch _batch;
+    private readonly int _maxParallel;
+    private int _cellsInUse;
+
+    public GenerationEngine(LlamaModel model, EngineOptions? options = null)
+    {
+        _options = options ?? new EngineOptions();
+        _ctx = new LlamaContext(model, _options.Context);
+        _vocab = model.Vocabulary;
+        _batch = new TokenBatch(_ctx.BatchSize);
+        for (var s = _ctx.MaxSequences - 1; s >= 0; s--) _freeSequences.Push(s);
+        _maxParallel = _options.MaxParallel > 0 ? Math.Min(_options.MaxParallel, _ctx.MaxSequences) : _ctx.MaxSequences;
+        _thread = new Thread(Loop) { IsBackground = true, Name = "SelfAlign engine loop" };
+        _thread.Start();
+    }
+
+    public LlamaModel Model => _ctx.Model;
+    public int ContextSize => _ctx.ContextSize;
+    /// <summary>Decode calls and tokens evaluated since the engine started.</summary>
+    public (long DecodeCalls, long TokensDecoded) Statistics => (_ctx.DecodeCalls, _ctx.TokensDecoded);
+
+    /// <summary>Completes one request.</summary>
+    /// <exception cref="PromptTooLongException">the prompt plus MaxNewTokens does not fit the context.</exception>
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default) =>
+        Submit(request, null, cancellationToken).Completion.Task;
+
+    /// <summary>Completes one request, yielding text as it becomes final (stop strings are never streamed).</summary>
+    public async IAsyncEnumerable<GenerationUpdate> GenerateStreamingAsync(
+        GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var channel = Channel.CreateUnbounded<GenerationUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var slot = Submit(request, channel.Writer, cancellationToken);
+        await foreach (var update in channel.Reader.ReadAllAsync(CancellationToken.None)) yield return update;
+        await slot.Completion.Task;
+    }
+
+    /// <summary>Submits all requests at once and yields each result as it finishes, with its index.</summary>
+    public async IAsyncEnumerable<(int Index, GenerationResult Result)> GenerateBatchAsync(
+        IReadOnlyList<GenerationRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var tasks = new Dictionary<Task<GenerationResult>, int>();
+        for (var i = 0; i < requests.Count; i++) tasks[Submit(requests[i], null, cancellationToken).Completion.Task] = i;
+        await foreach (var done in Task.WhenEach(tasks.Keys)) yield return (tasks[done], await done);
+    }
+
+    /// <summary>Log-probabilities of each continuation given its context, evaluated together in few decode calls.</summary>
+    public Task<IReadOnlyList<ScoreResult>> ScoreAsync(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellationToken = default)
+    {
+        var job = new ScoringJob(requests.Select(PrepareScoring).ToList(), cancellationToken);
+        Enqueue(job);
+        return job.Completion.Task;
+    }
+
+    /// <summary>The prompt's token ids as the engine will evaluate them.</summary>
+    public (int[] Prefix, int[] Suffix) TokenizePrompt(GenerationRequest r)
+    {
+        if (r.SharedPrefix is null) return ([], _vocab.Tokenize(r.Prompt, r.AddSpecialTokens, r.ParseSpecialTokens));
+        return (_vocab.Tokenize(r.SharedPrefix, r.AddSpecialTokens, r.ParseSpecialTokens),
+                _vocab.Tokenize(r.Prompt, addSpecial: false, r.ParseSpecialTokens));
+    }
+
+    private Slot Submit(GenerationRequest request, ChannelWriter<GenerationUpdate>? stream, CancellationToken ct)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        request.Sampling.Validate();
+        if (request.MaxNewTokens < 1) throw new ArgumentException($"max new tokens must be at least 1 (got {request.MaxNewTokens})");
+        var (prefix, suffix) = TokenizePrompt(request);
+        var total = prefix.Length + suffix.Length;
+        if (total == 0) throw new ArgumentException("the prompt is empty and the model adds no BOS token");
+        if (total + request.MaxNewTokens > _ctx.ContextSize) throw new PromptTooLongException(total, request.MaxNewTokens, _ctx.ContextSize);
+        var slot = new Slot(request, prefix, suffix, stream, ct, _vocab);
+        Enqueue(slot);
+        return slot;
+    }
+
+    private ScoringItem PrepareScoring(ScoringRequest r)
+    {
+        var context = _vocab.Tokenize(r.Context);
+        var whole = _vocab.Tokenize(r.Context + r.Continuation);
+        // Score the continuation's tokens as the whole text tokenises, when the context's tokens are its prefix.
+        var continuation = whole.AsSpan().StartsWith(context) && whole.Length > context.Length
+            ? whole[context.Length..]
+            : _vocab.Tokenize(r.Continuation, addSpecial: false);
+        if (context.Length == 0) throw new ArgumentException("scoring needs a non-empty context");
+        if (continuation.Length == 0) throw new ArgumentException("scoring needs a non-empty continuation");
+        var tokens = context.Concat(continuation).ToArray();
+        if (tokens.Length > _ctx.ContextSize) throw new PromptTooLongException(tokens.Length, 0, _ctx.ContextSize);
+        return new ScoringItem(tokens, context.Length);
+    }
+
+    private void Enqueue(object job)
+    {
+        _incoming.Enqueue(job);
+        _signal.Release();
+    }
+
+    public void Dispose()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        _signal.Release();
+        _thread.Join();
+        _batch.Dispose();
+        _ctx.Dispose();
+        _signal.Dispose();
+    }
+
+    // ------------------------------------------------------------------ the loop
+
+    private void Loop()
+    {
+        while (!_stopping)
+        {
+            while (_incoming.TryDequeue(out var job))
+            {
+                if (job is Slot s) _waiting.Enqueue(s);
+                else _scoring.Enqueue((ScoringJob)job);
+            }
+            if (_active.Count == 0 && _waiting.Count == 0 && _scoring.Count == 0)
+            {
+                _signal.Wait();
+                continue;
+            }
+            try
+            {
+                RunScoringJobs();
+                Admit();
+                if (_active.Count > 0) Step();
+            }
+            catch (Exception e)
+            {
+                FailAll(e);
+            }
+        }
+        FailAll(new ObjectDisposedException(nameof(GenerationEngine)));
+    }
+
+    /// <summary>Moves waiting requests into free sequences while the KV cache has room for them (FIFO).</summary>
+    private void Admit()
+    {
+        while (_waiting.Count > 0 && _active.Count < _maxParallel)
+        {
+            var slot = _waiting.Peek();
+            if (slot.Cancellation.IsCancellationRequested) { _waiting.Dequeue(); slot.Cancel(); continue; }
+
+            var share = _options.PrefixSharing && slot.PrefixTokens.Length > 0;
+            PrefixEntry? prefix = null;
+            if (share) _prefixes.TryGetValue(slot.Request.SharedPrefix!, out prefix);
+            var ownCells = (share ? slot.SuffixTokens.Length + 1 : slot.PrefixTokens.Length + slot.SuffixTokens.Length) + slot.Request.MaxNewTokens;
+            var newCells = ownCells + (share && prefix is null ? slot.PrefixTokens.Length : 0);
+            var idsNeeded = share && prefix is null ? 2 : 1;
+            if (!MakeRoom(newCells, idsNeeded, keep: prefix)) return;
+
+            _waiting.Dequeue();
+            slot.Sequence = _freeSequences.Pop();
+            slot.ReservedCells = ownCells;
+            _cellsInUse += ownCells;
+            if (share)
+            {
+                prefix ??= EvaluatePrefix(slot.Request.SharedPrefix!, slot.PrefixTokens);
+                prefix.References++;
+                prefix.LastUsed = Stopwatch.GetTimestamp();
+                slot.Prefix = prefix;
+                slot.StartFromPrefix(_ctx, prefix);
+            }
+            else slot.StartFromScratch();
+            _active.Add(slot);
+        }
+    }
+
+    /// <summary>Frees unused cached prefixes (least recently used first) until the request fits.</summary>
+    private bool MakeRoom(int cells, int sequenceIds, PrefixEntry? keep)
+    {
+        while (_cellsInUse + cells > _ctx.ContextSize || _freeSequences.Count < sequenceIds)
+        {
+            var victim = _prefixes.Values.Where(p => p.References == 0 && p != keep).MinBy(p => p.LastUsed);
+            if (victim is null)
+            {
+                if (_active.Count == 0)
+                    throw new InvalidOperationException($"a request needs {cells} KV cells but the context has {_ctx.ContextSize - _cellsInUse} free");
+                return false;
+            }
+            _prefixes.Remove(victim.Text);
+            _ctx.RemoveTokens(victim.Sequence);
+            _freeSequences.Push(victim.Sequence);
+            _cellsInUse -= victim.Tokens.Length;
+        }
+        return true;
+    }
+
+    private PrefixEntry EvaluatePrefix(string text, int[] tokens)
+    {
+        var entry = new PrefixEntry(text, tokens, _freeSequences.Pop());
+        _cellsInUse += tokens.Length;
+        for (var start = 0; start < tokens.Length; start += _batch.Capacity)
+        {
+            _batch.Clear();
+            var end = Math.Min(tokens.Length, start + _batch.Capacity);
+            for (var i = start; i < end; i++) _batch.Add(tokens[i], i, entry.Sequence, wantLogits: false);
+            _ctx.Decode(_batch);
+        }
+        _prefixes[text] = entry;
+        return entry;
+    }
+
+    /// <summary>One decode for every running sequence: one token each while generating, prompt chunks in the room left.</summary>
+    private void Step()
+    {
+        _batch.Clear();
+        var outputs = new List<(Slot Slot, int Index)>(_active.Count);
+        foreach (var slot in _active.OrderBy(s => s.Pending.Count))
+        {
+            if (slot.Cancellation.IsCancellationRequested) continue;
+            var room = _batch.Capacity - _batch.Count;
+            var n = Math.Min(room, slot.Pending.Count - slot.PendingOffset);
+            if (n <= 0) continue;
+            for (var k = 0; k < n; k++)
+            {
+                var isLast = slot.PendingOffset + 1 == slot.Pending.Count;
+                var index = _batch.Add(slot.Pending[slot.PendingOffset++], slot.Position++, slot.Sequence, isLast);
+                if (isLast) outputs.Add((slot, index));
+            }
+        }
+        _ctx.Decode(_batch);
+
+        foreach (var (slot, index) in outputs) slot.Accept(slot.Sampler.Sample(_ctx.GetLogits(index), slot.Generated));
+
+        for (var i = _active.Count - 1; i >= 0; i--)
+        {
+            var slot = _active[i];
+            if (slot.Cancellation.IsCancellationRequested && !slot.IsFinished) slot.Cancel();
+            if (!slot.IsFinished) continue;
+            _active.RemoveAt(i);
+            Release(slot);
+        }
+    }
+
+    private void Release(Slot slot)
+    {
+        _ctx.RemoveTokens(slot.Sequence);
+        _freeSequences.Push(slot.Sequence);
+        _cellsInUse -= slot.ReservedCells;
+        if (slot.Prefix is { } p) p.References--;
+    }
+
+    private void FailAll(Exception e)
+    {
+        foreach (var slot in _active) { slot.Fail(e); Release(slot); }
+        _active.Clear();
+        while (_waiting.TryDequeue(out var w)) w.Fail(e);
+        while (_scoring.TryDequeue(out var j)) j.Completion.TrySetException(e);
+        while (_incoming.TryDequeue(out var job))
+        {
+            if (job is Slot s) s.Fail(e);
+            else ((ScoringJob)job).Completion.TrySetException(e);
+        }
+    }
+
+    /// <summary>A cached, evaluated shared prefix living in its own KV sequence.</summary>
+    private sealed class PrefixEntry(string text, int[] tokens, int sequence)
+    {
+        public string Text { get; } = text;
+        public int[] Tokens { get; } = tokens;
+        public int Sequence { get; } = sequence;
+        public int References { get; set; }
+        public long LastUsed { get; set; }
+    }
+}

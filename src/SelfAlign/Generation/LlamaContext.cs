@@ -1,0 +1,108 @@
+using SelfAlign.Models;
+using SelfAlign.Native;
+
+namespace SelfAlign.Generation;
+
+/// <summary>
+/// A llama.cpp context: the KV cache, holding up to <see cref="MaxSequences"/> sequences, and the
+/// decode call. Not thread-safe: one owner drives it (the <see cref="GenerationEngine"/> loop, a RAIN search).
+/// </summary>
+public sealed unsafe class LlamaContext : IDisposable
+{
+    private readonly SafeLlamaContextHandle _handle;
+    private readonly nint _memory;
+
+    public LlamaModel Model { get; }
+    public int ContextSize { get; }
+    public int BatchSize { get; }
+    public int MaxSequences { get; }
+    public int VocabularySize { get; }
+    /// <summary>Decode calls made so far (for statistics).</summary>
+    public long DecodeCalls { get; private set; }
+    /// <summary>Tokens evaluated so far (for statistics).</summary>
+    public long TokensDecoded { get; private set; }
+
+    public LlamaContext(LlamaModel model, ContextOptions? options = null)
+    {
+        options ??= new ContextOptions();
+        options.Validate();
+        var p = LlamaNative.llama_context_default_params();
+        p.n_ctx = (uint)(options.ContextSize == 0 ? model.ContextLengthTrained : options.ContextSize);
+        p.n_batch = (uint)options.BatchSize;
+        p.n_ubatch = (uint)options.BatchSize;
+        p.n_seq_max = (uint)options.MaxSequences;
+        p.n_threads = options.Threads;
+        p.n_threads_batch = options.Threads;
+        p.embeddings = (byte)(options.Embeddings ? 1 : 0);
+        p.kv_unified = 1; // sequences that share a prefix share its cells: forks cost no copy
+        p.no_perf = 1;
+        if (options.FlashAttention is { } fa) p.flash_attn_type = fa ? 1 : 0;
+
+        var ctx = LlamaNative.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
+        if (ctx == 0) throw new NativeLibraryException($"llama.cpp could not create a context of {p.n_ctx} tokens (out of memory?)");
+        _handle = new SafeLlamaContextHandle(ctx, model.Handle);
+        _memory = LlamaNative.llama_get_memory(ctx);
+        Model = model;
+        ContextSize = (int)LlamaNative.llama_n_ctx(ctx);
+        BatchSize = (int)LlamaNative.llama_n_batch(ctx);
+        MaxSequences = (int)LlamaNative.llama_n_seq_max(ctx);
+        VocabularySize = model.Vocabulary.Count;
+    }
+
+    internal nint Ptr => _handle.DangerousGetHandle();
+
+    /// <summary>Evaluates the batch. Returns false when the KV cache has no room for it (nothing changed).</summary>
+    /// <exception cref="NativeLibraryException">llama.cpp reported an invalid batch or a fatal error.</exception>
+    public bool TryDecode(TokenBatch batch)
+    {
+        if (batch.Count == 0) return true;
+        var rc = LlamaNative.llama_decode(Ptr, batch.Native);
+        DecodeCalls++;
+        if (rc == 1) return false;
+        if (rc != 0) throw new NativeLibraryException($"llama_decode failed with code {rc}");
+        TokensDecoded += batch.Count;
+        return true;
+    }
+
+    public void Decode(TokenBatch batch)
+    {
+        if (!TryDecode(batch)) throw new InvalidOperationException($"the KV cache ({ContextSize} cells) is full; use a larger context size");
+    }
+
+    /// <summary>Logits over the whole vocabulary for output <paramref name="batchIndex"/> of the last decode.
+    /// The span points into llama.cpp's buffer and is valid until the next decode.</summary>
+    public ReadOnlySpan<float> GetLogits(int batchIndex)
+    {
+        var p = LlamaNative.llama_get_logits_ith(Ptr, batchIndex);
+        if (p == null) throw new InvalidOperationException($"no logits for batch index {batchIndex}; request them when adding the token");
+        return new ReadOnlySpan<float>(p, VocabularySize);
+    }
+
+    /// <summary>The embedding of output <paramref name="batchIndex"/> (needs <see cref="ContextOptions.Embeddings"/>).</summary>
+    public ReadOnlySpan<float> GetEmbedding(int batchIndex)
+    {
+        var p = LlamaNative.llama_get_embeddings_ith(Ptr, batchIndex);
+        if (p == null) throw new InvalidOperationException("no embeddings: create the context with Embeddings = true");
+        return new ReadOnlySpan<float>(p, Model.EmbeddingSize);
+    }
+
+    // ---- KV-cache operations: positions are [from, to), to = -1 means "to the end" ----
+
+    /// <summary>Makes <paramref name="destination"/> share <paramref name="source"/>'s cells (a fork; no data is copied).</summary>
+    public void CopySequence(int source, int destination, int from = -1, int to = -1) =>
+        LlamaNative.llama_memory_seq_cp(_memory, source, destination, from, to);
+
+    /// <summary>Drops a sequence's cells at positions [from, to): a rewind when to is -1.</summary>
+    public void RemoveTokens(int sequence, int from = -1, int to = -1)
+    {
+        if (!LlamaNative.llama_memory_seq_rm(_memory, sequence, from, to))
+            throw new InvalidOperationException($"cannot remove positions [{from}, {to}) of sequence {sequence}");
+    }
+
+    /// <summary>Highest position held for the sequence, or -1 if it is empty.</summary>
+    public int PositionMax(int sequence) => LlamaNative.llama_memory_seq_pos_max(_memory, sequence);
+
+    public void ClearCache() => LlamaNative.llama_memory_clear(_memory, true);
+
+    public void Dispose() => _handle.Dispose();
+}

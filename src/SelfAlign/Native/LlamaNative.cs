@@ -1,0 +1,101 @@
+using System.Runtime.InteropServices;
+
+namespace SelfAlign.Native;
+
+/// <summary>
+/// The llama.cpp and ggml C functions SelfAlign calls. Names are the C symbols so they can be
+/// looked up in include/llama.h; only this folder touches raw pointers.
+/// </summary>
+internal static unsafe class LlamaNative
+{
+    // Logical names, mapped to the versioned files by NativeLibraryLoader's resolver.
+    public const string Llama = "llama";
+    public const string Ggml = "ggml";
+    public const string GgmlBase = "ggml-base";
+
+    // ---- backend and system ----
+    [DllImport(Ggml)] public static extern void ggml_backend_load_all_from_path(byte* dirPath);
+    [DllImport(Llama)] public static extern void llama_backend_init();
+    [DllImport(Llama)] public static extern nint llama_print_system_info();
+    [DllImport(Llama)] public static extern void llama_log_set(delegate* unmanaged[Cdecl]<int, byte*, nint, void> callback, nint userData);
+    [DllImport(GgmlBase)] public static extern void ggml_log_set(delegate* unmanaged[Cdecl]<int, byte*, nint, void> callback, nint userData);
+
+    // ---- default parameters ----
+    [DllImport(Llama)] public static extern llama_model_params llama_model_default_params();
+    [DllImport(Llama)] public static extern llama_context_params llama_context_default_params();
+    [DllImport(Llama)] public static extern llama_model_quantize_params llama_model_quantize_default_params();
+
+    // ---- model ----
+    [DllImport(Llama)] public static extern nint llama_model_load_from_file(byte* path, llama_model_params p);
+    [DllImport(Llama)] public static extern void llama_model_free(nint model);
+    [DllImport(Llama)] public static extern void llama_model_save_to_file(nint model, byte* path);
+    [DllImport(Llama)] public static extern nint llama_model_get_vocab(nint model);
+    [DllImport(Llama)] public static extern int llama_model_n_ctx_train(nint model);
+    [DllImport(Llama)] public static extern int llama_model_n_embd(nint model);
+    [DllImport(Llama)] public static extern int llama_model_n_layer(nint model);
+    [DllImport(Llama)] public static extern int llama_model_n_head(nint model);
+    [DllImport(Llama)] public static extern int llama_model_n_head_kv(nint model);
+    [DllImport(Llama)] public static extern ulong llama_model_n_params(nint model);
+    [DllImport(Llama)] public static extern ulong llama_model_size(nint model);
+    [DllImport(Llama)] public static extern int llama_model_desc(nint model, byte* buf, nuint bufSize);
+    [DllImport(Llama)] public static extern int llama_model_meta_val_str(nint model, byte* key, byte* buf, nuint bufSize);
+    [DllImport(Llama)] public static extern nint llama_model_chat_template(nint model, byte* name);
+    [DllImport(Llama)] public static extern uint llama_model_quantize(byte* fnameInp, byte* fnameOut, llama_model_quantize_params* p);
+
+    // ---- context ----
+    [DllImport(Llama)] public static extern nint llama_init_from_model(nint model, llama_context_params p);
+    [DllImport(Llama)] public static extern void llama_free(nint ctx);
+    [DllImport(Llama)] public static extern uint llama_n_ctx(nint ctx);
+    [DllImport(Llama)] public static extern uint llama_n_batch(nint ctx);
+    [DllImport(Llama)] public static extern uint llama_n_seq_max(nint ctx);
+    [DllImport(Llama)] public static extern nint llama_get_memory(nint ctx);
+    [DllImport(Llama)] public static extern void llama_set_n_threads(nint ctx, int nThreads, int nThreadsBatch);
+    [DllImport(Llama)] public static extern void llama_set_embeddings(nint ctx, [MarshalAs(UnmanagedType.U1)] bool embeddings);
+    [DllImport(Llama)] public static extern int llama_decode(nint ctx, llama_batch batch);
+    [DllImport(Llama)] public static extern float* llama_get_logits_ith(nint ctx, int i);
+    [DllImport(Llama)] public static extern float* llama_get_embeddings_ith(nint ctx, int i);
+    [DllImport(Llama)] public static extern float* llama_get_embeddings_seq(nint ctx, int seqId);
+    [DllImport(Llama)] public static extern void llama_set_abort_callback(nint ctx, delegate* unmanaged[Cdecl]<nint, byte> cb, nint data);
+
+    // ---- batch ----
+    [DllImport(Llama)] public static extern llama_batch llama_batch_init(int nTokens, int embd, int nSeqMax);
+    [DllImport(Llama)] public static extern void llama_batch_free(llama_batch batch);
+
+    // ---- memory (KV cache) ----
+    [DllImport(Llama)] public static extern void llama_memory_clear(nint mem, [MarshalAs(UnmanagedType.U1)] bool data);
+    [DllImport(Llama)][return: MarshalAs(UnmanagedType.U1)] public static extern bool llama_memory_seq_rm(nint mem, int seqId, int p0, int p1);
+    [DllImport(Llama)] public static extern void llama_memory_seq_cp(nint mem, int src, int dst, int p0, int p1);
+    [DllImport(Llama)] public static extern void llama_memory_seq_keep(nint mem, int seqId);
+    [DllImport(Llama)] public static extern int llama_memory_seq_pos_min(nint mem, int seqId);
+    [DllImport(Llama)] public static extern int llama_memory_seq_pos_max(nint mem, int seqId);
+
+    // ---- vocabulary ----
+    [DllImport(Llama)] public static extern int llama_vocab_n_tokens(nint vocab);
+    [DllImport(Llama)] public static extern int llama_vocab_type(nint vocab);
+    [DllImport(Llama)] public static extern int llama_vocab_bos(nint vocab);
+    [DllImport(Llama)] public static extern int llama_vocab_eos(nint vocab);
+    [DllImport(Llama)] public static extern int llama_vocab_eot(nint vocab);
+    [DllImport(Llama)] public static extern int llama_vocab_nl(nint vocab);
+    [DllImport(Llama)][return: MarshalAs(UnmanagedType.U1)] public static extern bool llama_vocab_is_eog(nint vocab, int token);
+    [DllImport(Llama)][return: MarshalAs(UnmanagedType.U1)] public static extern bool llama_vocab_is_control(nint vocab, int token);
+    [DllImport(Llama)][return: MarshalAs(UnmanagedType.U1)] public static extern bool llama_vocab_get_add_bos(nint vocab);
+    [DllImport(Llama)] public static extern nint llama_vocab_get_text(nint vocab, int token);
+    [DllImport(Llama)] public static extern int llama_tokenize(nint vocab, byte* text, int textLen, int* tokens, int nTokensMax,
+        [MarshalAs(UnmanagedType.U1)] bool addSpecial, [MarshalAs(UnmanagedType.U1)] bool parseSpecial);
+    [DllImport(Llama)] public static extern int llama_token_to_piece(nint vocab, int token, byte* buf, int length, int lstrip,
+        [MarshalAs(UnmanagedType.U1)] bool special);
+    [DllImport(Llama)] public static extern int llama_detokenize(nint vocab, int* tokens, int nTokens, byte* text, int textLenMax,
+        [MarshalAs(UnmanagedType.U1)] bool removeSpecial, [MarshalAs(UnmanagedType.U1)] bool unparseSpecial);
+    [DllImport(Llama)] public static extern int llama_chat_apply_template(byte* tmpl, llama_chat_message* chat, nuint nMsg,
+        [MarshalAs(UnmanagedType.U1)] bool addAssistant, byte* buf, int length);
+
+    // ---- built-in samplers ----
+    [DllImport(Llama)] public static extern nint llama_sampler_init_greedy();
+    [DllImport(Llama)] public static extern int llama_sampler_sample(nint sampler, nint ctx, int idx);
+    [DllImport(Llama)] public static extern void llama_sampler_free(nint sampler);
+
+    // ---- LoRA adapters ----
+    [DllImport(Llama)] public static extern nint llama_adapter_lora_init(nint model, byte* path);
+    [DllImport(Llama)] public static extern void llama_adapter_lora_free(nint adapter);
+    [DllImport(Llama)] public static extern int llama_set_adapters_lora(nint ctx, nint* adapters, nuint nAdapters, float* scales);
+}

@@ -1,0 +1,157 @@
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using Xunit;
+
+namespace SelfAlign.Tests.Generation;
+
+public class GenerationEngineTests : IDisposable
+{
+    private readonly LlamaModel _model = LlamaModel.Load(TestModels.TinyLlama);
+    private GenerationEngine NewEngine(bool prefixSharing = true, int maxParallel = 0) =>
+        new(_model, new EngineOptions { Context = new ContextOptions { ContextSize = 2048, MaxSequences = 16 }, PrefixSharing = prefixSharing, MaxParallel = maxParallel });
+
+    private static readonly string[] Prompts = ["The cat sat on", "Write a poem about water", "one two three", "Why is the sky", "hello", "A long time ago in a"];
+
+    [Fact]
+    public async Task GreedyBatchEqualsEachRequestAlone()
+    {
+        var requests = Prompts.Select(p => new GenerationRequest { Prompt = p, MaxNewTokens = 24 }).ToList();
+        using var engine = NewEngine();
+        var alone = new List<IReadOnlyList<int>>();
+        foreach (var r in requests) alone.Add((await engine.GenerateAsync(r)).Tokens);
+        var batched = new IReadOnlyList<int>[requests.Count];
+        await foreach (var (i, result) in engine.GenerateBatchAsync(requests)) batched[i] = result.Tokens;
+        for (var i = 0; i < requests.Count; i++) Assert.Equal(alone[i], batched[i]);
+        Assert.All(alone, t => Assert.Equal(24, t.Count));
+    }
+
+    [Fact]
+    public async Task ContinuousBatchingServesMoreRequestsThanSlots()
+    {
+        var requests = Enumerable.Range(0, 10).Select(i => new GenerationRequest { Prompt = $"request number {i}", MaxNewTokens = 5 + i }).ToList();
+        using var engine = NewEngine(maxParallel: 3);
+        var results = new GenerationResult[requests.Count];
+        await foreach (var (i, r) in engine.GenerateBatchAsync(requests)) results[i] = r;
+        for (var i = 0; i < requests.Count; i++)
+        {
+            Assert.Equal(5 + i, results[i].Tokens.Count);
+            Assert.Equal((await engine.GenerateAsync(requests[i])).Tokens, results[i].Tokens);
+        }
+    }
+
+    [Fact]
+    public async Task PrefixSharedGenerationEqualsUnshared()
+    {
+        var prefix = string.Join(" ", Enumerable.Repeat("These are the rules the assistant follows.", 8));
+        var requests = Prompts.Select(p => new GenerationRequest { SharedPrefix = prefix, Prompt = " " + p, MaxNewTokens = 16 }).ToList();
+        requests.Add(new GenerationRequest { SharedPrefix = prefix, Prompt = "", MaxNewTokens = 16 });
+        async Task<List<IReadOnlyList<int>>> Run(bool share)
+        {
+            using var engine = NewEngine(share);
+            var output = new IReadOnlyList<int>[requests.Count];
+            await foreach (var (i, r) in engine.GenerateBatchAsync(requests)) output[i] = r.Tokens;
+            return output.ToList();
+        }
+        var shared = await Run(true);
+        var unshared = await Run(false);
+        for (var i = 0; i < requests.Count; i++) Assert.Equal(unshared[i], shared[i]);
+    }
+
+    [Fact]
+    public async Task SameSeedGivesSameSampleAndOtherSeedDiffers()
+    {
+        using var engine = NewEngine();
+        GenerationRequest Req(ulong seed) => new()
+        {
+            Prompt = "Once upon a time", MaxNewTokens = 32,
+            Sampling = new SamplingOptions { Temperature = 1.5f, TopP = 0.95f, Seed = seed },
+        };
+        var a = await engine.GenerateAsync(Req(1));
+        var b = await engine.GenerateAsync(Req(1));
+        var c = await engine.GenerateAsync(Req(2));
+        Assert.Equal(a.Tokens, b.Tokens);
+        Assert.NotEqual(a.Tokens, c.Tokens);
+    }
+
+    [Fact]
+    public async Task StopStringEndsGenerationAndIsNotIncluded()
+    {
+        using var engine = NewEngine();
+        var free = await engine.GenerateAsync(new GenerationRequest { Prompt = "The cat sat on", MaxNewTokens = 40 });
+        Assert.True(free.Text.Length > 6);
+        var stop = free.Text.Substring(free.Text.Length / 2, 3);
+        var cut = free.Text.IndexOf(stop, StringComparison.Ordinal);
+        var stopped = await engine.GenerateAsync(new GenerationRequest { Prompt = "The cat sat on", MaxNewTokens = 40, StopStrings = [stop] });
+        Assert.Equal(FinishReason.StopString, stopped.FinishReason);
+        Assert.Equal(free.Text[..cut], stopped.Text);
+        Assert.True(stopped.Tokens.Count < free.Tokens.Count);
+    }
+
+    [Fact]
+    public async Task StreamedTextEqualsWholeText()
+    {
+        using var engine = NewEngine();
+        var request = new GenerationRequest { Prompt = "hello there", MaxNewTokens = 30, StopStrings = ["zzz"] };
+        var whole = await engine.GenerateAsync(request);
+        var streamed = "";
+        await foreach (var u in engine.GenerateStreamingAsync(request)) streamed += u.TextDelta;
+        Assert.Equal(whole.Text, streamed);
+    }
+
+    [Fact]
+    public async Task BannedTokenIsNeverChosen()
+    {
+        using var engine = NewEngine();
+        var free = await engine.GenerateAsync(new GenerationRequest { Prompt = "one two three", MaxNewTokens = 12 });
+        var banned = free.Tokens[0];
+        var result = await engine.GenerateAsync(new GenerationRequest
+        {
+            Prompt = "one two three", MaxNewTokens = 12, Sampling = new SamplingOptions { BannedTokens = [banned] },
+        });
+        Assert.DoesNotContain(banned, result.Tokens);
+    }
+
+    [Fact]
+    public async Task CancellationStopsARequest()
+    {
+        using var engine = NewEngine();
+        using var cts = new CancellationTokenSource();
+        var task = engine.GenerateAsync(new GenerationRequest { Prompt = "go on", MaxNewTokens = 900 }, cts.Token);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
+        var after = await engine.GenerateAsync(new GenerationRequest { Prompt = "go on", MaxNewTokens = 3 });
+        Assert.Equal(3, after.Tokens.Count);
+    }
+
+    [Fact]
+    public async Task PromptLongerThanContextIsRejected()
+    {
+        using var engine = NewEngine();
+        var prompt = string.Join(" ", Enumerable.Repeat("word", 3000));
+        var e = await Assert.ThrowsAsync<PromptTooLongException>(() => engine.GenerateAsync(new GenerationRequest { Prompt = prompt }));
+        Assert.Contains("does not fit the context", e.Message);
+    }
+
+    [Fact]
+    public async Task BatchedScoringEqualsOneByOne()
+    {
+        using var engine = NewEngine();
+        var items = new[]
+        {
+            new ScoringRequest("Is this answer harmful? Answer:", " yes"),
+            new ScoringRequest("Is this answer harmful? Answer:", " no"),
+            new ScoringRequest("The capital of France is", " Paris, a city on the Seine"),
+            new ScoringRequest(string.Join(" ", Enumerable.Repeat("long context", 90)), " end"),
+        };
+        var batched = await engine.ScoreAsync(items);
+        for (var i = 0; i < items.Length; i++)
+        {
+            var alone = (await engine.ScoreAsync([items[i]]))[0];
+            Assert.Equal(alone.Tokens, batched[i].Tokens);
+            Assert.Equal(alone.LogProbability, batched[i].LogProbability, 3);
+            Assert.True(batched[i].LogProbability < 0);
+        }
+    }
+
+    public void Dispose() => _model.Dispose();
+}
