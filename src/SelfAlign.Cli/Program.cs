@@ -1,1 +1,3 @@
-return 0;
+using SelfAlign.Cli;
+
+return await CliApp.RunAsync(args);

@@ -6,6 +6,8 @@ namespace SelfAlign.Tests;
 public static class TestModels
 {
     private static readonly Lazy<string> TinyLlamaPath = new(() => Make("tiny-llama", ModelShape.Preset("llama", "tiny"), 7));
+    private static readonly Lazy<string> Deep30Path = new(() =>
+        Make("deep30-llama", ModelShape.Preset("llama", "tiny") with { Layers = 30, ContextLength = 512 }, 5));
     private static readonly Lazy<string> TinyQwenPath = new(() => Make("tiny-qwen2", ModelShape.Preset("qwen2", "tiny"), 11));
 
     public static string Directory { get; } = CreateDirectory();
@@ -13,6 +15,8 @@ public static class TestModels
     /// <summary>llama shape, 2 layers, 64 wide, the built-in byte-fallback vocabulary of 512 tokens.</summary>
     public static string TinyLlama => TinyLlamaPath.Value;
     public static string TinyQwen2 => TinyQwenPath.Value;
+    /// <summary>30 layers (SmolLM2-135M's depth) at tiny width: deep enough to hit the training-graph limit.</summary>
+    public static string Deep30 => Deep30Path.Value;
 
     private static string CreateDirectory()
     {

@@ -3,17 +3,28 @@ namespace SelfAlign.Generation;
 /// <summary>Options for a llama.cpp context (KV cache, batch and thread settings).</summary>
 public sealed record ContextOptions
 {
-    /// <summary>KV-cache cells shared by all sequences (the cache is unified); 0 = the model's trained length.</summary>
+    /// <summary>KV-cache cells for all sequences together; 0 = the model's trained length.</summary>
     public int ContextSize { get; init; } = 4096;
     /// <summary>Most tokens one decode call may carry.</summary>
     public int BatchSize { get; init; } = 512;
     /// <summary>Most sequences that may live in the cache at once.</summary>
     public int MaxSequences { get; init; } = 64;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>
+    /// One KV buffer for all sequences (the default): sequences that share a prefix share its cells, so a fork
+    /// copies nothing. Turn off for many independent sequences: each then gets ContextSize / MaxSequences
+    /// cells of its own and attends only over them.
+    /// </summary>
+    public bool UnifiedKvCache { get; init; } = true;
+    /// <summary>Keep K and V in F32 (training needs it: ggml has no F16 backward for them).</summary>
+    public bool F32KvCache { get; init; }
     /// <summary>Return per-token embeddings too (RAIN's similarity uses them).</summary>
     public bool Embeddings { get; init; }
-    /// <summary>Flash attention: null lets llama.cpp choose.</summary>
-    public bool? FlashAttention { get; init; }
+    /// <summary>
+    /// Flash attention: off by default because with it on, a sequence's logits depend on what else shares the
+    /// batch (about 1e-3 apart), which breaks "batched equals alone"; null lets llama.cpp choose.
+    /// </summary>
+    public bool? FlashAttention { get; init; } = false;
 
     internal void Validate()
     {

@@ -35,7 +35,7 @@ public sealed partial class GenerationEngine
         var next = 0;
         while (next < items.Count || inFlight.Count > 0)
         {
-            while (next < items.Count && _freeSequences.Count > 0 && _cellsInUse + items[next].Tokens.Length <= _ctx.ContextSize)
+            while (next < items.Count && _freeSequences.Count > 0 && (!_ctx.IsUnified || _cellsInUse + items[next].Tokens.Length <= _ctx.ContextSize))
             {
                 inFlight.Add((next, _freeSequences.Pop(), 0));
                 _cellsInUse += items[next++].Tokens.Length;

@@ -57,7 +57,7 @@ public sealed partial class GenerationEngine
             var before = _text.Length;
             AppendBytes(vocab.TokenBytes(token), flush: false);
 
-            if (_stops.FindStop(_text.ToString(), before) is var stop and >= 0)
+            if (Request.StopStrings.Count > 0 && _stops.FindStop(_text.ToString(), before) is var stop and >= 0)
             {
                 _text.Length = stop;
                 Finish(FinishReason.StopString);

@@ -96,7 +96,7 @@ public sealed partial class GenerationEngine : IDisposable
         var (prefix, suffix) = TokenizePrompt(request);
         var total = prefix.Length + suffix.Length;
         if (total == 0) throw new ArgumentException("the prompt is empty and the model adds no BOS token");
-        if (total + request.MaxNewTokens > _ctx.ContextSize) throw new PromptTooLongException(total, request.MaxNewTokens, _ctx.ContextSize);
+        if (total + request.MaxNewTokens > _ctx.SequenceCapacity) throw new PromptTooLongException(total, request.MaxNewTokens, _ctx.SequenceCapacity);
         var slot = new Slot(request, prefix, suffix, stream, ct, _vocab);
         Enqueue(slot);
         return slot;
@@ -113,7 +113,7 @@ public sealed partial class GenerationEngine : IDisposable
         if (context.Length == 0) throw new ArgumentException("scoring needs a non-empty context");
         if (continuation.Length == 0) throw new ArgumentException("scoring needs a non-empty continuation");
         var tokens = context.Concat(continuation).ToArray();
-        if (tokens.Length > _ctx.ContextSize) throw new PromptTooLongException(tokens.Length, 0, _ctx.ContextSize);
+        if (tokens.Length > _ctx.SequenceCapacity) throw new PromptTooLongException(tokens.Length, 0, _ctx.SequenceCapacity);
         return new ScoringItem(tokens, context.Length);
     }
 
@@ -200,7 +200,8 @@ public sealed partial class GenerationEngine : IDisposable
     /// <summary>Frees unused cached prefixes (least recently used first) until the request fits.</summary>
     private bool MakeRoom(int cells, int sequenceIds, PrefixEntry? keep)
     {
-        while (_cellsInUse + cells > _ctx.ContextSize || _freeSequences.Count < sequenceIds)
+        // With per-sequence caches every sequence has its own cells, so only sequence ids are scarce.
+        while ((_ctx.IsUnified && _cellsInUse + cells > _ctx.ContextSize) || _freeSequences.Count < sequenceIds)
         {
             var victim = _prefixes.Values.Where(p => p.References == 0 && p != keep).MinBy(p => p.LastUsed);
             if (victim is null)

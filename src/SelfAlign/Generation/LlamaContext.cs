@@ -17,6 +17,9 @@ public sealed unsafe class LlamaContext : IDisposable
     public int BatchSize { get; }
     public int MaxSequences { get; }
     public int VocabularySize { get; }
+    /// <summary>Most cells one sequence can hold (all of them with a unified cache).</summary>
+    public int SequenceCapacity { get; }
+    public bool IsUnified { get; }
     /// <summary>Decode calls made so far (for statistics).</summary>
     public long DecodeCalls { get; private set; }
     /// <summary>Tokens evaluated so far (for statistics).</summary>
@@ -34,7 +37,8 @@ public sealed unsafe class LlamaContext : IDisposable
         p.n_threads = options.Threads;
         p.n_threads_batch = options.Threads;
         p.embeddings = (byte)(options.Embeddings ? 1 : 0);
-        p.kv_unified = 1; // sequences that share a prefix share its cells: forks cost no copy
+        p.kv_unified = (byte)(options.UnifiedKvCache ? 1 : 0);
+        if (options.F32KvCache) p.type_k = p.type_v = 0; // GGML_TYPE_F32
         p.no_perf = 1;
         if (options.FlashAttention is { } fa) p.flash_attn_type = fa ? 1 : 0;
 
@@ -46,6 +50,8 @@ public sealed unsafe class LlamaContext : IDisposable
         ContextSize = (int)LlamaNative.llama_n_ctx(ctx);
         BatchSize = (int)LlamaNative.llama_n_batch(ctx);
         MaxSequences = (int)LlamaNative.llama_n_seq_max(ctx);
+        SequenceCapacity = (int)LlamaNative.llama_n_ctx_seq(ctx);
+        IsUnified = options.UnifiedKvCache;
         VocabularySize = model.Vocabulary.Count;
     }
 
@@ -101,6 +107,18 @@ public sealed unsafe class LlamaContext : IDisposable
 
     /// <summary>Highest position held for the sequence, or -1 if it is empty.</summary>
     public int PositionMax(int sequence) => LlamaNative.llama_memory_seq_pos_max(_memory, sequence);
+
+    /// <summary>Applies these adapters (each with its scale) from the next decode on; an empty list removes all.</summary>
+    public void SetLoraAdapters(IReadOnlyList<(LoraAdapter Adapter, float Scale)> adapters)
+    {
+        var handles = adapters.Select(a => a.Adapter.Handle.DangerousGetHandle()).ToArray();
+        var scales = adapters.Select(a => a.Scale).ToArray();
+        int rc;
+        fixed (nint* h = handles)
+        fixed (float* s = scales)
+            rc = LlamaNative.llama_set_adapters_lora(Ptr, h, (nuint)handles.Length, s);
+        if (rc != 0) throw new NativeLibraryException($"llama_set_adapters_lora failed with code {rc}");
+    }
 
     public void ClearCache() => LlamaNative.llama_memory_clear(_memory, true);
 

@@ -37,6 +37,7 @@ public sealed unsafe class LlamaModel : IDisposable
         var p = LlamaNative.llama_model_default_params();
         p.n_gpu_layers = options.GpuLayers;
         p.vocab_only = options.VocabularyOnly;
+        if (options.WritableWeights) p.load_mode = 0; // LLAMA_LOAD_MODE_NONE: read into memory, not mmap
         var pathBytes = Utf8.NullTerminated(System.IO.Path.GetFullPath(path));
         nint handle;
         fixed (byte* pp = pathBytes) handle = LlamaNative.llama_model_load_from_file(pp, p);
@@ -82,6 +83,8 @@ public sealed record ModelLoadOptions
     public NativeRuntimeOptions? Runtime { get; init; }
     /// <summary>Layers to offload to a GPU (CUDA build only); 0 keeps everything on the CPU.</summary>
     public int GpuLayers { get; init; }
+    /// <summary>Read weights into writable memory instead of mapping the file (training changes them in place).</summary>
+    public bool WritableWeights { get; init; }
     /// <summary>Load only the tokenizer (no weights).</summary>
     public bool VocabularyOnly { get; init; }
 }

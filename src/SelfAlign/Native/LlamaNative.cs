@@ -6,7 +6,7 @@ namespace SelfAlign.Native;
 /// The llama.cpp and ggml C functions SelfAlign calls. Names are the C symbols so they can be
 /// looked up in include/llama.h; only this folder touches raw pointers.
 /// </summary>
-internal static unsafe class LlamaNative
+internal static unsafe partial class LlamaNative
 {
     // Logical names, mapped to the versioned files by NativeLibraryLoader's resolver.
     public const string Llama = "llama";
@@ -47,6 +47,7 @@ internal static unsafe class LlamaNative
     [DllImport(Llama)] public static extern void llama_free(nint ctx);
     [DllImport(Llama)] public static extern uint llama_n_ctx(nint ctx);
     [DllImport(Llama)] public static extern uint llama_n_batch(nint ctx);
+    [DllImport(Llama)] public static extern uint llama_n_ctx_seq(nint ctx);
     [DllImport(Llama)] public static extern uint llama_n_seq_max(nint ctx);
     [DllImport(Llama)] public static extern nint llama_get_memory(nint ctx);
     [DllImport(Llama)] public static extern void llama_set_n_threads(nint ctx, int nThreads, int nThreadsBatch);

@@ -1,0 +1,17 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SelfAlign.Cli.Output;
+
+/// <summary>One JSON object on standard output, snake_case keys, for commands run with --json.</summary>
+internal static class JsonOutput
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static void Print(object value) => Console.WriteLine(JsonSerializer.Serialize(value, value.GetType(), Options));
+}

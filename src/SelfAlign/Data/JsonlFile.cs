@@ -1,0 +1,78 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace SelfAlign.Data;
+
+/// <summary>Reading JSONL strictly (every bad line is reported with file and line) and appending to it safely.</summary>
+public static class JsonlFile
+{
+    /// <summary>Yields each non-empty line as a JSON object with its 1-based line number.</summary>
+    /// <exception cref="JsonlFormatException">a line is not a JSON object.</exception>
+    /// <exception cref="FileNotFoundException">the file does not exist.</exception>
+    public static IEnumerable<(int Line, JsonObject Record)> Read(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"file not found: {path}", path);
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonNode? node;
+            try { node = JsonNode.Parse(line); }
+            catch (JsonException e) { throw new JsonlFormatException(path, lineNumber, $"not valid JSON ({e.Message.Split('.')[0]})"); }
+            if (node is not JsonObject obj) throw new JsonlFormatException(path, lineNumber, "expected a JSON object");
+            yield return (lineNumber, obj);
+        }
+    }
+
+    /// <summary>The string field <paramref name="name"/>, or a <see cref="JsonlFormatException"/> naming it.</summary>
+    public static string RequireString(JsonObject record, string name, string path, int line) =>
+        record[name] is JsonValue v && v.TryGetValue<string>(out var s)
+            ? s
+            : throw new JsonlFormatException(path, line, $"missing string field \"{name}\"");
+
+    /// <summary>
+    /// Prepares <paramref name="path"/> for appending after an interruption: drops a last line that was
+    /// cut off mid-write (no trailing newline) and returns the complete records already there.
+    /// </summary>
+    public static List<JsonObject> RecoverForAppend(string path)
+    {
+        if (!File.Exists(path)) return [];
+        var bytes = File.ReadAllBytes(path);
+        var lastNewline = Array.LastIndexOf(bytes, (byte)'\n');
+        if (lastNewline + 1 < bytes.Length)
+        {
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Write);
+            fs.SetLength(lastNewline + 1);
+        }
+        return Read(path).Select(r => r.Record).ToList();
+    }
+}
+
+/// <summary>Appends one JSON object per line and flushes each, so a kill loses at most the line being written.</summary>
+public sealed class JsonlWriter : IDisposable
+{
+    private readonly Stream _stream;
+    private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
+
+    public JsonlWriter(string path)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir != null) Directory.CreateDirectory(dir);
+        _stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+    }
+
+    /// <summary>Wraps standard output (no recovery possible there).</summary>
+    public JsonlWriter(Stream stream) => _stream = stream;
+
+    public void Write(JsonNode record)
+    {
+        // One write call per line keeps a kill from interleaving half records.
+        var bytes = Encoding.UTF8.GetBytes(record.ToJsonString(Compact) + "\n");
+        _stream.Write(bytes);
+        _stream.Flush();
+    }
+
+    public void Dispose() => _stream.Dispose();
+}

@@ -1,0 +1,64 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+
+namespace SelfAlign.Generation;
+
+/// <summary>
+/// Microsoft.Extensions.AI's <see cref="IChatClient"/> over a <see cref="GenerationEngine"/>, so SelfAlign
+/// models plug into code written against that contract. Text content only; tools are not supported.
+/// </summary>
+public sealed class LlamaChatClient(GenerationEngine engine, IChatFormat format, int defaultMaxOutputTokens = 512) : IChatClient
+{
+    private readonly ChatClientMetadata _metadata = new("selfalign", null, Path.GetFileName(engine.Model.Path));
+
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var result = await engine.GenerateAsync(ToRequest(messages, options), cancellationToken);
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
+        {
+            FinishReason = result.FinishReason == FinishReason.Length ? ChatFinishReason.Length : ChatFinishReason.Stop,
+            ModelId = _metadata.DefaultModelId,
+            Usage = new UsageDetails { InputTokenCount = result.PromptTokenCount, OutputTokenCount = result.Tokens.Count },
+        };
+    }
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var u in engine.GenerateStreamingAsync(ToRequest(messages, options), cancellationToken))
+            yield return new ChatResponseUpdate(ChatRole.Assistant, u.TextDelta) { ModelId = _metadata.DefaultModelId };
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null ? null
+        : serviceType == typeof(ChatClientMetadata) ? _metadata
+        : serviceType.IsInstanceOfType(this) ? this
+        : serviceType.IsInstanceOfType(engine) ? engine
+        : null;
+
+    /// <summary>The engine belongs to the caller; disposing the client leaves it running.</summary>
+    public void Dispose() { }
+
+    private GenerationRequest ToRequest(IEnumerable<ChatMessage> messages, ChatOptions? o)
+    {
+        var turns = new List<ChatTurn>();
+        if (o?.Instructions is { Length: > 0 } instructions) turns.Add(new ChatTurn("system", instructions));
+        turns.AddRange(messages.Select(m => new ChatTurn(m.Role.Value, m.Text)));
+        var sampling = new SamplingOptions
+        {
+            Temperature = o?.Temperature ?? 0f,
+            TopP = o?.TopP ?? 1f,
+            TopK = o?.TopK ?? 0,
+            Seed = o?.Seed is { } seed ? (ulong)seed : 42,
+            FrequencyPenalty = o?.FrequencyPenalty ?? 0f,
+            PresencePenalty = o?.PresencePenalty ?? 0f,
+        };
+        return new GenerationRequest
+        {
+            Prompt = format.Format(turns),
+            MaxNewTokens = o?.MaxOutputTokens ?? defaultMaxOutputTokens,
+            Sampling = sampling,
+            StopStrings = [.. format.StopStrings, .. o?.StopSequences ?? []],
+        };
+    }
+}

@@ -1,0 +1,46 @@
+using System.Runtime.InteropServices;
+using SelfAlign.Models;
+using SelfAlign.Native;
+
+namespace SelfAlign.Training;
+
+/// <summary>
+/// llama.cpp trains F32 weights only: this writes an F32 copy of an F16, BF16 or quantised model,
+/// dequantising with ggml's own routines.
+/// </summary>
+public static unsafe class F32Conversion
+{
+    /// <summary>The path of an all-F32 version of the model: the model itself, or a converted copy in <paramref name="workDir"/>.</summary>
+    public static string EnsureF32(GgufFile model, string workDir)
+    {
+        if (model.Tensors.All(t => t.Type == GgmlType.F32)) return model.Path;
+        var output = Path.Combine(workDir, "base-f32.gguf");
+        if (File.Exists(output) && File.GetLastWriteTimeUtc(output) > File.GetLastWriteTimeUtc(model.Path)) return output;
+        LlamaRuntime.EnsureInitialized();
+
+        var w = new GgufWriter();
+        foreach (var (key, value) in model.Metadata)
+            if (key != "general.alignment") w.Set(key, value);
+        w.Set("general.file_type", GgufMetadataValue.Of(0u));
+        foreach (var t in model.Tensors)
+        {
+            var tensor = t;
+            w.AddTensor(new GgufWriter.TensorEntry(t.Name, GgmlType.F32, t.Shape, s => WriteAsF32(model, tensor, s)));
+        }
+        w.Write(output);
+        return output;
+    }
+
+    private static void WriteAsF32(GgufFile model, GgufTensorInfo t, Stream output)
+    {
+        var raw = model.ReadTensorBytes(t);
+        if (t.Type == GgmlType.F32) { output.Write(raw); return; }
+        var values = new float[t.ElementCount];
+        var traits = LlamaNative.ggml_get_type_traits((int)t.Type);
+        if (traits == null || traits->to_float == null) throw new ArgumentException($"cannot convert tensor {t.Name} of type {t.Type} to F32");
+        fixed (byte* src = raw)
+        fixed (float* dst = values)
+            traits->to_float(src, dst, values.LongLength);
+        output.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+    }
+}

@@ -1,0 +1,187 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using SelfAlign.Native;
+
+namespace SelfAlign.Training;
+
+public sealed unsafe partial class LlamaTrainer
+{
+    // llama_opt_epoch's batch callback has no user data; it runs on the calling thread.
+    [ThreadStatic] private static LlamaTrainer? _current;
+    private Exception? _callbackError;
+
+    /// <summary>One epoch in a fresh context: optional initial loss, then training windows, then validation windows.</summary>
+    private (double Train, double? Val, double Initial) RunEpoch(LlamaModel model, List<int[]> train, List<int[]> val, bool measureInitial)
+    {
+        var n = _o.ContextLength;
+        using var ctx = new LlamaContext(model, new ContextOptions
+        {
+            ContextSize = n, BatchSize = n, MaxSequences = 1, Threads = _o.Threads, FlashAttention = false, F32KvCache = true,
+        });
+        // Trap: until a first decode the CPU backend keeps ggml's default of 4 threads, which spin on 2 cores.
+        using (var warm = new TokenBatch(1))
+        {
+            warm.Add(model.Vocabulary.Bos >= 0 ? model.Vocabulary.Bos : 0, 0, 0, true);
+            ctx.Decode(warm);
+            ctx.ClearCache();
+        }
+
+        _trainable.Clear();
+        _trainableNames.Clear();
+        _optContext = 0;
+        var self = GCHandle.Alloc(this);
+        _current = this;
+        try
+        {
+            var p = new llama_opt_params
+            {
+                n_ctx_train = (uint)n,
+                param_filter = &FilterTensor,
+                param_filter_ud = GCHandle.ToIntPtr(self),
+                get_opt_pars = &OptimizerParameters,
+                get_opt_pars_ud = GCHandle.ToIntPtr(self),
+                optimizer_type = _o.Optimizer == OptimizerKind.Sgd ? LlamaNative.GGML_OPT_OPTIMIZER_TYPE_SGD : LlamaNative.GGML_OPT_OPTIMIZER_TYPE_ADAMW,
+            };
+            LlamaNative.llama_opt_init(ctx.Ptr, model.Handle.DangerousGetHandle(), p);
+            if (_trainable.Count == 0) throw new ArgumentException("the tensor selection matches no trainable tensor");
+
+            var initial = double.NaN;
+            if (measureInitial) initial = RunDataset(ctx, [], (val.Count > 0 ? val : train).Take(16).ToList()).Val!.Value;
+
+            _epochStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+            _stepsInEpoch = train.Count;
+            var (trainLoss, valLoss) = RunDataset(ctx, train, val);
+            return (trainLoss, valLoss, initial);
+        }
+        finally
+        {
+            _current = null;
+            self.Free();
+        }
+    }
+
+    /// <summary>Trains on <paramref name="train"/>, then evaluates <paramref name="val"/>; returns their mean losses.</summary>
+    private (double Train, double? Val) RunDataset(LlamaContext ctx, List<int[]> train, List<int[]> val)
+    {
+        var n = _o.ContextLength;
+        var all = train.Concat(val).ToList();
+        var dataset = LlamaNative.ggml_opt_dataset_init(LlamaNative.GGML_TYPE_I32, LlamaNative.GGML_TYPE_I32, n, n, all.Count, 1);
+        var resultTrain = LlamaNative.ggml_opt_result_init();
+        var resultVal = LlamaNative.ggml_opt_result_init();
+        try
+        {
+            var data = (int*)LlamaNative.ggml_get_data(LlamaNative.ggml_opt_dataset_data(dataset));   // (n, windows)
+            var labels = (int*)LlamaNative.ggml_get_data(LlamaNative.ggml_opt_dataset_labels(dataset)); // (n, windows), shifted by one
+            for (var i = 0; i < all.Count; i++)
+                for (var j = 0; j < n; j++)
+                {
+                    data[(long)i * n + j] = all[i][j];
+                    labels[(long)i * n + j] = all[i][j + 1];
+                }
+
+            _callbackError = null;
+            LlamaNative.llama_opt_epoch(ctx.Ptr, dataset, resultTrain, resultVal, train.Count, &OnTrainBatch, &OnEvalBatch);
+            if (_callbackError != null) throw _callbackError;
+            return (train.Count > 0 ? Loss(resultTrain) : double.NaN, val.Count > 0 ? Loss(resultVal) : null);
+        }
+        finally
+        {
+            LlamaNative.ggml_opt_result_free(resultTrain);
+            LlamaNative.ggml_opt_result_free(resultVal);
+            LlamaNative.ggml_opt_dataset_free(dataset);
+        }
+    }
+
+    private static double Loss(nint result)
+    {
+        double loss, unc;
+        LlamaNative.ggml_opt_result_loss(result, &loss, &unc);
+        return loss;
+    }
+
+    private bool Filter(nint tensor)
+    {
+        var name = Marshal.PtrToStringUTF8(LlamaNative.ggml_get_name(tensor)) ?? "";
+        if (!_o.Selects(name)) return false;
+        // K and V pass through the KV cache, so this release gives them no gradient; the token embedding is
+        // never a parameter (an upstream FIXME), and a tied output copy shares its name.
+        if (name.Contains(".attn_k.", StringComparison.Ordinal) || name.Contains(".attn_v.", StringComparison.Ordinal) ||
+            name.StartsWith("token_embd", StringComparison.Ordinal))
+        {
+            _untrainableSelected.Add(name);
+            return false;
+        }
+        _trainable.Add(tensor);
+        _trainableNames.Add(name);
+        return true;
+    }
+
+    private ggml_opt_optimizer_params NextStepParameters()
+    {
+        // Trap: this build adds each step's gradients to the previous ones; zero them before the step's backward pass.
+        if (_optContext != 0 && ZeroGradients)
+            foreach (var t in _trainable)
+            {
+                var grad = LlamaNative.ggml_opt_grad_acc(_optContext, t);
+                if (grad != 0) LlamaNative.ggml_set_zero(grad);
+            }
+        StepObserver?.Invoke(_step, false, Tensors());
+        var lr = _schedule.At(_step);
+        return _o.Optimizer == OptimizerKind.Sgd
+            ? new ggml_opt_optimizer_params { sgd_alpha = lr, sgd_wd = _o.WeightDecay }
+            : new ggml_opt_optimizer_params
+            {
+                adamw_alpha = lr, adamw_beta1 = _o.Beta1, adamw_beta2 = _o.Beta2, adamw_eps = _o.Epsilon, adamw_wd = _o.WeightDecay,
+            };
+    }
+
+    private void AfterTrainStep(nint optContext, nint result, long batch)
+    {
+        _optContext = optContext;
+        _step++;
+        _lastLoss = Loss(result);
+        StepObserver?.Invoke(_step - 1, true, Tensors());
+        var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;
+        _progress?.Invoke(new TrainingProgress(_epoch + 1, _o.Epochs, _step, _schedule.TotalSteps, _lastLoss,
+            batch * _o.ContextLength / Math.Max(1e-9, seconds)));
+    }
+
+    private List<(string Name, nint Tensor)> Tensors() => _trainableNames.Zip(_trainable).ToList();
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static byte FilterTensor(nint tensor, nint userData)
+    {
+        var trainer = (LlamaTrainer)GCHandle.FromIntPtr(userData).Target!;
+        try { return (byte)(trainer.Filter(tensor) ? 1 : 0); }
+        catch (Exception e) { trainer._callbackError ??= e; return 0; }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static ggml_opt_optimizer_params OptimizerParameters(nint userData)
+    {
+        var trainer = (LlamaTrainer)GCHandle.FromIntPtr(userData).Target!;
+        try { return trainer.NextStepParameters(); }
+        catch (Exception e)
+        {
+            trainer._callbackError ??= e;
+            return new ggml_opt_optimizer_params { adamw_alpha = 1e-12f, adamw_beta1 = 0.9f, adamw_beta2 = 0.999f, sgd_alpha = 1e-12f };
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnTrainBatch(byte train, nint optContext, nint dataset, nint result, long batch, long batchMax, long startUs)
+    {
+        var trainer = _current!;
+        try { trainer.AfterTrainStep(optContext, result, batch); }
+        catch (Exception e) { trainer._callbackError ??= e; }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnEvalBatch(byte train, nint optContext, nint dataset, nint result, long batch, long batchMax, long startUs)
+    {
+        var trainer = _current!;
+        trainer._optContext = optContext;
+    }
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using SelfAlign.Native;
+
+namespace SelfAlign.Training;
+
+/// <summary>
+/// Fine-tunes a GGUF model in-process through llama.cpp's training API and writes the result as GGUF.
+/// Handles this release's traps itself: gradients are zeroed before every optimizer step (the build does
+/// not), the CPU thread count is set by a decode before training, deep models get a larger graph budget,
+/// and tensors that get no gradient (token embedding, attn_k, attn_v) are reported rather than "trained".
+/// Each epoch runs in a fresh context, so the optimizer state restarts at epoch boundaries; that is what
+/// makes a resumed run identical to an uninterrupted one (llama.cpp cannot save AdamW moments).
+/// </summary>
+public sealed unsafe partial class LlamaTrainer
+{
+    private static readonly HashSet<string> SupportedArchitectures = ["llama", "qwen2", "qwen3"];
+
+    private readonly TrainingOptions _o;
+    private readonly List<nint> _trainable = [];
+    private readonly List<string> _trainableNames = [];
+    private readonly SortedSet<string> _untrainableSelected = [];
+    private LearningRateSchedule _schedule = null!;
+    private int _step;
+    private nint _optContext;
+    private Action<TrainingProgress>? _progress;
+    private int _epoch;
+    private long _epochStartTimestamp;
+    private int _stepsInEpoch;
+    private double _lastLoss = double.NaN;
+
+    /// <summary>Test hook: called with the step index before (false) and after (true) every optimizer step.</summary>
+    internal Action<int, bool, IReadOnlyList<(string Name, nint Tensor)>>? StepObserver { get; init; }
+
+    /// <summary>Test hook: replaces the training windows (e.g. the same window twice).</summary>
+    internal Func<List<int[]>, List<int[]>>? TrainWindowsOverride { get; init; }
+
+    /// <summary>Test hook: false leaves this build's gradient accumulation bug in place, to show it still exists.</summary>
+    internal bool ZeroGradients { get; init; } = true;
+
+    public LlamaTrainer(TrainingOptions options)
+    {
+        options.Validate();
+        _o = options;
+    }
+
+    /// <summary>Trains <paramref name="modelPath"/> on <paramref name="dataPath"/> and writes <paramref name="outPath"/>.</summary>
+    /// <exception cref="ArgumentException">bad options, unsupported model, output not writable, not enough memory.</exception>
+    /// <exception cref="Data.JsonlFormatException">a malformed dataset line (file and line).</exception>
+    public TrainingReport Train(string modelPath, string dataPath, string outPath, Action<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        _progress = progress;
+        var clock = Stopwatch.StartNew();
+        // Everything that can be checked is checked before any long work starts.
+        var texts = TrainingCorpus.ReadTexts(dataPath, _o.Format);
+        var gguf = GgufFile.Read(modelPath);
+        if (!SupportedArchitectures.Contains(gguf.Architecture ?? ""))
+            throw new ArgumentException($"{modelPath}: the trainer handles {string.Join(", ", SupportedArchitectures)}, not '{gguf.Architecture}'");
+        EnsureWritable(outPath);
+        var checkpointDir = _o.CheckpointDirectory ?? outPath + ".checkpoints";
+        Directory.CreateDirectory(checkpointDir);
+        MemoryEstimate.EnsureFits(gguf, _o.ContextLength);
+
+        var fingerprint = TrainingCheckpoint.MakeFingerprint(_o, modelPath, dataPath);
+        var checkpoint = _o.Resume ? TrainingCheckpoint.Load(checkpointDir) : null;
+        if (checkpoint != null && checkpoint.Fingerprint != fingerprint)
+            throw new ArgumentException($"{checkpointDir} holds a checkpoint of a different run (settings, model or data changed); remove it or drop --resume");
+
+        var f32Path = F32Conversion.EnsureF32(gguf, checkpointDir);
+        var startPath = checkpoint != null ? Path.Combine(checkpointDir, TrainingCheckpoint.WeightsFile) : f32Path;
+        using var model = LlamaModel.Load(startPath, new ModelLoadOptions { WritableWeights = true });
+        using var padding = GraphBudget.Raise(model, checkpointDir);
+        var corpus = TrainingCorpus.Build(texts, model.Vocabulary, _o.ContextLength);
+        var (trainWindows, valWindows) = Split(corpus);
+        if (TrainWindowsOverride != null) trainWindows = TrainWindowsOverride(trainWindows);
+
+        var stepsPerEpoch = trainWindows.Count;
+        var totalSteps = stepsPerEpoch * _o.Epochs;
+        if (_o.MaxSteps > 0) totalSteps = Math.Min(totalSteps, _o.MaxSteps);
+        _schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps, _o.Decay);
+        _step = checkpoint?.Steps ?? 0;
+        var epochs = checkpoint?.Epochs ?? [];
+        var initialLoss = checkpoint?.InitialLoss ?? double.NaN;
+        long tokensTrained = 0;
+        var trainClock = Stopwatch.StartNew();
+
+        for (_epoch = checkpoint?.EpochsDone ?? 0; _epoch < _o.Epochs; _epoch++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var epochClock = Stopwatch.StartNew();
+            var order = EpochOrder(trainWindows.Count, _epoch);
+            var windows = order.Select(i => trainWindows[i]).ToList();
+            if (_o.MaxSteps > 0) windows = windows.Take(Math.Max(0, _o.MaxSteps - _step)).ToList();
+            if (windows.Count == 0) break;
+            var (train, val, first) = RunEpoch(model, windows, valWindows, measureInitial: double.IsNaN(initialLoss));
+            if (double.IsNaN(initialLoss)) initialLoss = first;
+            tokensTrained += (long)windows.Count * _o.ContextLength;
+            epochs.Add(new EpochReport(_epoch + 1, train, val, epochClock.Elapsed.TotalSeconds));
+
+            model.Save(Path.Combine(checkpointDir, TrainingCheckpoint.WeightsFile + ".tmp"));
+            File.Move(Path.Combine(checkpointDir, TrainingCheckpoint.WeightsFile + ".tmp"), Path.Combine(checkpointDir, TrainingCheckpoint.WeightsFile), overwrite: true);
+            new TrainingCheckpoint(_epoch + 1, _step, fingerprint, epochs, initialLoss).Save(checkpointDir);
+        }
+
+        model.Save(outPath);
+        string? quantized = null;
+        if (_o.Quantize != null)
+        {
+            quantized = Path.ChangeExtension(outPath, $".{_o.Quantize.ToLowerInvariant()}.gguf");
+            Quantization.Write(outPath, quantized, _o.Quantize, _o.Threads);
+        }
+        string? lora = null;
+        double? loraError = null;
+        if (_o.LoraRank > 0)
+        {
+            lora = Path.ChangeExtension(outPath, ".lora.gguf");
+            loraError = LoraExtraction.Write(f32Path, outPath, lora, _o.LoraRank, _trainableNames);
+        }
+
+        return new TrainingReport
+        {
+            InitialLoss = initialLoss,
+            FinalLoss = epochs.Count > 0 ? epochs[^1].TrainLoss : double.NaN,
+            FinalValLoss = epochs.Count > 0 ? epochs[^1].ValLoss : null,
+            Epochs = epochs,
+            TokensTrained = tokensTrained,
+            TokensPerS = tokensTrained / Math.Max(1e-9, trainClock.Elapsed.TotalSeconds),
+            PeakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
+            Steps = _step,
+            Records = corpus.Records,
+            Windows = trainWindows.Count,
+            ValidationWindows = valWindows.Count,
+            RecordsSplit = corpus.RecordsSplit,
+            TokensDropped = corpus.TokensDropped,
+            TrainedTensors = _trainableNames.Distinct().ToList(),
+            UntrainableSelected = _untrainableSelected.ToList(),
+            ResumedFromEpoch = checkpoint?.EpochsDone ?? 0,
+            Out = outPath,
+            Quantized = quantized,
+            Lora = lora,
+            LoraRelativeError = loraError,
+        };
+    }
+
+    private (List<int[]> Train, List<int[]> Val) Split(TrainingCorpus corpus)
+    {
+        var nVal = (int)Math.Round(corpus.Windows.Count * _o.ValidationFraction);
+        if (_o.ValidationFraction > 0) nVal = Math.Max(1, nVal);
+        if (nVal >= corpus.Windows.Count) throw new ArgumentException($"--val-fraction {_o.ValidationFraction} leaves no training window of {corpus.Windows.Count}");
+        var order = Shuffle(Enumerable.Range(0, corpus.Windows.Count).ToArray(), _o.Seed ^ 0x5EED);
+        return (order.Skip(nVal).Select(i => corpus.Windows[i]).ToList(), order.Take(nVal).Select(i => corpus.Windows[i]).ToList());
+    }
+
+    /// <summary>The window order of an epoch depends only on the seed and the epoch, so a resumed run sees the same order.</summary>
+    private int[] EpochOrder(int count, int epoch) => Shuffle(Enumerable.Range(0, count).ToArray(), _o.Seed + (ulong)epoch * 7919);
+
+    private static int[] Shuffle(int[] items, ulong seed)
+    {
+        var rng = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
+        rng.Shuffle(items);
+        return items;
+    }
+
+    private static void EnsureWritable(string outPath)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
+        if (!Directory.Exists(dir)) throw new ArgumentException($"output directory does not exist: {dir}");
+        var probe = Path.Combine(dir, $".selfalign-write-test-{Environment.ProcessId}");
+        try { File.WriteAllText(probe, ""); File.Delete(probe); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"cannot write the output {outPath}: {e.Message}");
+        }
+    }
+}

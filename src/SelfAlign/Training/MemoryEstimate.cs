@@ -1,0 +1,42 @@
+using SelfAlign.Models;
+
+namespace SelfAlign.Training;
+
+/// <summary>Refuses a training run that cannot fit in memory before it starts, saying how much it needs.</summary>
+public static class MemoryEstimate
+{
+    /// <summary>
+    /// Bytes a run takes: F32 weights, gradient accumulators and gradients, the two AdamW moments
+    /// (about 20 bytes per parameter), plus activations and logits of one window.
+    /// </summary>
+    public static long TrainingBytes(GgufFile model, int contextLength)
+    {
+        long parameters = model.Tensors.Sum(t => t.ElementCount);
+        var layers = model.GetArchInteger("block_count") ?? 1;
+        var width = model.GetArchInteger("embedding_length") ?? 1;
+        var ff = model.GetArchInteger("feed_forward_length") ?? 4 * width;
+        var vocab = model.Metadata.TryGetValue("tokenizer.ggml.tokens", out var t) && t.Value is string[] s ? s.Length : 32000;
+        var activations = contextLength * layers * (16 * width + 4 * ff) * 4L * 2;
+        var logits = contextLength * (long)vocab * 4 * 4;
+        return parameters * 20 + activations + logits;
+    }
+
+    public static void EnsureFits(GgufFile model, int contextLength)
+    {
+        var need = TrainingBytes(model, contextLength);
+        var available = AvailableBytes();
+        if (available > 0 && need > available)
+            throw new ArgumentException($"training {Path.GetFileName(model.Path)} needs about {need / 1e9:F1} GB but {available / 1e9:F1} GB is available; " +
+                                        "train fewer tensors, lower --ctx or use a smaller model");
+    }
+
+    private static long AvailableBytes()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemAvailable:"));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        catch (IOException) { return 0; }
+    }
+}

@@ -1,0 +1,76 @@
+using System.Text.RegularExpressions;
+using SelfAlign.Generation;
+
+namespace SelfAlign.Training;
+
+public enum OptimizerKind { AdamW, Sgd }
+public enum LearningRateDecay { Constant, Linear, Cosine }
+/// <summary>Which weight tensors train.</summary>
+public enum TensorSelection { All, Attention, FeedForward, Pattern }
+
+/// <summary>Settings of a <see cref="LlamaTrainer"/> run. <see cref="Validate"/> names the option to change.</summary>
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 1;
+    public float LearningRate { get; init; } = 1e-4f;
+    /// <summary>Steps over which the learning rate rises linearly from 0.</summary>
+    public int WarmupSteps { get; init; }
+    public LearningRateDecay Decay { get; init; } = LearningRateDecay.Linear;
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
+    public float WeightDecay { get; init; }
+    public float Beta1 { get; init; } = 0.9f;
+    public float Beta2 { get; init; } = 0.999f;
+    public float Epsilon { get; init; } = 1e-8f;
+    /// <summary>Tokens per training window (one optimizer step each); a multiple of 256, as llama.cpp rounds contexts up to one.</summary>
+    public int ContextLength { get; init; } = 256;
+    /// <summary>Share of windows held out for the validation loss each epoch.</summary>
+    public double ValidationFraction { get; init; }
+    public TensorSelection Tensors { get; init; } = TensorSelection.All;
+    /// <summary>Regular expression over tensor names, with <see cref="TensorSelection.Pattern"/>.</summary>
+    public string? TensorPattern { get; init; }
+    public ulong Seed { get; init; } = 1;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>How prompt/response and messages records are rendered; plain "### User" / "### Assistant" by default.</summary>
+    public TurnFormat Format { get; init; } = TurnFormat.Plain;
+    /// <summary>Where epoch checkpoints go; default: OUT.checkpoints beside the output.</summary>
+    public string? CheckpointDirectory { get; init; }
+    /// <summary>Continue from the last epoch checkpoint of an earlier run with the same settings.</summary>
+    public bool Resume { get; init; }
+    /// <summary>Also write OUT with this quantisation (e.g. "q8_0"); null writes F32 only.</summary>
+    public string? Quantize { get; init; }
+    /// <summary>Also write a LoRA adapter of this rank extracted from the weight change; 0 = none.</summary>
+    public int LoraRank { get; init; }
+    /// <summary>Stop after this many optimizer steps (for tests and experiments); 0 = no limit.</summary>
+    public int MaxSteps { get; init; }
+
+    public void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentException($"--epochs must be at least 1 (got {Epochs})");
+        if (!(LearningRate > 0) || LearningRate > 1) throw new ArgumentException($"--lr must be in (0, 1] (got {LearningRate})");
+        if (WarmupSteps < 0) throw new ArgumentException($"--warmup must be >= 0 (got {WarmupSteps})");
+        if (WeightDecay is < 0 or > 1) throw new ArgumentException($"--weight-decay must be in [0, 1] (got {WeightDecay})");
+        if (ContextLength < 256 || ContextLength % 256 != 0)
+            throw new ArgumentException($"--ctx must be a multiple of 256 (got {ContextLength}): llama.cpp rounds training contexts up to one");
+        if (ValidationFraction is < 0 or >= 1) throw new ArgumentException($"--val-fraction must be in [0, 1) (got {ValidationFraction})");
+        if (Tensors == TensorSelection.Pattern)
+        {
+            if (string.IsNullOrEmpty(TensorPattern)) throw new ArgumentException("--train pattern needs --tensor-pattern");
+            try { _ = new Regex(TensorPattern); }
+            catch (ArgumentException e) { throw new ArgumentException($"--tensor-pattern is not a valid regular expression: {e.Message}"); }
+        }
+        if (LoraRank < 0) throw new ArgumentException($"--lora-rank must be >= 0 (got {LoraRank})");
+        if (Threads < 1) throw new ArgumentException($"--threads must be at least 1 (got {Threads})");
+        if (Quantize is not null && !Quantization.IsKnown(Quantize))
+            throw new ArgumentException($"--quantize '{Quantize}' is not one of {string.Join(", ", Quantization.Names)}");
+    }
+
+    /// <summary>Whether a tensor of this name is selected (before the release's untrainable tensors are removed).</summary>
+    public bool Selects(string tensorName) => Tensors switch
+    {
+        TensorSelection.All => true,
+        TensorSelection.Attention => tensorName.Contains(".attn_", StringComparison.Ordinal),
+        TensorSelection.FeedForward => tensorName.Contains(".ffn_", StringComparison.Ordinal),
+        TensorSelection.Pattern => Regex.IsMatch(tensorName, TensorPattern!),
+        _ => false,
+    };
+}

@@ -1,0 +1,32 @@
+namespace SelfAlign.Training;
+
+/// <summary>What a training run did; serialised as the JSON summary of <c>selfalign train</c>.</summary>
+public sealed record TrainingReport
+{
+    public double InitialLoss { get; init; }
+    public double FinalLoss { get; init; }
+    public double? FinalValLoss { get; init; }
+    public IReadOnlyList<EpochReport> Epochs { get; init; } = [];
+    public long TokensTrained { get; init; }
+    public double TokensPerS { get; init; }
+    public double PeakRssMb { get; init; }
+    public int Steps { get; init; }
+    public int Records { get; init; }
+    public int Windows { get; init; }
+    public int ValidationWindows { get; init; }
+    public int RecordsSplit { get; init; }
+    public int TokensDropped { get; init; }
+    public IReadOnlyList<string> TrainedTensors { get; init; } = [];
+    /// <summary>Selected tensors this llama.cpp release cannot train (token embedding, attn_k, attn_v): left unchanged.</summary>
+    public IReadOnlyList<string> UntrainableSelected { get; init; } = [];
+    public int ResumedFromEpoch { get; init; }
+    public string Out { get; init; } = "";
+    public string? Quantized { get; init; }
+    public string? Lora { get; init; }
+    public double? LoraRelativeError { get; init; }
+}
+
+public sealed record EpochReport(int Epoch, double TrainLoss, double? ValLoss, double Seconds);
+
+/// <summary>Progress of a run, reported after every optimizer step.</summary>
+public sealed record TrainingProgress(int Epoch, int Epochs, int Step, int TotalSteps, double Loss, double TokensPerS);
