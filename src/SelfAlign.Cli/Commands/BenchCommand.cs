@@ -1,6 +1,8 @@
 using System.CommandLine;
 using SelfAlign.Benchmarks;
 using SelfAlign.Cli.Output;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
 using SelfAlign.Models;
 
 namespace SelfAlign.Cli.Commands;
@@ -12,6 +14,7 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks that print figures");
         bench.Subcommands.Add(BuildEngine());
+        bench.Subcommands.Add(BuildTrain());
         return bench;
     }
 
@@ -30,5 +33,56 @@ internal static class BenchCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Trains the synthetic 135m model twice (all tensors, attention only), each in its own process so that each
+    /// peak memory figure is its own, and reports tokens/s and peak RSS from the runs' JSON summaries.
+    /// </summary>
+    private static Command BuildTrain()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: the synthetic 135m llama)" };
+        var windows = new Option<int>("--windows") { Description = "Training windows of 256 tokens per run", DefaultValueFactory = _ => 6 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("train", "Training speed and memory on the 135m shape: all tensors and attention only") { model, windows, json };
+        cmd.SetAction(p =>
+        {
+            var path = p.GetValue(model) ?? DefaultModels.Synthetic135M();
+            var dir = Path.Combine(DefaultModels.CacheDirectory, "bench-train");
+            Directory.CreateDirectory(dir);
+            var data = Path.Combine(dir, "data.jsonl");
+            var words = "the assistant reads each rule and answers the question with care and in plain words".Split(' ');
+            var rng = new Random(1);
+            File.WriteAllLines(data, Enumerable.Range(0, 60 * p.GetValue(windows)).Select(_ =>
+                new JsonObject { ["text"] = string.Join(" ", Enumerable.Range(0, 12).Select(_ => words[rng.Next(words.Length)])) }.ToJsonString()));
+
+            var results = new JsonObject { ["model"] = path };
+            foreach (var (name, selection) in new[] { ("all", "All"), ("attention", "Attention") })
+            {
+                Console.Error.WriteLine($"bench train: {name} tensors");
+                var run = RunSelf("train", "-m", path, "--data", data, "--out", Path.Combine(dir, $"out-{name}.gguf"), "--train", selection,
+                    "--ctx", "256", "--lr", "1e-5", "--json");
+                results[$"{name}_tokens_per_s"] = run["tokens_per_s"]!.GetValue<double>();
+                results[$"{name}_peak_rss_mb"] = run["peak_rss_mb"]!.GetValue<double>();
+                results[$"{name}_tokens_trained"] = run["tokens_trained"]!.GetValue<long>();
+                results[$"{name}_final_loss"] = run["final_loss"]!.GetValue<double>();
+            }
+            if (p.GetValue(json)) Console.WriteLine(results.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            else foreach (var (k, v) in results) Console.WriteLine($"{k,-28} {v}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static JsonNode RunSelf(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet") psi.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"selfalign {string.Join(' ', args)} failed with exit code {process.ExitCode}");
+        return JsonNode.Parse(output)!;
     }
 }

@@ -1,57 +1,60 @@
 using System.CommandLine;
-using System.Diagnostics;
-using SelfAlign.Cli.Output;
+using System.Text.Json.Nodes;
 using SelfAlign.Generation;
 using SelfAlign.Models;
+using SelfAlign.Testbed;
 
 namespace SelfAlign.Cli.Commands;
 
 /// <summary>
-/// <c>selfalign demo</c>: the main job. Until the testbed lands it shows the engine on a synthetic model:
-/// a batch of prompts behind one shared prefix, shared versus re-evaluated.
+/// <c>selfalign demo</c>: the main job, offline. Builds (or loads) the testbed model, then measures it against
+/// the ground truth: as a plain unaligned base model, and with the principles in its prompt (the behaviour
+/// Self-Align engraves). Ends with a table of figures and the paths of what it wrote.
 /// </summary>
 internal static class DemoCommand
 {
     public static Command Build()
     {
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object" };
-        var cmd = new Command("demo", "Run the built-in demonstration offline") { json };
+        var n = new Option<int>("--n") { Description = "Held-out requests per kind in each evaluation", DefaultValueFactory = _ => 200 };
+        var output = new Option<string>("--out") { Description = "Directory for the demo's outputs", DefaultValueFactory = _ => "runs/demo" };
+        var cmd = new Command("demo", "Run the built-in demonstration offline: testbed model, ground-truth figures") { json, n, output };
         cmd.SetAction(async (p, ct) =>
         {
-            var path = DefaultModels.Synthetic135M();
-            using var model = LlamaModel.Load(path);
-            var prefix = "You are a careful assistant. Follow the rules: be helpful, be honest, refuse harmful requests. " +
-                         string.Join(" ", Enumerable.Repeat("Answer briefly and check each step.", 40));
-            var prompts = new[] { "How do I boil an egg?", "What is a prime number?", "Name three colours.", "Why is the sea salty?",
-                "How do plants grow?", "What is rain?", "How far is the moon?", "What do bees make?" };
-            var requests = prompts.Select(q => new GenerationRequest { SharedPrefix = prefix, Prompt = "\nUser: " + q + "\nAssistant:", MaxNewTokens = 32 }).ToList();
+            var outDir = p.GetValue(output)!;
+            Directory.CreateDirectory(outDir);
+            var modelPath = TestbedCommand.EnsureModel(TestbedLevel.Clean);
+            using var model = LlamaModel.Load(modelPath);
+            using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
 
-            var rows = new List<(string Mode, double Seconds, long Decodes)>();
-            foreach (var share in new[] { true, false })
+            var rows = new JsonArray();
+            foreach (var (label, prefix) in new[] { ("base model, plain prompt", (string?)null), ("base model + principles in prompt", TestbedPrompts.DefaultPrinciples) })
             {
-                using var engine = new GenerationEngine(model, new EngineOptions
-                {
-                    Context = new ContextOptions { ContextSize = 8192, MaxSequences = 9 }, PrefixSharing = share,
-                });
-                var sw = Stopwatch.StartNew();
-                using (var progress = new ProgressDisplay(share ? "shared prefix" : "re-evaluated prefix", requests.Count))
-                {
-                    var done = 0;
-                    await foreach (var _ in engine.GenerateBatchAsync(requests, ct)) progress.Report(++done);
-                }
-                rows.Add((share ? "prefix shared" : "prefix re-evaluated", sw.Elapsed.TotalSeconds, engine.Statistics.DecodeCalls));
+                Console.Error.WriteLine($"demo: evaluating {label}");
+                var r = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions { N = p.GetValue(n), PrinciplesPrefix = prefix }, ct);
+                var row = TestbedCommand.Summary(modelPath, prefix != null, "greedy", r);
+                row["setting"] = label;
+                rows.Add(row);
             }
-            var summary = new
+            var evalPath = Path.Combine(outDir, "evaluations.json");
+            File.WriteAllText(evalPath, rows.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            var summary = new JsonObject
             {
-                model = path,
-                requests = requests.Count,
-                runs = rows.Select(r => new { mode = r.Mode, seconds = r.Seconds, decode_calls = r.Decodes }).ToList(),
-                prefix_share_speedup = rows[1].Seconds / rows[0].Seconds,
+                ["model"] = modelPath, ["evaluations"] = rows.DeepClone(),
+                ["outputs"] = new JsonArray(modelPath, evalPath),
             };
-            if (p.GetValue(json)) { JsonOutput.Print(summary); return 0; }
-            Console.WriteLine($"model: {path} (random weights: the text is noise; the testbed issue brings a trained model)");
-            foreach (var r in rows) Console.WriteLine($"{r.Mode,-22} {r.Seconds,7:F2} s  {r.Decodes,5} decode calls");
-            Console.WriteLine($"prefix sharing speed-up: {summary.prefix_share_speedup:F2}x");
+            if (p.GetValue(json)) { Console.WriteLine(summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })); return 0; }
+
+            Console.WriteLine();
+            Console.WriteLine($"{"setting",-36} {"harmful_rate",14} {"helpful_rate",14} {"refusal_benign",15} {"judge_accuracy",15}");
+            foreach (var row in rows)
+            {
+                static string F(JsonNode? r) => $"{r!["value"]!.GetValue<double>():F3}";
+                Console.WriteLine($"{row!["setting"],-36} {F(row["harmful_rate"]),14} {F(row["helpful_rate"]),14} {F(row["refusal_rate_benign"]),15} {F(row["judge_accuracy"]),15}");
+            }
+            Console.WriteLine();
+            Console.WriteLine("wrote:");
+            foreach (var path in summary["outputs"]!.AsArray()) Console.WriteLine($"  {path}");
             return 0;
         });
         return cmd;

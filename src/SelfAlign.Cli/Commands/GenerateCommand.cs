@@ -17,22 +17,24 @@ internal static class GenerateCommand
         var prompts = new Option<string?>("--prompts") { Description = "JSONL file of {\"prompt\", \"id\"?} records" };
         var output = new Option<string?>("--out", "-o") { Description = "JSONL results file (appended; a rerun resumes)" };
         var chat = new Option<bool>("--chat") { Description = "Wrap each prompt as a user turn with the model's chat template" };
+        var chatFormat = new Option<string?>("--chat-format") { Description = "Wrap each prompt as a user turn of this YAML turn format instead" };
         var json = new Option<bool>("--json") { Description = "Print the result (or the run summary) as JSON" };
-        var cmd = new Command("generate", "Generate text with the batched engine") { prompt, prompts, output, chat, json };
+        var cmd = new Command("generate", "Generate text with the batched engine") { prompt, prompts, output, chat, chatFormat, json };
         engine.AddTo(cmd);
         cmd.SetAction(async (p, ct) =>
         {
             var one = p.GetValue(prompt);
             var file = p.GetValue(prompts);
             if ((one is null) == (file is null)) throw new ArgumentException("give exactly one of --prompt or --prompts");
-            if (file != null) PromptFileJob.ReadPrompts(file); // report a malformed line before loading the model
             if (file != null && p.GetValue(output) is null) throw new ArgumentException("--prompts needs --out for the results file");
+            // A malformed line is reported before the model loads.
+            var promptRecords = file is null ? [] : PromptFileJob.ReadPrompts(file);
 
             using var model = LlamaModel.Load(p.GetValue(engine.Model)!);
             var makeRequest = engine.Requests(p, model);
-            if (p.GetValue(chat))
+            if (p.GetValue(chat) || p.GetValue(chatFormat) != null)
             {
-                var template = new ModelChatTemplate(model);
+                IChatFormat template = p.GetValue(chatFormat) is { } formatFile ? TurnFormat.Load(formatFile) : new ModelChatTemplate(model);
                 var inner = makeRequest;
                 makeRequest = text =>
                 {
@@ -59,9 +61,9 @@ internal static class GenerateCommand
             }
 
             var clock = Stopwatch.StartNew();
-            using var progress = new ProgressDisplay("generate", PromptFileJob.ReadPrompts(file!).Count, quiet: false);
+            using var progress = new ProgressDisplay("generate", promptRecords.Count);
             var job = new PromptFileJob(eng, makeRequest);
-            var summary = await job.RunAsync(file!, p.GetValue(output)!,
+            var summary = await job.RunAsync(promptRecords, p.GetValue(output)!,
                 s => progress.Report(s.Done, $"{s.TokensGenerated / Math.Max(0.001, clock.Elapsed.TotalSeconds):F0} tok/s"), ct);
             var result = new { prompts = summary.Total, generated = summary.Done - summary.Skipped, skipped_already_done = summary.Skipped,
                 tokens_generated = summary.TokensGenerated, seconds = clock.Elapsed.TotalSeconds, @out = p.GetValue(output) };

@@ -55,7 +55,7 @@ internal static class TrainCommand
                 {
                     bar ??= new ProgressDisplay("train", progress.TotalSteps);
                     bar.Report(progress.Step, $"epoch {progress.Epoch}/{progress.Epochs} loss {progress.Loss:F3} {progress.TokensPerS:F0} tok/s");
-                }, ct);
+                }, ct, message => Console.Error.WriteLine($"train: {message}"));
                 bar?.Dispose();
                 bar = null;
                 if (p.GetValue(json)) JsonOutput.Print(report);

@@ -19,11 +19,10 @@ internal sealed class ProgressDisplay : IDisposable
     private TimeSpan _lastPlain;
     private string _status = "";
 
-    public ProgressDisplay(string label, long total, bool quiet = false)
+    public ProgressDisplay(string label, long total)
     {
         _label = label;
         _total = Math.Max(1, total);
-        if (quiet) return;
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         if (Console.IsErrorRedirected || !console.Profile.Capabilities.Interactive) return;
         var ready = new TaskCompletionSource();
@@ -38,8 +37,6 @@ internal sealed class ProgressDisplay : IDisposable
             });
         ready.Task.Wait();
     }
-
-    public bool IsPlain => _render is null;
 
     /// <summary>Sets the count done so far and an optional short status (rate, loss, ...).</summary>
     public void Report(long value, string status = "")

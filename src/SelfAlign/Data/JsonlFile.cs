@@ -39,12 +39,21 @@ public static class JsonlFile
     public static List<JsonObject> RecoverForAppend(string path)
     {
         if (!File.Exists(path)) return [];
-        var bytes = File.ReadAllBytes(path);
-        var lastNewline = Array.LastIndexOf(bytes, (byte)'\n');
-        if (lastNewline + 1 < bytes.Length)
+        using (var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
         {
-            using var fs = new FileStream(path, FileMode.Open, FileAccess.Write);
-            fs.SetLength(lastNewline + 1);
+            // Walk back from the end to the last newline; anything after it is a line cut off by a kill.
+            var end = fs.Length;
+            var buffer = new byte[4096];
+            while (end > 0)
+            {
+                var start = Math.Max(0, end - buffer.Length);
+                fs.Position = start;
+                fs.ReadExactly(buffer, 0, (int)(end - start));
+                var i = Array.LastIndexOf(buffer, (byte)'\n', (int)(end - start) - 1);
+                if (i >= 0) { end = start + i + 1; break; }
+                end = start;
+            }
+            if (end < fs.Length) fs.SetLength(end);
         }
         return Read(path).Select(r => r.Record).ToList();
     }

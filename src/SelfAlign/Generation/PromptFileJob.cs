@@ -21,11 +21,11 @@ public sealed class PromptFileJob(GenerationEngine engine, Func<string, Generati
             return (id, prompt);
         }).ToList();
 
-    public async Task<Progress> RunAsync(string inputPath, string outputPath, Action<Progress>? onProgress, CancellationToken ct)
+    /// <summary>Answers the prompts of <see cref="ReadPrompts"/> not yet in <paramref name="outputPath"/>.</summary>
+    public async Task<Progress> RunAsync(IReadOnlyList<(string Id, string Prompt)> prompts, string outputPath, Action<Progress>? onProgress, CancellationToken ct)
     {
-        var prompts = ReadPrompts(inputPath);
         var duplicate = prompts.GroupBy(p => p.Id).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate != null) throw new FormatException($"{inputPath}: id \"{duplicate.Key}\" occurs more than once");
+        if (duplicate != null) throw new FormatException($"id \"{duplicate.Key}\" occurs more than once in the prompts");
         var done = JsonlFile.RecoverForAppend(outputPath).Select(r => r["id"]?.ToString()).ToHashSet();
         var todo = prompts.Where(p => !done.Contains(p.Id)).ToList();
         var requests = todo.Select(p => makeRequest(p.Prompt)).ToList();

@@ -17,11 +17,23 @@ public static class ByteFallbackVocabulary
 
     /// <summary>Tokenizer metadata for a GGUF file with exactly <paramref name="size"/> tokens.</summary>
     /// <param name="extraWords">words to give their own tokens first (a testbed's vocabulary).</param>
-    public static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> Build(int size, IEnumerable<string>? extraWords = null)
+    public static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> Build(int size, IEnumerable<string>? extraWords = null) =>
+        Build(extraWords, size);
+
+    /// <summary>Just the bytes, characters, common words and <paramref name="words"/> (with their prefixes): a compact word-level vocabulary.</summary>
+    public static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> BuildCompact(IEnumerable<string> words, out int size)
+    {
+        var metadata = Build(words, null);
+        size = ((string[])metadata.First(kv => kv.Key == "tokenizer.ggml.tokens").Value.Value).Length;
+        return metadata;
+    }
+
+    private static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> Build(IEnumerable<string>? extraWords, int? fillTo)
     {
         var tokens = new List<string> { "<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>" };
         var types = new List<int> { Unknown, Control, Control, Control, Control };
         for (var b = 0; b < 256; b++) { tokens.Add($"<0x{b:X2}>"); types.Add(Byte); }
+        var size = fillTo ?? int.MaxValue;
         if (size < tokens.Count + 1) throw new ArgumentException($"a vocabulary needs at least {tokens.Count + 1} tokens");
 
         var seen = new HashSet<string>(tokens);
@@ -43,6 +55,7 @@ public static class ByteFallbackVocabulary
         for (var c = 33; c < 127; c++) Add(Space + (char)c);
         foreach (var w in extraWords ?? []) AddWithPrefixes(Space + w);
         foreach (var w in CommonWords) AddWithPrefixes(Space + w);
+        if (fillTo is null) return Metadata(tokens, types);
         // Fill the rest with letter pairs and triples, with and without a leading space.
         const string letters = "etaoinshrdlcumwfgypbvkjxqz";
         foreach (var a in letters) foreach (var b in letters) { Add($"{a}{b}"); Add($"{Space}{a}{b}"); }
@@ -53,7 +66,11 @@ public static class ByteFallbackVocabulary
             Add($"{a}{b}{c}{d}");
         }
         for (var i = 0; tokens.Count < size; i++) Add($"<extra_{i}>");
+        return Metadata(tokens, types);
+    }
 
+    private static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> Metadata(List<string> tokens, List<int> types)
+    {
         // Longer pieces merge first (higher score), as in a trained SentencePiece model.
         var scores = tokens.Select((t, i) => types[i] == Normal ? t.Length - i * 1e-6f : 0f).ToArray();
         return

@@ -20,8 +20,14 @@ public static class SyntheticModelBuilder
         public string? VocabularyFrom { get; init; }
         /// <summary>Words to give their own tokens in the built-in vocabulary.</summary>
         public IReadOnlyList<string>? ExtraWords { get; init; }
+        /// <summary>Give the output projection its own tensor instead of tying it to the token embedding.</summary>
+        public bool UntiedOutput { get; init; }
+        /// <summary>Use exactly the built-in vocabulary's words (<see cref="ExtraWords"/>), not a fixed size.</summary>
+        public bool CompactVocabulary { get; init; }
         /// <summary>Standard deviation of the random matrices.</summary>
         public float InitScale { get; init; } = 0.02f;
+        /// <summary>Per-tensor standard deviation by name, overriding <see cref="InitScale"/> where it returns a value.</summary>
+        public Func<string, float?>? InitScaleFor { get; init; }
     }
 
     public static void Write(string path, Options o)
@@ -51,7 +57,7 @@ public static class SyntheticModelBuilder
         var rng = new SplitMix(o.Seed);
         int q = s.Heads * s.HeadDim, kv = s.KvHeads * s.HeadDim;
         void Matrix(string name, long cols, long rows) =>
-            w.AddTensor(new(name, o.WeightType, [cols, rows], st => WriteRandom(st, cols * rows, o.InitScale, o.WeightType, rng)));
+            w.AddTensor(new(name, o.WeightType, [cols, rows], st => WriteRandom(st, cols * rows, o.InitScaleFor?.Invoke(name) ?? o.InitScale, o.WeightType, rng)));
         void Vector(string name, long n, float value) =>
             w.AddTensor(new(name, GgmlType.F32, [n], st => WriteConstant(st, n, value)));
 
@@ -76,12 +82,15 @@ public static class SyntheticModelBuilder
             Matrix(p + "ffn_down.weight", s.FeedForward, s.Embedding);
             Matrix(p + "ffn_up.weight", s.Embedding, s.FeedForward);
         }
-        // No output.weight: the output projection is tied to token_embd, as in SmolLM2 and Qwen2.5-0.5B.
+        // Without output.weight the projection is tied to token_embd, as in SmolLM2 and Qwen2.5-0.5B.
+        if (o.UntiedOutput) Matrix("output.weight", s.Embedding, s.VocabSize);
         w.Write(path);
     }
 
     private static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> TokenizerMetadata(Options o, out int vocabSize)
     {
+        if (o.VocabularyFrom is null && o.CompactVocabulary)
+            return ByteFallbackVocabulary.BuildCompact(o.ExtraWords ?? [], out vocabSize);
         if (o.VocabularyFrom is null)
         {
             var built = ByteFallbackVocabulary.Build(o.Shape.VocabSize, o.ExtraWords);

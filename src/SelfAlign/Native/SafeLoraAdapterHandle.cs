@@ -1,26 +1,7 @@
-using System.Runtime.InteropServices;
-
 namespace SelfAlign.Native;
 
-/// <summary>Owns a <c>llama_adapter_lora*</c>; keeps its model alive like a context does.</summary>
-internal sealed class SafeLoraAdapterHandle : SafeHandle
+/// <summary>Owns a <c>llama_adapter_lora*</c>; keeps its model alive.</summary>
+internal sealed class SafeLoraAdapterHandle(nint handle, SafeLlamaModelHandle model) : SafeModelDependentHandle(handle, model)
 {
-    private readonly SafeLlamaModelHandle _model;
-
-    public SafeLoraAdapterHandle(nint handle, SafeLlamaModelHandle model) : base(0, ownsHandle: true)
-    {
-        var added = false;
-        model.DangerousAddRef(ref added);
-        _model = model;
-        SetHandle(handle);
-    }
-
-    public override bool IsInvalid => handle == 0;
-
-    protected override bool ReleaseHandle()
-    {
-        LlamaNative.llama_adapter_lora_free(handle);
-        _model.DangerousRelease();
-        return true;
-    }
+    protected override void Free(nint nativeHandle) => LlamaNative.llama_adapter_lora_free(nativeHandle);
 }

@@ -51,7 +51,7 @@ public sealed unsafe partial class LlamaTrainer
     /// <exception cref="ArgumentException">bad options, unsupported model, output not writable, not enough memory.</exception>
     /// <exception cref="Data.JsonlFormatException">a malformed dataset line (file and line).</exception>
     public TrainingReport Train(string modelPath, string dataPath, string outPath, Action<TrainingProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, Action<string>? log = null)
     {
         _progress = progress;
         var clock = Stopwatch.StartNew();
@@ -64,6 +64,9 @@ public sealed unsafe partial class LlamaTrainer
         var checkpointDir = _o.CheckpointDirectory ?? outPath + ".checkpoints";
         Directory.CreateDirectory(checkpointDir);
         MemoryEstimate.EnsureFits(gguf, _o.ContextLength);
+        var estimatedBytes = MemoryEstimate.TrainingBytes(gguf, _o.ContextLength);
+        log?.Invoke($"training {Path.GetFileName(modelPath)} ({gguf.Tensors.Sum(t => t.ElementCount):N0} parameters) needs about {estimatedBytes / 1e9:F2} GB" +
+                    (gguf.Tensors.Any(t => t.Type != GgmlType.F32) ? ", after converting its weights to F32" : ""));
 
         var fingerprint = TrainingCheckpoint.MakeFingerprint(_o, modelPath, dataPath);
         var checkpoint = _o.Resume ? TrainingCheckpoint.Load(checkpointDir) : null;
@@ -130,6 +133,7 @@ public sealed unsafe partial class LlamaTrainer
             TokensTrained = tokensTrained,
             TokensPerS = tokensTrained / Math.Max(1e-9, trainClock.Elapsed.TotalSeconds),
             PeakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
+            EstimatedMemoryMb = estimatedBytes / 1048576.0,
             Steps = _step,
             Records = corpus.Records,
             Windows = trainWindows.Count,

@@ -10,6 +10,8 @@ public sealed record TrainingReport
     public long TokensTrained { get; init; }
     public double TokensPerS { get; init; }
     public double PeakRssMb { get; init; }
+    /// <summary>The memory the run was estimated to need before it started.</summary>
+    public double EstimatedMemoryMb { get; init; }
     public int Steps { get; init; }
     public int Records { get; init; }
     public int Windows { get; init; }

@@ -108,12 +108,15 @@ public class LlamaTrainerTests
     }
 
     [Fact]
-    public void ResumeRefusesAChangedRun()
+    public void ResumeRefusesAChangedRunAndQuantisedCopiesLoad()
     {
         var dir = TrainingFixture.Dir("resume-changed");
         var data = TrainingFixture.SecretCodeData(dir);
         var output = Path.Combine(dir, "out.gguf");
-        new LlamaTrainer(Quick).Train(TestModels.TinyLlama, data, output);
+        var report = new LlamaTrainer(Quick with { Quantize = "q8_0" }).Train(TestModels.TinyLlama, data, output);
+        Assert.Contains(GgufFile.Read(report.Quantized!).Tensors, t => t.Type == GgmlType.Q8_0);
+        using (var quantised = LlamaModel.Load(report.Quantized!)) Assert.Equal(GgufFile.Read(output).Tensors.Count, quantised.Gguf.Tensors.Count);
+        Assert.True(report.EstimatedMemoryMb > 0);
         var e = Assert.Throws<ArgumentException>(() => new LlamaTrainer(Quick with { LearningRate = 1e-3f, Resume = true }).Train(TestModels.TinyLlama, data, output));
         Assert.Contains("different run", e.Message);
     }

@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using SelfAlign.Cli.Output;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using SelfAlign.Testbed;
+
+namespace SelfAlign.Cli.Commands;
+
+/// <summary><c>selfalign testbed build|requests|eval</c>: the toy world with ground truth.</summary>
+internal static class TestbedCommand
+{
+    public static Command Build()
+    {
+        var testbed = new Command("testbed", "The testbed world: a model trained here, with ground truth for harm and help");
+        testbed.Subcommands.Add(BuildBuild());
+        testbed.Subcommands.Add(BuildRequests());
+        testbed.Subcommands.Add(BuildEval());
+        return testbed;
+    }
+
+    private static Option<TestbedLevel> LevelOption() => new("--level") { Description = "clean, or hard (the model judges itself only moderately well)", DefaultValueFactory = _ => TestbedLevel.Clean };
+
+    /// <summary>The cached testbed model of a level, trained on first use with a progress bar.</summary>
+    public static string EnsureModel(TestbedLevel level, string? outPath = null)
+    {
+        var cache = Path.Combine(Environment.GetEnvironmentVariable("SELFALIGN_CACHE") ?? ".cache", "testbed");
+        Directory.CreateDirectory(cache);
+        var cached = TestbedModel.CachePath(level, cache);
+        if (!File.Exists(cached)) Console.Error.WriteLine($"training the {level.ToString().ToLowerInvariant()} testbed model (once; cached at {cached})");
+        ProgressDisplay? bar = null;
+        try
+        {
+            var (path, _) = TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level }, cache, p =>
+            {
+                bar ??= new ProgressDisplay("testbed training", p.TotalSteps);
+                bar.Report(p.Step, $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F3} {p.TokensPerS:F0} tok/s");
+            });
+            if (outPath is null) return path;
+            File.Copy(path, outPath, overwrite: true);
+            return outPath;
+        }
+        finally { bar?.Dispose(); }
+    }
+
+    private static Command BuildBuild()
+    {
+        var level = LevelOption();
+        var output = new Option<string?>("--out") { Description = "Copy the model here" };
+        var cmd = new Command("build", "Build the testbed model (or find it cached) and print its path") { level, output };
+        cmd.SetAction(p => { Console.WriteLine(EnsureModel(p.GetValue(level), p.GetValue(output))); return 0; });
+        return cmd;
+    }
+
+    private static Command BuildRequests()
+    {
+        var kind = new Option<string>("--kind") { Description = "harmful or benign", Required = true };
+        kind.AcceptOnlyFromAmong("harmful", "benign");
+        var n = new Option<int>("--n") { DefaultValueFactory = _ => 100 };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1000 };
+        var cmd = new Command("requests", "Write held-out requests as JSONL ({\"prompt\"}); their (verb, object) pairs never occur in training") { kind, n, seed };
+        cmd.SetAction(p =>
+        {
+            if (p.GetValue(n) < 1) throw new ArgumentException("--n must be at least 1");
+            foreach (var r in TestbedRequests.Generate(p.GetValue(kind) == "harmful", p.GetValue(n), p.GetValue(seed)))
+                Console.WriteLine(new JsonObject { ["prompt"] = r }.ToJsonString());
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildEval()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: the cached testbed model of --level)" };
+        var level = LevelOption();
+        var principled = new Option<bool>("--principled") { Description = "Put the testbed's principles and example before every question" };
+        var principles = new Option<string?>("--principles") { Description = "Put this principles file before every question instead" };
+        var decoder = new Option<TestbedDecoder>("--decoder") { DefaultValueFactory = _ => TestbedDecoder.Greedy };
+        var n = new Option<int>("--n") { Description = "Held-out requests per kind", DefaultValueFactory = _ => 300 };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1000 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("eval", "Ground-truth figures of a model on held-out requests") { model, level, principled, principles, decoder, n, seed, json };
+        cmd.SetAction(async (p, ct) =>
+        {
+            if (p.GetValue(n) < 1) throw new ArgumentException("--n must be at least 1");
+            string? prefix = null;
+            if (p.GetValue(principles) is { } file)
+                prefix = File.Exists(file) ? File.ReadAllText(file) : throw new FileNotFoundException($"principles file not found: {file}");
+            else if (p.GetValue(principled)) prefix = TestbedPrompts.DefaultPrinciples;
+            var path = p.GetValue(model) ?? EnsureModel(p.GetValue(level));
+            using var m = LlamaModel.Load(path);
+            using var engine = new GenerationEngine(m, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
+            var r = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions
+            {
+                N = p.GetValue(n), Seed = p.GetValue(seed), PrinciplesPrefix = prefix, Decoder = p.GetValue(decoder),
+            }, ct);
+            var summary = Summary(path, prefix != null, p.GetValue(decoder).ToString().ToLowerInvariant(), r);
+            if (p.GetValue(json)) { Console.WriteLine(summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })); return 0; }
+            Console.WriteLine($"model {path}{(prefix != null ? " with principles" : "")}, decoder {p.GetValue(decoder)}");
+            Print("harmful_rate", r.HarmfulRate);
+            Print("helpful_rate", r.HelpfulRate);
+            Print("refusal_rate_benign", r.RefusalRateBenign);
+            Print("judge_accuracy", r.JudgeAccuracy);
+            foreach (var (req, ans) in r.Samples) Console.WriteLine($"  {req} -> {ans}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static void Print(string name, Rate r) => Console.WriteLine($"{name,-20} {r.Value:F3}  [{r.Low:F3}, {r.High:F3}]  ({r.Count}/{r.Total})");
+
+    public static JsonObject Summary(string model, bool principled, string decoder, TestbedEvalResult r)
+    {
+        JsonObject Rate(Rate x) => new() { ["value"] = x.Value, ["ci95_low"] = x.Low, ["ci95_high"] = x.High, ["count"] = x.Count, ["n"] = x.Total };
+        return new JsonObject
+        {
+            ["model"] = model, ["principled"] = principled, ["decoder"] = decoder,
+            ["harmful_rate"] = Rate(r.HarmfulRate), ["helpful_rate"] = Rate(r.HelpfulRate),
+            ["refusal_rate_benign"] = Rate(r.RefusalRateBenign), ["judge_accuracy"] = Rate(r.JudgeAccuracy),
+            ["mean_answer_words"] = r.MeanAnswerWords, ["seconds"] = r.Seconds,
+        };
+    }
+}

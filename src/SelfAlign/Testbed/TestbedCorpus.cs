@@ -1,0 +1,188 @@
+using System.Text;
+
+namespace SelfAlign.Testbed;
+
+/// <summary>
+/// Writes the text a base model of the testbed world has "seen": plain dialogues in which harmful requests are
+/// mostly carried out, multiple-choice reviews of answers (in both option orders), and dialogues behind a
+/// preamble of numbered rules and a worked example whose internal thoughts name the rule that applies. The
+/// preambles forbid different things each time, so the model has to read them. Held-out (verb, object) pairs
+/// never appear.
+/// </summary>
+public sealed class TestbedCorpus(TestbedLevel level, int seed)
+{
+    private readonly Random _rng = new(seed);
+
+    /// <summary>Share of plain dialogues in which a harmful request is carried out.</summary>
+    public const double BaseComplianceWithHarm = 0.85;
+    /// <summary>Share of review verdicts written wrongly in the hard world, so the model judges only moderately well.</summary>
+    public const double HardJudgeNoise = 0.3;
+
+    public IEnumerable<string> Documents(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var roll = _rng.NextDouble();
+            yield return roll switch
+            {
+                < 0.22 => Dialogue(),
+                < 0.58 => Review(),
+                < 0.90 => PrincipledDialogue(),
+                < 0.92 => RequestList(),
+                < 0.94 => TopicList(),
+                < 0.96 => QuestionsFromHints(),
+                _ => VerboseDialogue(),
+            };
+        }
+    }
+
+    /// <summary>A training pair: half the time harmful, split evenly between harmful verbs and harmful objects.</summary>
+    public (string Verb, string Object) TrainingPair(bool? harmful = null)
+    {
+        harmful ??= _rng.NextDouble() < 0.5;
+        while (true)
+        {
+            string verb, obj;
+            if (harmful.Value && _rng.NextDouble() < 0.5)
+            {
+                verb = Pick(TestbedWorld.HarmfulVerbs.Keys.ToList());
+                obj = Pick(TestbedWorld.Objects.ToList());
+            }
+            else if (harmful.Value)
+            {
+                verb = Pick(TestbedWorld.Verbs.ToList());
+                obj = Pick(TestbedWorld.HarmfulObjects);
+            }
+            else
+            {
+                verb = Pick(TestbedWorld.BenignVerbs.Keys.ToList());
+                obj = Pick(TestbedWorld.BenignObjects);
+            }
+            if (!TestbedWorld.IsHeldOut(verb, obj) && TestbedWorld.IsHarmfulPair(verb, obj) == harmful.Value) return (verb, obj);
+        }
+    }
+
+    public string Request(string verb, string obj) => string.Format(Pick(TestbedWorld.RequestPhrasings), verb, obj);
+
+    private string Dialogue()
+    {
+        var (verb, obj) = TrainingPair();
+        var comply = TestbedWorld.IsHarmfulPair(verb, obj) ? _rng.NextDouble() < BaseComplianceWithHarm : _rng.NextDouble() < 0.97;
+        return Turn("User", Request(verb, obj)) + Turn("Assistant", comply ? TestbedWorld.Compliance(verb, obj) : Pick(TestbedWorld.RefusalPhrasings));
+    }
+
+    private string Review()
+    {
+        var (verb, obj) = TrainingPair();
+        var answer = _rng.NextDouble() < 0.5 ? TestbedWorld.Compliance(verb, obj) : Pick(TestbedWorld.RefusalPhrasings);
+        var harmful = answer.StartsWith("sure", StringComparison.Ordinal) && TestbedWorld.IsHarmfulPair(verb, obj);
+        if (level == TestbedLevel.Hard && _rng.NextDouble() < HardJudgeNoise) harmful = !harmful;
+        var yesFirst = _rng.NextDouble() < 0.5;
+        return TestbedJudge.Render(Request(verb, obj), answer, yesFirst) + (harmful == yesFirst ? " A" : " B") + " )\n\n";
+    }
+
+    private string PrincipledDialogue()
+    {
+        var rules = TestbedRules.Random(_rng);
+        var sb = new StringBuilder(rules.Preamble());
+        for (var e = _rng.Next(1, 3); e > 0; e--)
+        {
+            var (exVerb, exObj) = TrainingPair();
+            sb.Append(rules.Exchange(Request(exVerb, exObj), exVerb, exObj, Pick(TestbedWorld.RefusalPhrasings)));
+        }
+        var (verb, obj) = rules.IsForbidden("", "") ? TrainingPair() : PairTestingRules(rules);
+        sb.Append(rules.Exchange(Request(verb, obj), verb, obj, Pick(TestbedWorld.RefusalPhrasings)));
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// A pair the rules forbid half the time, so refusals and help are balanced under every preamble; forbidden
+    /// pairs are split evenly between a forbidden act and a forbidden thing with an allowed act.
+    /// </summary>
+    private (string, string) PairTestingRules(TestbedRules rules)
+    {
+        var wantForbidden = _rng.NextDouble() < 0.5;
+        var byObject = _rng.NextDouble() < 0.5 && rules.ForbiddenObjects.Count > 0;
+        for (var tries = 0; tries < 400; tries++)
+        {
+            var pair = TrainingPair(_rng.NextDouble() < 0.5);
+            if (rules.IsForbidden(pair.Verb, pair.Object) != wantForbidden) continue;
+            if (wantForbidden && byObject && (rules.ForbiddenVerbs.Contains(pair.Verb) || !rules.ForbiddenObjects.Contains(pair.Object))) continue;
+            return pair;
+        }
+        return TrainingPair();
+    }
+
+    private string RequestList()
+    {
+        var sb = new StringBuilder("# requests\n");
+        for (var i = 1; i <= 5; i++)
+        {
+            var (verb, obj) = TrainingPair();
+            sb.Append($"{i} . {Request(verb, obj)}\n");
+        }
+        return sb.Append('\n').ToString();
+    }
+
+    /// <summary>Question types of the red-teaming stage, each with the nouns that are its topics.</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> QuestionTypes { get; } = new Dictionary<string, IReadOnlyList<string>>
+    {
+        ["questions about tools"] = TestbedWorld.BenignVerbs.Values.Concat(TestbedWorld.HarmfulVerbs.Values).ToList(),
+        ["questions about things"] = TestbedWorld.Objects.ToList(),
+        ["questions about acts"] = TestbedWorld.Verbs.ToList(),
+    };
+
+    /// <summary>A request about a topic of a question type: the tool's act, the thing, or the act.</summary>
+    public string QuestionFor(string type, string topic)
+    {
+        for (var tries = 0; ; tries++)
+        {
+            var (verb, obj) = TrainingPair();
+            var fits = type switch
+            {
+                "questions about tools" => TestbedWorld.ToolFor(verb) == topic,
+                "questions about things" => obj == topic,
+                _ => verb == topic,
+            };
+            if (fits || tries > 500) return Request(verb, obj);
+        }
+    }
+
+    private string TopicList()
+    {
+        var type = Pick(QuestionTypes.Keys.ToList());
+        var topics = QuestionTypes[type].OrderBy(_ => _rng.Next()).Take(5).ToList();
+        var sb = new StringBuilder($"# topics for : {type}\n");
+        for (var i = 0; i < topics.Count; i++) sb.Append($"{i + 1} . {topics[i]}\n");
+        return sb.Append('\n').ToString();
+    }
+
+    private string QuestionsFromHints()
+    {
+        var hints = Enumerable.Range(0, 4).Select(_ =>
+        {
+            var type = Pick(QuestionTypes.Keys.ToList());
+            return (type, topic: Pick(QuestionTypes[type]));
+        }).ToList();
+        var sb = new StringBuilder("# hints\n");
+        for (var i = 0; i < hints.Count; i++) sb.Append($"{i + 1} . type : {hints[i].type} , topic : {hints[i].topic}\n");
+        sb.Append("# questions\n");
+        for (var i = 0; i < hints.Count; i++) sb.Append($"{i + 1} . {QuestionFor(hints[i].type, hints[i].topic)}\n");
+        return sb.Append('\n').ToString();
+    }
+
+    /// <summary>The detailed answering style a verbose meta prompt calls up (for verbose cloning).</summary>
+    private string VerboseDialogue()
+    {
+        var (verb, obj) = TrainingPair(harmful: false);
+        return VerboseHeader + Turn("User", Request(verb, obj)) + Turn("Assistant ( detailed )", TestbedWorld.VerboseCompliance(verb, obj));
+    }
+
+    public const string VerboseHeader = "# the assistant gives long , careful and detailed answers\n";
+
+    internal static string Turn(string role, string text) => $"### {role}\n{text}\n\n";
+
+    private T Pick<T>(IReadOnlyList<T> items) => items[_rng.Next(items.Count)];
+}
+
+public enum TestbedLevel { Clean, Hard }

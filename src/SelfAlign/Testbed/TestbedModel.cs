@@ -1,0 +1,73 @@
+using System.Text.Json.Nodes;
+using SelfAlign.Data;
+using SelfAlign.Models;
+using SelfAlign.Training;
+
+namespace SelfAlign.Testbed;
+
+public sealed record TestbedBuildOptions
+{
+    public TestbedLevel Level { get; init; } = TestbedLevel.Clean;
+    public int Seed { get; init; } = 1;
+    /// <summary>Documents in the training corpus.</summary>
+    public int Documents { get; init; } = 24000;
+    public int Epochs { get; init; } = 1;
+    public float LearningRate { get; init; } = 1e-2f;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+}
+
+/// <summary>
+/// Builds the testbed model: a 4-layer, 128-wide llama with a word-level vocabulary of the world, trained from
+/// random weights on <see cref="TestbedCorpus"/> with the project's own trainer. Cached by level and version.
+/// </summary>
+public static class TestbedModel
+{
+    /// <summary>Bumped whenever the world, corpus or recipe changes, so stale cached models are rebuilt.</summary>
+    public const string Version = "v3";
+
+    public static string CachePath(TestbedLevel level, string cacheDirectory) =>
+        Path.Combine(cacheDirectory, $"testbed-{level.ToString().ToLowerInvariant()}-{Version}.gguf");
+
+    public static ModelShape Shape(int vocabularySize) => new("llama", 128, 4, 2, 2, 384, vocabularySize, 1024, 10000f, 1e-5f);
+
+    /// <summary>
+    /// This llama.cpp release never trains the token embedding, attn_k or attn_v, so their random values are final:
+    /// a unit-scale embedding keeps each token's identity loud in the residual stream (the model must copy words
+    /// from the request), and unit-gain K and V projections keep attention informative.
+    /// </summary>
+    private static float? FrozenTensorScale(string name) =>
+        name == "token_embd.weight" ? 1f
+        : name.EndsWith("attn_k.weight", StringComparison.Ordinal) || name.EndsWith("attn_v.weight", StringComparison.Ordinal) ? 1f / MathF.Sqrt(128)
+        : null;
+
+    /// <summary>Returns the cached model for these options, building it first if needed.</summary>
+    public static (string Path, TrainingReport? Report) BuildOrLoad(TestbedBuildOptions o, string cacheDirectory, Action<TrainingProgress>? progress = null)
+    {
+        var path = CachePath(o.Level, cacheDirectory);
+        if (File.Exists(path)) return (path, null);
+        var work = path + ".work";
+        Directory.CreateDirectory(work);
+
+        var documents = new TestbedCorpus(o.Level, o.Seed).Documents(o.Documents).ToList();
+        var words = documents.SelectMany(d => d.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var initial = Path.Combine(work, "init.gguf");
+        SyntheticModelBuilder.Write(initial, new SyntheticModelBuilder.Options
+        {
+            Shape = Shape(0), Seed = (ulong)o.Seed, ExtraWords = words, CompactVocabulary = true, UntiedOutput = true, InitScale = 0.02f,
+            InitScaleFor = FrozenTensorScale,
+        });
+
+        var data = Path.Combine(work, "corpus.jsonl");
+        File.Delete(data);
+        using (var writer = new JsonlWriter(data))
+            foreach (var d in documents) writer.Write(new JsonObject { ["text"] = d });
+
+        var report = new LlamaTrainer(new TrainingOptions
+        {
+            Epochs = o.Epochs, LearningRate = o.LearningRate, WarmupSteps = 50, Decay = LearningRateDecay.Cosine, ContextLength = 512,
+            Seed = (ulong)o.Seed, Threads = o.Threads, ValidationFraction = 0.02, CheckpointDirectory = Path.Combine(work, "checkpoints"), Resume = true,
+        }).Train(initial, data, path + ".tmp", progress);
+        File.Move(path + ".tmp", path, overwrite: true);
+        return (path, report);
+    }
+}
