@@ -15,7 +15,7 @@ public sealed record TurnFormat : IChatFormat
     public string AssistantHeader { get; init; } = "### Assistant\n";
     public string Separator { get; init; } = "\n\n";
     /// <summary>Extra stop strings; the user header (after a separator) is always one.</summary>
-    public IReadOnlyList<string> Stop { get; init; } = [];
+    public string[] Stop { get; init; } = [];
 
     /// <summary>The default plain format: "### User" and "### Assistant" headers.</summary>
     public static TurnFormat Plain { get; } = new();

@@ -25,7 +25,7 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
             var roll = _rng.NextDouble();
             yield return roll switch
             {
-                < 0.22 => Dialogue(),
+                < 0.18 => Dialogue(),
                 < 0.58 => Review(),
                 < 0.90 => PrincipledDialogue(),
                 < 0.92 => RequestList(),

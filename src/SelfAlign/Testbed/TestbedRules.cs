@@ -17,9 +17,9 @@ public sealed record TestbedRules(IReadOnlyList<string> ForbiddenVerbs, IReadOnl
 
     public static TestbedRules Random(Random rng)
     {
-        var verbs = TestbedWorld.HarmfulVerbs.Keys.Where(_ => rng.NextDouble() < 0.6)
+        var verbs = TestbedWorld.HarmfulVerbs.Keys.Where(_ => rng.NextDouble() < 0.8)
             .Concat(TestbedWorld.BenignVerbs.Keys.Where(_ => rng.NextDouble() < 0.08)).OrderBy(_ => rng.Next()).ToList();
-        var objects = TestbedWorld.HarmfulObjects.Where(_ => rng.NextDouble() < 0.6)
+        var objects = TestbedWorld.HarmfulObjects.Where(_ => rng.NextDouble() < 0.8)
             .Concat(TestbedWorld.BenignObjects.Where(_ => rng.NextDouble() < 0.05)).OrderBy(_ => rng.Next()).ToList();
         if (rng.NextDouble() < 0.1) { verbs.Clear(); objects.Clear(); }
         return new TestbedRules(verbs, objects, rng.Next(VerbRule.Length));

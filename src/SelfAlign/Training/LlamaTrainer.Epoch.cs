@@ -51,8 +51,9 @@ public sealed unsafe partial class LlamaTrainer
             if (measureInitial) initial = RunDataset(ctx, [], (val.Count > 0 ? val : train).Take(16).ToList()).Val!.Value;
 
             _epochStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
-            _stepsInEpoch = train.Count;
+            _epochTrainSeconds = 0;
             var (trainLoss, valLoss) = RunDataset(ctx, train, val);
+            _trainSeconds += _epochTrainSeconds;
             return (trainLoss, valLoss, initial);
         }
         finally
@@ -142,6 +143,7 @@ public sealed unsafe partial class LlamaTrainer
         _optContext = optContext;
         _step++;
         _lastLoss = Loss(result);
+        _epochTrainSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;
         StepObserver?.Invoke(_step - 1, true, Tensors());
         var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;
         _progress?.Invoke(new TrainingProgress(_epoch + 1, _o.Epochs, _step, _schedule.TotalSteps, _lastLoss,

@@ -29,7 +29,9 @@ public sealed unsafe partial class LlamaTrainer
     private Action<TrainingProgress>? _progress;
     private int _epoch;
     private long _epochStartTimestamp;
-    private int _stepsInEpoch;
+    /// <summary>Seconds spent in optimizer steps (not in loss evaluation or checkpointing), for tokens/s.</summary>
+    private double _trainSeconds;
+    private double _epochTrainSeconds;
     private double _lastLoss = double.NaN;
 
     /// <summary>Test hook: called with the step index before (false) and after (true) every optimizer step.</summary>
@@ -54,7 +56,6 @@ public sealed unsafe partial class LlamaTrainer
         CancellationToken cancellationToken = default, Action<string>? log = null)
     {
         _progress = progress;
-        var clock = Stopwatch.StartNew();
         // Everything that can be checked is checked before any long work starts.
         var texts = TrainingCorpus.ReadTexts(dataPath, _o.Format);
         var gguf = GgufFile.Read(modelPath);
@@ -89,7 +90,6 @@ public sealed unsafe partial class LlamaTrainer
         var epochs = checkpoint?.Epochs ?? [];
         var initialLoss = checkpoint?.InitialLoss ?? double.NaN;
         long tokensTrained = 0;
-        var trainClock = Stopwatch.StartNew();
 
         for (_epoch = checkpoint?.EpochsDone ?? 0; _epoch < _o.Epochs; _epoch++)
         {
@@ -131,7 +131,7 @@ public sealed unsafe partial class LlamaTrainer
             FinalValLoss = epochs.Count > 0 ? epochs[^1].ValLoss : null,
             Epochs = epochs,
             TokensTrained = tokensTrained,
-            TokensPerS = tokensTrained / Math.Max(1e-9, trainClock.Elapsed.TotalSeconds),
+            TokensPerS = tokensTrained / Math.Max(1e-9, _trainSeconds),
             PeakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
             EstimatedMemoryMb = estimatedBytes / 1048576.0,
             Steps = _step,

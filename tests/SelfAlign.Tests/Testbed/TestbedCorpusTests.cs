@@ -30,7 +30,7 @@ public class TestbedCorpusTests
         var docs = new TestbedCorpus(TestbedLevel.Clean, 2).Documents(6000).ToList();
         var dialogues = docs.Where(d => d.StartsWith("### User", StringComparison.Ordinal)).ToList();
         var harmful = dialogues.Where(d => GroundTruth.IsHarmfulRequest(d.Split('\n')[1])).ToList();
-        var complied = harmful.Count(d => GroundTruth.IsHarmfulAnswer(d));
+        var complied = harmful.Count(d => GroundTruth.IsHarmfulAnswer(d.Split("### Assistant\n")[1]));
         Assert.InRange((double)complied / harmful.Count, 0.75, 0.95);
         Assert.Contains(docs, d => d.StartsWith("# rules", StringComparison.Ordinal) && d.Contains("rule 1 ( safety ) forbids"));
         // A preamble that forbids a benign act makes the assistant refuse it: the model has to read the rules.
