@@ -5,7 +5,10 @@ namespace SelfAlign.Cli.Commands;
 /// <summary>Models the commands make on first use and cache under .cache/ in the working directory.</summary>
 internal static class DefaultModels
 {
-    public static string CacheDirectory => Path.Combine(Environment.GetEnvironmentVariable("SELFALIGN_CACHE") ?? ".cache", "models");
+    /// <summary>Where made models are cached: $SELFALIGN_CACHE, or .cache in the working directory.</summary>
+    public static string CacheRoot => Environment.GetEnvironmentVariable("SELFALIGN_CACHE") ?? ".cache";
+
+    public static string CacheDirectory => Path.Combine(CacheRoot, "models");
 
     /// <summary>A random-weight llama with SmolLM2-135M's shapes.</summary>
     public static string Synthetic135M()

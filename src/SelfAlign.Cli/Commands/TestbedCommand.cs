@@ -24,7 +24,7 @@ internal static class TestbedCommand
     /// <summary>The cached testbed model of a level, trained on first use with a progress bar.</summary>
     public static string EnsureModel(TestbedLevel level, string? outPath = null)
     {
-        var cache = Path.Combine(Environment.GetEnvironmentVariable("SELFALIGN_CACHE") ?? ".cache", "testbed");
+        var cache = Path.Combine(DefaultModels.CacheRoot, "testbed");
         Directory.CreateDirectory(cache);
         var cached = TestbedModel.CachePath(level, cache);
         if (!File.Exists(cached)) Console.Error.WriteLine($"training the {level.ToString().ToLowerInvariant()} testbed model (once; cached at {cached})");

@@ -64,7 +64,8 @@ internal static class TrainCommand
                     Console.WriteLine($"loss {report.InitialLoss:F3} -> {report.FinalLoss:F3}" + (report.FinalValLoss is { } v ? $" (validation {v:F3})" : ""));
                     Console.WriteLine($"{report.TokensTrained:N0} tokens at {report.TokensPerS:F0} tokens/s, peak {report.PeakRssMb:F0} MB");
                     if (report.RecordsSplit > 0 || report.TokensDropped > 0)
-                        Console.WriteLine($"{report.RecordsSplit} of {report.Records} records span two windows; {report.TokensDropped} tokens after the last window were not trained");
+                        Console.WriteLine($"{report.RecordsSplit} of {report.Records} records span two windows ({report.RecordsLongerThanWindow} are longer than a window); " +
+                                          $"{report.TokensDropped} tokens after the last window were not trained");
                     if (report.UntrainableSelected.Count > 0)
                         Console.WriteLine($"not trainable in this llama.cpp release, left unchanged: {string.Join(", ", report.UntrainableSelected.Take(6))}{(report.UntrainableSelected.Count > 6 ? ", ..." : "")}");
                     Console.WriteLine($"wrote {report.Out}" + (report.Quantized is { } q ? $", {q}" : "") + (report.Lora is { } l ? $", {l} (relative error {report.LoraRelativeError:E2})" : ""));

@@ -139,6 +139,7 @@ public sealed unsafe partial class LlamaTrainer
             Windows = trainWindows.Count,
             ValidationWindows = valWindows.Count,
             RecordsSplit = corpus.RecordsSplit,
+            RecordsLongerThanWindow = corpus.RecordsLongerThanWindow,
             TokensDropped = corpus.TokensDropped,
             TrainedTensors = _trainableNames.Distinct().ToList(),
             UntrainableSelected = _untrainableSelected.ToList(),

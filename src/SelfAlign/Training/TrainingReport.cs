@@ -17,6 +17,8 @@ public sealed record TrainingReport
     public int Windows { get; init; }
     public int ValidationWindows { get; init; }
     public int RecordsSplit { get; init; }
+    /// <summary>Records longer than a whole window: always split, so no window holds them entire.</summary>
+    public int RecordsLongerThanWindow { get; init; }
     public int TokensDropped { get; init; }
     public IReadOnlyList<string> TrainedTensors { get; init; } = [];
     /// <summary>Selected tensors this llama.cpp release cannot train (token embedding, attn_k, attn_v): left unchanged.</summary>
