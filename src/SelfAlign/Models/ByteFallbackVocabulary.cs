@@ -16,6 +16,7 @@ public static class ByteFallbackVocabulary
         "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
     /// <summary>Tokenizer metadata for a GGUF file with exactly <paramref name="size"/> tokens.</summary>
+    /// <param name="size">tokens in the vocabulary; filled with letter pieces after the words.</param>
     /// <param name="extraWords">words to give their own tokens first (a testbed's vocabulary).</param>
     public static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> Build(int size, IEnumerable<string>? extraWords = null) =>
         Build(extraWords, size);

@@ -35,6 +35,7 @@ public sealed unsafe class Vocabulary
     /// <summary>The token's text as stored in the vocabulary (e.g. "▁the"), not its decoded bytes.</summary>
     public string TokenText(int token) => Marshal.PtrToStringUTF8(LlamaNative.llama_vocab_get_text(_vocab, token)) ?? "";
 
+    /// <param name="text">any UTF-8 text.</param>
     /// <param name="addSpecial">add BOS (and EOS) as the model's tokenizer is configured to.</param>
     /// <param name="parseSpecial">turn control-token text such as "&lt;|im_end|&gt;" into those tokens.</param>
     public int[] Tokenize(string text, bool addSpecial = true, bool parseSpecial = false)

@@ -41,7 +41,7 @@ public class VocabularyTests
     }
 
     [Fact]
-    public void SyntheticModelWithACopiedRealVocabularyGenerates()
+    public async Task SyntheticModelWithACopiedRealVocabularyGenerates()
     {
         var path = Path.Combine(TestModels.Directory, "qwen2-vocab-tiny.gguf");
         SyntheticModelBuilder.Write(path, new SyntheticModelBuilder.Options
@@ -52,7 +52,7 @@ public class VocabularyTests
         Assert.Equal(151936, model.Vocabulary.Count);
         Assert.True(model.Vocabulary.IsEndOfGeneration(model.Vocabulary.Eos));
         using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 256, MaxSequences = 2 } });
-        var result = engine.GenerateAsync(new GenerationRequest { Prompt = "Hello", MaxNewTokens = 5, StopAtEndOfGeneration = false }).Result;
+        var result = await engine.GenerateAsync(new GenerationRequest { Prompt = "Hello", MaxNewTokens = 5, StopAtEndOfGeneration = false });
         Assert.Equal(5, result.Tokens.Count);
     }
 
