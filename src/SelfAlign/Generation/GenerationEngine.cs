@@ -175,7 +175,8 @@ public sealed partial class GenerationEngine : IDisposable
             var share = _options.PrefixSharing && slot.PrefixTokens.Length > 0;
             PrefixEntry? prefix = null;
             if (share) _prefixes.TryGetValue(slot.Request.SharedPrefix!, out prefix);
-            var ownCells = (share ? slot.SuffixTokens.Length + 1 : slot.PrefixTokens.Length + slot.SuffixTokens.Length) + slot.Request.MaxNewTokens;
+            // A forked request holds only its suffix (or the re-fed last prefix token when the suffix is empty).
+            var ownCells = (share ? Math.Max(1, slot.SuffixTokens.Length) : slot.PrefixTokens.Length + slot.SuffixTokens.Length) + slot.Request.MaxNewTokens;
             var newCells = ownCells + (share && prefix is null ? slot.PrefixTokens.Length : 0);
             var idsNeeded = share && prefix is null ? 2 : 1;
             if (!MakeRoom(newCells, idsNeeded, keep: prefix)) return;
