@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using SelfAlign.Generation;
 using SelfAlign.Models;
 using SelfAlign.Native;
