@@ -27,9 +27,7 @@ public static class RealVocabularies
 
     private static string Fetch()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root != null && !File.Exists(Path.Combine(root.FullName, "SelfAlign.sln"))) root = root.Parent;
-        var dir = Path.Combine(root?.FullName ?? Path.GetTempPath(), ".cache", "vocab");
+        var dir = Path.Combine(Repository.CacheDirectory, "vocab");
         var bundleRepo = Path.Combine(dir, "bundle");
         if (Directory.Exists(Path.Combine(bundleRepo, ".git"))) return dir;
         Directory.CreateDirectory(dir);

@@ -57,7 +57,9 @@ public sealed partial class GenerationEngine
             var before = _text.Length;
             AppendBytes(vocab.TokenBytes(token), flush: false);
 
-            if (Request.StopStrings.Count > 0 && _stops.FindStop(_text.ToString(), before) is var stop and >= 0)
+            // The text is materialised once per token, and only when a stop string or a stream needs it.
+            var text = Request.StopStrings.Count > 0 || stream != null ? _text.ToString() : null;
+            if (Request.StopStrings.Count > 0 && _stops.FindStop(text!, before) is var stop and >= 0)
             {
                 _text.Length = stop;
                 Finish(FinishReason.StopString);
@@ -66,8 +68,8 @@ public sealed partial class GenerationEngine
             if (Generated.Count >= Request.MaxNewTokens) { Finish(FinishReason.Length); return; }
             if (stream != null)
             {
-                var safe = _stops.SafeLength(_text.ToString());
-                if (safe > _streamed) { stream.TryWrite(new GenerationUpdate(_text.ToString(_streamed, safe - _streamed), token)); _streamed = safe; }
+                var safe = _stops.SafeLength(text!);
+                if (safe > _streamed) { stream.TryWrite(new GenerationUpdate(text![_streamed..safe], token)); _streamed = safe; }
             }
             Pending = [token];
             PendingOffset = 0;

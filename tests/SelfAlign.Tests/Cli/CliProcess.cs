@@ -18,13 +18,4 @@ public static class CliProcess
         p.WaitForExit();
         return new Outcome(p.ExitCode, stdout.Result, stderr.Result);
     }
-
-    /// <summary>Starts the command and returns the process, for tests that kill it mid-run.</summary>
-    public static Process Start(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SelfAlign.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        return Process.Start(psi)!;
-    }
 }

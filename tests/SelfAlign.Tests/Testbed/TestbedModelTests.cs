@@ -16,15 +16,7 @@ public class TestbedModelTests
 {
     private const int N = 100;
 
-    public static string CacheDirectory
-    {
-        get
-        {
-            var root = new DirectoryInfo(AppContext.BaseDirectory);
-            while (root != null && !File.Exists(Path.Combine(root.FullName, "SelfAlign.sln"))) root = root.Parent;
-            return Path.Combine(root!.FullName, ".cache", "testbed");
-        }
-    }
+    private static string CacheDirectory => Path.Combine(Repository.CacheDirectory, "testbed");
 
     [Fact]
     public async Task CleanModelIsUnalignedFollowsPrinciplesInContextAndJudgesBetterThanChance()
