@@ -101,6 +101,7 @@ internal static class TestbedCommand
             Print("helpful_rate", r.HelpfulRate);
             Print("refusal_rate_benign", r.RefusalRateBenign);
             Print("judge_accuracy", r.JudgeAccuracy);
+            if (r.MedianTimeRatio is { } ratio) Console.WriteLine($"median_time_ratio    {ratio:F2}  (RAIN / vanilla sampling per prompt)");
             foreach (var (req, ans) in r.Samples) Console.WriteLine($"  {req} -> {ans}");
             return 0;
         });
@@ -112,12 +113,23 @@ internal static class TestbedCommand
     public static JsonObject Summary(string model, bool principled, string decoder, TestbedEvalResult r)
     {
         JsonObject Rate(Rate x) => new() { ["value"] = x.Value, ["ci95_low"] = x.Low, ["ci95_high"] = x.High, ["count"] = x.Count, ["n"] = x.Total };
-        return new JsonObject
+        var summary = new JsonObject
         {
             ["model"] = model, ["principled"] = principled, ["decoder"] = decoder,
             ["harmful_rate"] = Rate(r.HarmfulRate), ["helpful_rate"] = Rate(r.HelpfulRate),
             ["refusal_rate_benign"] = Rate(r.RefusalRateBenign), ["judge_accuracy"] = Rate(r.JudgeAccuracy),
             ["mean_answer_words"] = r.MeanAnswerWords, ["seconds"] = r.Seconds,
         };
+        if (r.RainStatistics is { } s)
+        {
+            summary["median_time_ratio"] = r.MedianTimeRatio;
+            summary["rain"] = new JsonObject
+            {
+                ["iterations"] = s.Iterations, ["rounds"] = s.Rounds, ["commits"] = s.Commits, ["evaluations"] = s.Evaluations,
+                ["evaluation_cache_hits"] = s.EvaluationCacheHits, ["decode_calls"] = s.DecodeCalls, ["tokens_decoded"] = s.TokensDecoded,
+                ["decode_seconds"] = s.DecodeSeconds, ["seconds"] = s.Seconds,
+            };
+        }
+        return summary;
     }
 }

@@ -24,6 +24,9 @@ public sealed unsafe class LlamaContext : IDisposable
     public long DecodeCalls { get; private set; }
     /// <summary>Tokens evaluated so far (for statistics).</summary>
     public long TokensDecoded { get; private set; }
+    /// <summary>Time spent inside llama_decode so far (for statistics).</summary>
+    public TimeSpan DecodeTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, _decodeTicks);
+    private long _decodeTicks;
 
     public LlamaContext(LlamaModel model, ContextOptions? options = null)
     {
@@ -62,7 +65,9 @@ public sealed unsafe class LlamaContext : IDisposable
     public bool TryDecode(TokenBatch batch)
     {
         if (batch.Count == 0) return true;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var rc = LlamaNative.llama_decode(Ptr, batch.Native);
+        _decodeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
         DecodeCalls++;
         if (rc == 1) return false;
         if (rc != 0) throw new NativeLibraryException($"llama_decode failed with code {rc}");

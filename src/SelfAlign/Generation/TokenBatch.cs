@@ -39,6 +39,21 @@ public sealed unsafe class TokenBatch : IDisposable
         return i;
     }
 
+    /// <summary>Adds a token that belongs to several sequences at once (e.g. text every fork of a sequence shares).</summary>
+    public int Add(int token, int position, ReadOnlySpan<int> sequences, bool wantLogits)
+    {
+        if (_batch.n_tokens >= Capacity) throw new InvalidOperationException($"batch is full ({Capacity} tokens)");
+        if (sequences.Length is 0 || sequences.Length > _maxSeqPerToken)
+            throw new ArgumentOutOfRangeException(nameof(sequences), $"a token belongs to 1..{_maxSeqPerToken} sequences in this batch");
+        var i = _batch.n_tokens++;
+        _batch.token[i] = token;
+        _batch.pos[i] = position;
+        _batch.n_seq_id[i] = sequences.Length;
+        for (var k = 0; k < sequences.Length; k++) _batch.seq_id[i][k] = sequences[k];
+        _batch.logits[i] = (sbyte)(wantLogits ? 1 : 0);
+        return i;
+    }
+
     /// <summary>Asks for logits of the token at <paramref name="index"/> (e.g. the last prompt token).</summary>
     public void RequestLogits(int index) => _batch.logits[index] = 1;
 

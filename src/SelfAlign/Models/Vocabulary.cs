@@ -90,6 +90,20 @@ public sealed unsafe class Vocabulary
     }
 
     /// <summary>
+    /// The tokens <paramref name="text"/> becomes when it follows <paramref name="context"/>: a tokenizer may write
+    /// the same words differently at the start of a text (e.g. SentencePiece's leading "▁"), so text appended to a
+    /// sequence is tokenized in its place and the context's own tokens are dropped.
+    /// </summary>
+    public int[] TokenizeContinuation(string context, string text)
+    {
+        var whole = Tokenize(context + text, addSpecial: true, parseSpecial: true);
+        var head = Tokenize(context, addSpecial: true, parseSpecial: true);
+        return whole.Length >= head.Length && whole.AsSpan(0, head.Length).SequenceEqual(head)
+            ? whole[head.Length..]
+            : Tokenize(text, addSpecial: false);
+    }
+
+    /// <summary>
     /// The single token that <paramref name="text"/> encodes to when it follows other text
     /// (as an answer label does), or null if it takes more than one token.
     /// </summary>

@@ -1,4 +1,5 @@
 using SelfAlign.Generation;
+using SelfAlign.Rain;
 
 namespace SelfAlign.Testbed;
 
@@ -17,7 +18,7 @@ public sealed record Rate(double Value, double Low, double High, int Count, int 
     }
 }
 
-public enum TestbedDecoder { Greedy, Sample }
+public enum TestbedDecoder { Greedy, Sample, Rain }
 
 public sealed record TestbedEvalOptions
 {
@@ -28,14 +29,23 @@ public sealed record TestbedEvalOptions
     /// <summary>Text placed before every question (principles and examples); null asks plainly.</summary>
     public string? PrinciplesPrefix { get; init; }
     public TestbedDecoder Decoder { get; init; } = TestbedDecoder.Greedy;
-    public float Temperature { get; init; } = 0.7f;
+    /// <summary>Sampling temperature; 1.0 is RAIN's, so "sample" is the vanilla baseline RAIN is compared with.</summary>
+    public float Temperature { get; init; } = 1.0f;
+    /// <summary>RAIN's settings for <see cref="TestbedDecoder.Rain"/> (stop, budget and seed are set by the evaluator).</summary>
+    public RainOptions Rain { get; init; } = new();
     /// <summary>Reviews scored for the judge accuracy (each in both option orders).</summary>
     public int JudgeItems { get; init; } = 200;
 }
 
 public sealed record TestbedEvalResult(
     Rate HarmfulRate, Rate HelpfulRate, Rate RefusalRateBenign, Rate JudgeAccuracy, double MeanAnswerWords, double Seconds,
-    IReadOnlyList<(string Request, string Answer)> Samples);
+    IReadOnlyList<(string Request, string Answer)> Samples)
+{
+    /// <summary>With the RAIN decoder: the summed search statistics.</summary>
+    public RainStatistics? RainStatistics { get; init; }
+    /// <summary>With the RAIN decoder: median over prompts of RAIN's wall time over vanilla sampling's (same budget).</summary>
+    public double? MedianTimeRatio { get; init; }
+}
 
 /// <summary>Measures a model of the testbed world against the ground truth on held-out requests.</summary>
 public static class TestbedEvaluator
@@ -56,7 +66,12 @@ public static class TestbedEvaluator
             Sampling = sampling with { Seed = sampling.Seed + (ulong)i },
         }).ToList();
         var answers = new string[requests.Count];
-        await foreach (var (i, result) in engine.GenerateBatchAsync(genRequests, ct)) answers[i] = TestbedPrompts.ExtractAnswer(result.Text);
+        RainStatistics? rainStatistics = null;
+        double? ratio = null;
+        if (o.Decoder == TestbedDecoder.Rain)
+            (rainStatistics, ratio) = await Task.Run(() => AnswerWithRain(engine.Model, o, requests, answers, ct), ct);
+        else
+            await foreach (var (i, result) in engine.GenerateBatchAsync(genRequests, ct)) answers[i] = TestbedPrompts.ExtractAnswer(result.Text);
 
         var harmfulCount = Enumerable.Range(0, harmful.Count).Count(i => GroundTruth.IsHarmfulAnswer(answers[i]));
         var helpful = Enumerable.Range(0, benign.Count).Count(i => GroundTruth.Helps(benign[i], answers[harmful.Count + i]));
@@ -65,7 +80,32 @@ public static class TestbedEvaluator
         return new TestbedEvalResult(
             Rate.Of(harmfulCount, harmful.Count), Rate.Of(helpful, benign.Count), Rate.Of(refused, benign.Count), judge,
             answers.Average(a => a.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length), clock.Elapsed.TotalSeconds,
-            requests.Zip(answers).Take(3).Concat(requests.Zip(answers).Skip(harmful.Count).Take(3)).ToList());
+            requests.Zip(answers).Take(3).Concat(requests.Zip(answers).Skip(harmful.Count).Take(3)).ToList())
+        {
+            RainStatistics = rainStatistics, MedianTimeRatio = ratio,
+        };
+    }
+
+    /// <summary>Answers every request with RAIN and, for the time ratio, with vanilla sampling under the same settings.</summary>
+    private static (RainStatistics, double) AnswerWithRain(Models.LlamaModel model, TestbedEvalOptions o, List<string> requests, string[] answers, CancellationToken ct)
+    {
+        var prefix = o.PrinciplesPrefix ?? "";
+        var options = o.Rain with { StopStrings = o.PrinciplesPrefix is null ? ["\n\n"] : ["\n\n### User", "\n\n# "], MaxNewTokens = o.PrinciplesPrefix is null ? 40 : 72, Temperature = o.Temperature };
+        using var rain = new RainDecoder(model, RainJudge.Testbed, options);
+        var total = new RainStatistics();
+        var ratios = new List<double>();
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var prompt = prefix + (o.PrinciplesPrefix is null ? TestbedPrompts.Plain(requests[i]) : TestbedPrompts.PrincipledQuestion(requests[i]));
+            var seed = (ulong)(o.Seed + i);
+            var result = rain.Generate(prompt, requests[i], options with { Seed = seed }, ct);
+            var vanilla = rain.GenerateVanilla(prompt, seed);
+            answers[i] = TestbedPrompts.ExtractAnswer(result.Text);
+            total = total.Add(result.Statistics);
+            ratios.Add(result.Statistics.Seconds / Math.Max(1e-9, vanilla.Seconds));
+        }
+        ratios.Sort();
+        return (total, ratios[ratios.Count / 2]);
     }
 
     /// <summary>The model's own verdict ("A" or "B", read from the label log-probabilities) against the truth, both option orders.</summary>

@@ -1,0 +1,188 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using SelfAlign.Cli.Output;
+using SelfAlign.Data;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using SelfAlign.Rain;
+
+namespace SelfAlign.Cli.Commands;
+
+/// <summary><c>selfalign rain</c>: answer prompts with RAIN (optionally beside vanilla sampling), or screen existing answers.</summary>
+internal static class RainCommand
+{
+    private sealed class RainOptionSet
+    {
+        public readonly Option<string> Model = new("--model", "-m") { Description = "GGUF model file" };
+        public readonly Option<string?> Judge = new("--judge") { Description = "Judge prompt file (YAML; default: the shipped harm judge)" };
+        public readonly Option<bool> Chat = new("--chat") { Description = "Wrap each prompt as a user turn with the model's chat template" };
+        public readonly Option<string?> ChatFormat = new("--chat-format") { Description = "Wrap each prompt as a user turn of this YAML turn format" };
+        public readonly Option<string[]> Stop = new("--stop") { Description = "Text that ends the answer (repeatable)" };
+        public readonly Option<int> MinIterations = new("--tmin") { Description = "Tmin: visits before an early stop", DefaultValueFactory = _ => 6 };
+        public readonly Option<int> MaxIterations = new("--tmax") { Description = "Tmax: most iterations per commit", DefaultValueFactory = _ => 50 };
+        public readonly Option<double> Threshold = new("--value-threshold") { Description = "V: value needed to stop early", DefaultValueFactory = _ => 0.8 };
+        public readonly Option<double> Exploration = new("--c") { Description = "PUCT exploration constant", DefaultValueFactory = _ => 2.0 };
+        public readonly Option<string> Lengths = new("--set-lengths") { Description = "Token-set length by depth", DefaultValueFactory = _ => "1,2,4,10" };
+        public readonly Option<int> MaxNew = new("--max-new-tokens", "-n") { DefaultValueFactory = _ => 128 };
+        public readonly Option<float> Temperature = new("--temperature") { DefaultValueFactory = _ => 1.0f };
+        public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => 0UL };
+        public readonly Option<int> Leaves = new("--leaves-per-round") { Description = "Leaves simulated and judged together", DefaultValueFactory = _ => 8 };
+        public readonly Option<RainScoring> Scoring = new("--scoring") { Description = "vote (the reference) or continuous", DefaultValueFactory = _ => RainScoring.Vote };
+        public readonly Option<string> Similarity = new("--similarity") { Description = "model, off, or an embedding GGUF path", DefaultValueFactory = _ => "model" };
+        public readonly Option<bool> NoCache = new("--no-cache") { Description = "No KV-cache reuse and no batching (recompute every context, as the reference)" };
+        public readonly Option<int> CtxSize = new("--ctx-size") { DefaultValueFactory = _ => 8192 };
+
+        public void AddTo(Command cmd)
+        {
+            foreach (var o in new Option[] { Model, Judge, Chat, ChatFormat, Stop, MinIterations, MaxIterations, Threshold, Exploration, Lengths, MaxNew, Temperature, Seed, Leaves, Scoring, Similarity, NoCache, CtxSize })
+                cmd.Options.Add(o);
+        }
+
+        public RainOptions Options(ParseResult p, IReadOnlyList<string> extraStops)
+        {
+            var similarity = p.GetValue(Similarity)!;
+            var lengths = p.GetValue(Lengths)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(s => int.TryParse(s, out var v) ? v : throw new ArgumentException($"--set-lengths: '{s}' is not a whole number")).ToList();
+            var o = new RainOptions
+            {
+                MinIterations = p.GetValue(MinIterations), MaxIterations = p.GetValue(MaxIterations), ValueThreshold = p.GetValue(Threshold),
+                Exploration = p.GetValue(Exploration), TokenSetLengths = lengths, MaxNewTokens = p.GetValue(MaxNew), Temperature = p.GetValue(Temperature),
+                Seed = p.GetValue(Seed), LeavesPerRound = p.GetValue(Leaves), Scoring = p.GetValue(Scoring), UseCache = !p.GetValue(NoCache),
+                ContextSize = p.GetValue(CtxSize), StopStrings = [.. p.GetValue(Stop) ?? [], .. extraStops],
+                Similarity = similarity switch { "model" => RainSimilarity.Model, "off" => RainSimilarity.Off, _ => RainSimilarity.EmbeddingModel },
+                EmbeddingModelPath = similarity is "model" or "off" ? null : similarity,
+            };
+            o.Validate();
+            if (o.EmbeddingModelPath is { } e && !File.Exists(e)) throw new FileNotFoundException($"embedding model not found: {e}");
+            return o;
+        }
+
+        public RainJudge LoadJudge(ParseResult p) => p.GetValue(Judge) is { } f ? RainJudge.Load(f) : RainJudge.Harm;
+
+        public string ModelPath(ParseResult p) => p.GetValue(Model) ?? throw new ArgumentException("--model is required");
+    }
+
+    public static Command Build()
+    {
+        var set = new RainOptionSet();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "One prompt" };
+        var prompts = new Option<string?>("--prompts") { Description = "JSONL file of {\"prompt\", \"id\"?} records" };
+        var output = new Option<string?>("--out", "-o") { Description = "JSONL results file (appended; a rerun resumes)" };
+        var vanilla = new Option<bool>("--compare-vanilla") { Description = "Also answer with plain sampling under the same settings and compare times" };
+        var json = new Option<bool>("--json") { Description = "One JSON line per prompt, then a summary object" };
+        var cmd = new Command("rain", "Answer with RAIN: search, judge its own partial answers, rewind, commit only what it judges good") { prompt, prompts, output, vanilla, json };
+        set.AddTo(cmd);
+        cmd.Subcommands.Add(BuildScreen());
+        cmd.SetAction((p, ct) =>
+        {
+            var one = p.GetValue(prompt);
+            var file = p.GetValue(prompts);
+            if ((one is null) == (file is null)) throw new ArgumentException("give exactly one of --prompt or --prompts");
+            var records = file is null ? [("prompt-1", one!)] : PromptFileJob.ReadPrompts(file);
+            var judge = set.LoadJudge(p);
+            using var model = LlamaModel.Load(set.ModelPath(p));
+            var format = Format(p, set, model);
+            var options = set.Options(p, format?.StopStrings ?? []);
+            using var decoder = new RainDecoder(model, judge, options);
+
+            var outPath = p.GetValue(output);
+            var done = outPath is null ? [] : JsonlFile.RecoverForAppend(outPath).Select(r => r["id"]?.ToString()).ToHashSet();
+            using var writer = outPath is null ? null : new JsonlWriter(outPath);
+            using var progress = file is null || p.GetValue(json) ? null : new ProgressDisplay("rain", records.Count);
+            var ratios = new List<double>();
+            var total = new RainStatistics();
+            var finished = 0;
+            foreach (var (id, text) in records)
+            {
+                if (done.Contains(id)) { finished++; continue; }
+                ct.ThrowIfCancellationRequested();
+                var input = format?.Format([new ChatTurn("user", text)]) ?? text;
+                var rain = decoder.Generate(input, text, cancellationToken: ct);
+                total = total.Add(rain.Statistics);
+                var record = new JsonObject
+                {
+                    ["id"] = id, ["prompt"] = text, ["rain"] = rain.Text, ["rain_seconds"] = rain.Statistics.Seconds,
+                    ["iterations"] = rain.Statistics.Iterations, ["evaluations"] = rain.Statistics.Evaluations,
+                    ["cache_hits"] = rain.Statistics.EvaluationCacheHits, ["tokens_decoded"] = rain.Statistics.TokensDecoded,
+                    ["decode_calls"] = rain.Statistics.DecodeCalls, ["decode_seconds"] = rain.Statistics.DecodeSeconds,
+                    ["commits"] = rain.Statistics.Commits, ["answer_tokens"] = rain.Tokens.Length,
+                };
+                if (p.GetValue(vanilla))
+                {
+                    var plain = decoder.GenerateVanilla(input, options.Seed);
+                    record["vanilla"] = plain.Text;
+                    record["vanilla_seconds"] = plain.Seconds;
+                    record["time_ratio"] = rain.Statistics.Seconds / Math.Max(1e-9, plain.Seconds);
+                    ratios.Add(rain.Statistics.Seconds / Math.Max(1e-9, plain.Seconds));
+                }
+                writer?.Write(record);
+                finished++;
+                if (p.GetValue(json)) Console.WriteLine(record.ToJsonString());
+                else if (progress is not null) progress.Report(finished, $"{rain.Statistics.Seconds:F1} s, {rain.Statistics.Iterations} iterations");
+                else
+                {
+                    Console.WriteLine(rain.Text);
+                    if (record["vanilla"] is { } v) Console.WriteLine($"--- vanilla ({record["vanilla_seconds"]:F3} s, RAIN {rain.Statistics.Seconds:F3} s):\n{v}");
+                }
+            }
+            var summary = new JsonObject
+            {
+                ["prompts"] = records.Count, ["answered"] = finished, ["median_time_ratio"] = ratios.Count > 0 ? Median(ratios) : null,
+                ["iterations"] = total.Iterations, ["rounds"] = total.Rounds, ["commits"] = total.Commits, ["evaluations"] = total.Evaluations,
+                ["evaluation_cache_hits"] = total.EvaluationCacheHits, ["reused_kv_tokens"] = total.ReusedTokens, ["decode_calls"] = total.DecodeCalls,
+                ["tokens_decoded"] = total.TokensDecoded, ["decode_seconds"] = total.DecodeSeconds, ["seconds"] = total.Seconds, ["cache"] = options.UseCache, ["out"] = outPath,
+            };
+            if (p.GetValue(json)) Console.WriteLine(summary.ToJsonString());
+            else if (records.Count > 1 || ratios.Count > 0)
+                Console.Error.WriteLine($"{finished} prompts, {total.Iterations} iterations, {total.Evaluations} evaluations ({total.EvaluationCacheHits} cached), " +
+                                        $"{total.Seconds:F1} s" + (ratios.Count > 0 ? $", median time ratio RAIN/vanilla {Median(ratios):F2}" : ""));
+            return Task.FromResult(0);
+        });
+        return cmd;
+    }
+
+    private static Command BuildScreen()
+    {
+        var set = new RainOptionSet();
+        var input = new Option<string>("--input", "-i") { Description = "JSONL of {\"prompt\", \"response\"} records", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "JSONL of the records kept, each with its value", Required = true };
+        var threshold = new Option<double>("--keep-above") { Description = "Keep answers whose value is above this", DefaultValueFactory = _ => 0.0 };
+        var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
+        var cmd = new Command("screen", "Score existing answers with the self-evaluation and keep those judged good") { input, output, threshold, json };
+        set.AddTo(cmd);
+        cmd.SetAction(p =>
+        {
+            var path = p.GetValue(input)!;
+            var records = JsonlFile.Read(path).Select(r => (Record: r.Record,
+                Request: JsonlFile.RequireString(r.Record, "prompt", path, r.Line), Answer: JsonlFile.RequireString(r.Record, "response", path, r.Line))).ToList();
+            var judge = set.LoadJudge(p);
+            using var model = LlamaModel.Load(set.ModelPath(p));
+            using var decoder = new RainDecoder(model, judge, set.Options(p, []));
+            var results = decoder.Screen(records.Select(r => (r.Request, r.Answer)).ToList(), p.GetValue(threshold));
+            var outPath = p.GetValue(output)!;
+            File.Delete(outPath);
+            using (var writer = new JsonlWriter(outPath))
+                for (var i = 0; i < records.Count; i++)
+                    if (results[i].Kept)
+                    {
+                        var kept = (JsonObject)records[i].Record.DeepClone();
+                        kept["rain_value"] = results[i].Value;
+                        writer.Write(kept);
+                    }
+            var summary = new { records = records.Count, kept = results.Count(r => r.Kept), @out = outPath };
+            if (p.GetValue(json)) JsonOutput.Print(summary);
+            else Console.Error.WriteLine($"kept {summary.kept} of {summary.records} answers -> {outPath}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static IChatFormat? Format(ParseResult p, RainOptionSet set, LlamaModel model) =>
+        p.GetValue(set.ChatFormat) is { } f ? TurnFormat.Load(f) : p.GetValue(set.Chat) ? new ModelChatTemplate(model) : null;
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToList();
+        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
+    }
+}

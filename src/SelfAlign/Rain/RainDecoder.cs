@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+
+namespace SelfAlign.Rain;
+
+/// <summary>One RAIN answer: its text and tokens, and what the search cost.</summary>
+public sealed record RainResult(string Text, int[] Tokens, RainStatistics Statistics);
+
+/// <summary>A plain-sampling answer under the same settings, for comparison.</summary>
+public sealed record VanillaResult(string Text, int[] Tokens, double Seconds);
+
+/// <summary>An existing answer's self-evaluation: the value in [-1, 1] and whether it passes the threshold.</summary>
+public sealed record RainScreenResult(double Value, bool Kept);
+
+/// <summary>
+/// RAIN as a decoding strategy: answers a prompt by searching, judging its own partial answers with
+/// <see cref="RainJudge"/>, rewinding and committing only what it judges good. Owns one llama.cpp context; not
+/// thread-safe (one owner, like <see cref="LlamaContext"/>). Also screens existing answers with the same judge.
+/// </summary>
+public sealed class RainDecoder : IDisposable
+{
+    private readonly LlamaRainModel _model;
+    private readonly RainOptions _options;
+
+    /// <exception cref="ArgumentException">An option is out of range or a judge label is not one token of this model.</exception>
+    public RainDecoder(LlamaModel model, RainJudge judge, RainOptions? options = null)
+    {
+        _options = options ?? new RainOptions();
+        _options.Validate();
+        _model = new LlamaRainModel(model, judge, _options);
+        Model = model;
+    }
+
+    public LlamaModel Model { get; }
+    public RainOptions Options => _options;
+
+    /// <summary>
+    /// Answers <paramref name="prompt"/> (the full model input, chat formatting included) with RAIN;
+    /// <paramref name="userRequest"/> is what the judge sees as the request (defaults to the prompt).
+    /// </summary>
+    /// <exception cref="PromptTooLongException">The prompt and the judge prompt with a full answer do not fit the context.</exception>
+    public RainResult Generate(string prompt, string? userRequest = null, RainOptions? overrides = null, CancellationToken cancellationToken = default)
+    {
+        var options = overrides ?? _options;
+        var tokens = Prepare(prompt, userRequest ?? prompt);
+        var clock = Stopwatch.StartNew();
+        var (calls, decoded, reused, decodeTime) = (_model.Context.DecodeCalls, _model.Context.TokensDecoded, _model.ReusedTokens, _model.Context.DecodeTime);
+        _model.Begin(tokens, userRequest ?? prompt);
+        var result = new RainSearch(_model, options).Run(cancellationToken);
+        var stats = result.Statistics with
+        {
+            DecodeCalls = _model.Context.DecodeCalls - calls, TokensDecoded = _model.Context.TokensDecoded - decoded,
+            ReusedTokens = _model.ReusedTokens - reused, DecodeSeconds = (_model.Context.DecodeTime - decodeTime).TotalSeconds,
+            Seconds = clock.Elapsed.TotalSeconds,
+        };
+        return new RainResult(result.Text, result.Tokens, stats);
+    }
+
+    /// <summary>Plain sampling at the search's temperature and token budget, from an empty cache.</summary>
+    public VanillaResult GenerateVanilla(string prompt, ulong seed)
+    {
+        var tokens = Prepare(prompt, prompt);
+        var clock = Stopwatch.StartNew();
+        var answer = _model.Vanilla(tokens, seed);
+        var seconds = clock.Elapsed.TotalSeconds;
+        var text = _model.Text(answer.Where(t => !_model.IsEndOfGeneration(t)).ToArray());
+        var stop = RainText.FindStop(text, _options.StopStrings);
+        return new VanillaResult(stop >= 0 ? text[..stop] : text, answer, seconds);
+    }
+
+    /// <summary>Self-evaluates finished answers (screening mode): value in [-1, 1], kept when above <paramref name="threshold"/>.</summary>
+    public IReadOnlyList<RainScreenResult> Screen(IReadOnlyList<(string Request, string Answer)> items, double threshold = 0)
+    {
+        var results = new List<RainScreenResult>();
+        var search = new RainSearch(_model, _options);
+        foreach (var (request, answer) in items)
+        {
+            var tokens = _model.AnswerTokens(request, answer);
+            Prepare(request, request, tokens.Length);
+            _model.Begin([], request);
+            var value = search.Value(_model.Judge([tokens])[0]);
+            results.Add(new RainScreenResult(value, value > threshold));
+        }
+        return results;
+    }
+
+    private int[] Prepare(string prompt, string userRequest, int answerTokens = -1)
+    {
+        var tokens = Model.Vocabulary.Tokenize(prompt, addSpecial: true, parseSpecial: true);
+        var judgeTokens = Model.Vocabulary.Tokenize(_model.Judgement.Header(userRequest), addSpecial: true).Length + _model.JudgeSuffixLength;
+        var answer = answerTokens >= 0 ? answerTokens : _options.MaxNewTokens;
+        var positions = Math.Max(tokens.Length, judgeTokens) + answer;
+        // the search holds the prompt and the judge prompt at once, plus a round of branches
+        var cells = tokens.Length + judgeTokens + answer * 4;
+        if (positions > Model.ContextLengthTrained || cells > _options.ContextSize)
+            throw new PromptTooLongException(tokens.Length,
+                $"the prompt is {tokens.Length} tokens and the judge prompt {judgeTokens}; with {answer} answer tokens RAIN needs " +
+                $"{positions} positions (model trained for {Model.ContextLengthTrained}) and about {cells} KV cells (context {_options.ContextSize})");
+        return tokens;
+    }
+
+    public void Dispose() => _model.Dispose();
+}

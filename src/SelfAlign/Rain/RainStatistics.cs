@@ -1,0 +1,31 @@
+namespace SelfAlign.Rain;
+
+/// <summary>What one RAIN answer cost. Summable over prompts with <see cref="Add"/>.</summary>
+public sealed record RainStatistics
+{
+    /// <summary>Search iterations (leaves selected, simulated and judged).</summary>
+    public int Iterations { get; init; }
+    /// <summary>Rounds of leaves handled together.</summary>
+    public int Rounds { get; init; }
+    /// <summary>Token sets committed.</summary>
+    public int Commits { get; init; }
+    /// <summary>Judged texts actually sent to the model (each in every option order).</summary>
+    public int Evaluations { get; init; }
+    /// <summary>Judgements answered from the cache of judged token paths.</summary>
+    public int EvaluationCacheHits { get; init; }
+    /// <summary>Tokens whose KV entries were reused from a cached prefix instead of decoded again.</summary>
+    public long ReusedTokens { get; init; }
+    public long DecodeCalls { get; init; }
+    public long TokensDecoded { get; init; }
+    /// <summary>Of <see cref="Seconds"/>, the time inside llama_decode.</summary>
+    public double DecodeSeconds { get; init; }
+    public double Seconds { get; init; }
+
+    public RainStatistics Add(RainStatistics o) => new()
+    {
+        Iterations = Iterations + o.Iterations, Rounds = Rounds + o.Rounds, Commits = Commits + o.Commits,
+        Evaluations = Evaluations + o.Evaluations, EvaluationCacheHits = EvaluationCacheHits + o.EvaluationCacheHits,
+        ReusedTokens = ReusedTokens + o.ReusedTokens, DecodeCalls = DecodeCalls + o.DecodeCalls,
+        TokensDecoded = TokensDecoded + o.TokensDecoded, DecodeSeconds = DecodeSeconds + o.DecodeSeconds, Seconds = Seconds + o.Seconds,
+    };
+}

@@ -1,0 +1,123 @@
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using SelfAlign.Rain;
+using Xunit;
+
+namespace SelfAlign.Tests.Rain;
+
+/// <summary>RAIN on a real llama.cpp model (the tiny random-weight one): KV-cache reuse and batching change speed only.</summary>
+public class RainDecoderTests
+{
+    private static readonly RainJudge Judge = new()
+    {
+        Prefix = "Is the reply harmful?\n",
+        Conversation = "Request: {prompt}\nReply:",
+        Orders =
+        [
+            new RainJudgeOrder { Suffix = "\n(A) no (B) yes\nVerdict: (", Good = "A", Bad = "B" },
+            new RainJudgeOrder { Suffix = "\n(A) yes (B) no\nVerdict: (", Good = "B", Bad = "A" },
+        ],
+    };
+
+    private static RainOptions Options(bool cache) => new()
+    {
+        UseCache = cache, MaxNewTokens = 12, MaxIterations = 12, MinNewIterations = 4, Seed = 11, ContextSize = 4096, StopStrings = ["\n\n"],
+    };
+
+    [Fact]
+    public void CachedAndBatchedSearchChoosesTheSameTokensAsRecomputingEverything()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        RainResult cached, uncached;
+        using (var rain = new RainDecoder(model, Judge, Options(cache: true))) cached = rain.Generate("Tell me a story about", "a story");
+        using (var rain = new RainDecoder(model, Judge, Options(cache: false))) uncached = rain.Generate("Tell me a story about", "a story");
+
+        Assert.NotEmpty(cached.Tokens);
+        Assert.Equal(uncached.Tokens, cached.Tokens);
+        Assert.Equal(uncached.Statistics.Iterations, cached.Statistics.Iterations);
+        Assert.Equal(uncached.Statistics.Evaluations, cached.Statistics.Evaluations);
+        Assert.True(cached.Statistics.ReusedTokens > 0);
+        Assert.Equal(0, uncached.Statistics.ReusedTokens);
+        Assert.True(uncached.Statistics.TokensDecoded > 2 * cached.Statistics.TokensDecoded,
+            $"uncached decoded {uncached.Statistics.TokensDecoded} tokens, cached {cached.Statistics.TokensDecoded}");
+        Assert.True(uncached.Statistics.DecodeCalls > cached.Statistics.DecodeCalls);
+    }
+
+    [Fact]
+    public void ASecondPromptOnTheSameDecoderGivesWhatAFreshDecoderGives()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        using var rain = new RainDecoder(model, Judge, Options(cache: true));
+        rain.Generate("Once upon a time", "a tale");
+        var second = rain.Generate("Tell me a story about", "a story");
+        using var fresh = new RainDecoder(model, Judge, Options(cache: true));
+        Assert.Equal(fresh.Generate("Tell me a story about", "a story").Tokens, second.Tokens);
+    }
+
+    [Fact]
+    public void ScreeningKeepsOnlyAnswersAboveTheThresholdAndAgreesWithTheJudgeBothWays()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        using var rain = new RainDecoder(model, Judge, Options(cache: true) with { Scoring = RainScoring.Continuous });
+        var items = new[] { ("a story", "It was a dark night."), ("a story", "No."), ("a poem", "Roses are red.") };
+        var all = rain.Screen(items, threshold: -2);
+        Assert.All(all, r => Assert.InRange(r.Value, -1, 1));
+        Assert.All(all, r => Assert.True(r.Kept));
+        var median = all.Select(r => r.Value).Order().ElementAt(1);
+        var some = rain.Screen(items, threshold: median);
+        Assert.Equal(all.Select(r => r.Value > median), some.Select(r => r.Kept));
+        using var uncached = new RainDecoder(model, Judge, Options(cache: false) with { Scoring = RainScoring.Continuous });
+        Assert.Equal(all.Select(r => r.Value), uncached.Screen(items, -2).Select(r => r.Value), new ToleranceComparer(1e-3));
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance;
+        public int GetHashCode(double obj) => 0;
+    }
+
+    [Fact]
+    public void PromptLongerThanTheContextIsRefusedBeforeTheSearch()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        using var rain = new RainDecoder(model, Judge, Options(cache: true) with { ContextSize = 512 });
+        var e = Assert.Throws<PromptTooLongException>(() => rain.Generate(string.Concat(Enumerable.Repeat("story time ", 200)), "x"));
+        Assert.Contains("KV cells", e.Message);
+    }
+
+    [Theory]
+    [InlineData("llama-spm")]
+    [InlineData("qwen2")]
+    public void LabelTokensAreLookedUpInEachVocabularyAfterTheSuffix(string vocabulary)
+    {
+        using var model = LlamaModel.Load(RealVocabularies.Get(vocabulary), new ModelLoadOptions { VocabularyOnly = true });
+        var v = model.Vocabulary;
+        var labels = RainJudge.Harm.LabelTokens(v);
+        Assert.Equal(2, labels.Count);
+        // the token each label adds after "Verdict: (" in this vocabulary, read back as text
+        Assert.Equal("A", v.Detokenize([labels[0].Good]));
+        Assert.Equal("B", v.Detokenize([labels[0].Bad]));
+        Assert.Equal((labels[0].Bad, labels[0].Good), labels[1]);
+        var suffix = RainJudge.Harm.Orders[0].Suffix;
+        Assert.Equal([.. v.Tokenize(suffix, addSpecial: false), labels[0].Good], v.Tokenize(suffix + "A", addSpecial: false));
+    }
+
+    [Fact]
+    public void LabelThatIsNotOneTokenIsRefusedWithTheFix()
+    {
+        using var model = LlamaModel.Load(RealVocabularies.Get("llama-spm"), new ModelLoadOptions { VocabularyOnly = true });
+        var judge = Judge with { Orders = [new RainJudgeOrder { Suffix = "\nVerdict:", Good = " harmless", Bad = " harmful" }] };
+        var e = Assert.Throws<ArgumentException>(() => judge.LabelTokens(model.Vocabulary));
+        Assert.Contains("' harmless' is not a single token", e.Message);
+    }
+
+    [Fact]
+    public void ConstantsOutOfRangeAreRefused()
+    {
+        Assert.Contains("Tmax", Assert.Throws<ArgumentException>(() => new RainOptions { MaxIterations = 0 }.Validate()).Message);
+        Assert.Contains("below max iterations", Assert.Throws<ArgumentException>(() => new RainOptions { MinIterations = 60 }.Validate()).Message);
+        Assert.Contains("value threshold", Assert.Throws<ArgumentException>(() => new RainOptions { ValueThreshold = 2 }.Validate()).Message);
+        Assert.Contains("exploration", Assert.Throws<ArgumentException>(() => new RainOptions { Exploration = 0 }.Validate()).Message);
+        Assert.Contains("token-set lengths", Assert.Throws<ArgumentException>(() => new RainOptions { TokenSetLengths = [] }.Validate()).Message);
+    }
+}

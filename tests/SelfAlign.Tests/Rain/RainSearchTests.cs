@@ -1,0 +1,79 @@
+using SelfAlign.Rain;
+using Xunit;
+
+namespace SelfAlign.Tests.Rain;
+
+public class RainSearchTests
+{
+    private static RainOptions Options(int leaves = 1) => new() { LeavesPerRound = leaves, MaxNewTokens = 12, Seed = 3 };
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void SearchAvoidsTheBranchTheJudgeRejectsEvenWhenItIsTheLikeliest(int leaves)
+    {
+        var model = new ScriptedRainModel { Rejected = [1] }; // 'b', the most likely token at every step
+        var result = new RainSearch(model, Options(leaves)).Run();
+        Assert.NotEmpty(result.Tokens);
+        Assert.NotEqual(1, result.Tokens[0]);
+        Assert.Contains(model.Judged, a => a.Length > 0 && a[0] == 1); // it did look into the rejected branch
+    }
+
+    [Fact]
+    public void WithoutRejectionsTheSearchCommitsTheLikeliestTokens()
+    {
+        var result = new RainSearch(new ScriptedRainModel(), Options()).Run();
+        Assert.Equal(1, result.Tokens[0]);
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameAnswer()
+    {
+        var a = new RainSearch(new ScriptedRainModel { Rejected = [1] }, Options(4)).Run();
+        var b = new RainSearch(new ScriptedRainModel { Rejected = [1] }, Options(4)).Run();
+        Assert.Equal(a.Tokens, b.Tokens);
+        Assert.Equal(a.Statistics, b.Statistics);
+    }
+
+    [Fact]
+    public void SearchRunsTmaxIterationsWhenNothingPassesTheThresholdAndStopsEarlyWhenItDoes()
+    {
+        var one = Options() with { MaxNewTokens = 1 };
+        var hopeless = new RainSearch(new ScriptedRainModel { RejectAll = true }, one).Run();
+        Assert.Equal(one.MaxIterations, hopeless.Statistics.Iterations);
+        Assert.Equal(1, hopeless.Statistics.Commits);
+
+        var easy = new RainSearch(new ScriptedRainModel(), one).Run();
+        // the root's evaluation, then more than Tmin visits of the best child, then the early stop
+        Assert.InRange(easy.Statistics.Iterations, one.MinIterations + 2, one.MaxIterations - 1);
+    }
+
+    [Fact]
+    public void SelfEvaluationsAreCachedByTokenPath()
+    {
+        var model = new ScriptedRainModel();
+        var result = new RainSearch(model, Options()).Run();
+        Assert.Equal(model.Judged.Count, model.Judged.Select(RainSearch.Key).Distinct().Count());
+        Assert.True(result.Statistics.EvaluationCacheHits > 0);
+        Assert.Equal(result.Statistics.Iterations, result.Statistics.Evaluations + result.Statistics.EvaluationCacheHits);
+    }
+
+    [Fact]
+    public void EndOfGenerationEndsTheAnswer()
+    {
+        var result = new RainSearch(new ScriptedRainModel { EndAfter = 3 }, Options() with { MaxNewTokens = 40 }).Run();
+        Assert.True(result.Tokens.Length <= 3 + 10, $"{result.Tokens.Length} tokens");
+        Assert.DoesNotContain(ScriptedRainModel.End, result.Tokens);
+    }
+
+    [Fact]
+    public void RolloutPriorsDropDuplicatesAndClampTheGreedyCandidate()
+    {
+        var priors = RainSearch.RolloutPriors([([1, 2], 0.9), ([3, 4], 0.05), ([1, 2], 0.9), ([5, 6], 0.01)]);
+        Assert.Equal(3, priors.Count);
+        // greedy 0.9 clamped to max(min(0.9, 0.06), 0.05 + 0.01) = 0.06, then all normalised by 0.12
+        Assert.Equal(0.5, priors[0].Prior, 6);
+        Assert.Equal(0.05 / 0.12, priors[1].Prior, 6);
+        Assert.Equal(1.0, priors.Sum(p => p.Prior), 9);
+    }
+}
