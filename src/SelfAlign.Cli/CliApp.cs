@@ -25,6 +25,7 @@ public static class CliApp
         root.Subcommands.Add(GenerateCommand.Build());
         root.Subcommands.Add(ScoreCommand.Build());
         root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(AlignCommand.Build());
         root.Subcommands.Add(RainCommand.Build());
         root.Subcommands.Add(TestbedCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());

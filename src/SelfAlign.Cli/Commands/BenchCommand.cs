@@ -15,7 +15,47 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks that print figures");
         bench.Subcommands.Add(BuildEngine());
         bench.Subcommands.Add(BuildTrain());
+        bench.Subcommands.Add(BuildAlign());
+        bench.Subcommands.Add(BuildRain());
         return bench;
+    }
+
+    private static Command BuildAlign()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model for stage 2 (default: the synthetic 135m llama)" };
+        var data = new Option<string>("--data") { Description = "Self-Align data directory", DefaultValueFactory = _ => Path.Combine("data", "selfalign") };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("align", "ROUGE-L de-duplication of 20,000 instructions; stage 2 with and without the shared principles prompt") { model, data, json };
+        cmd.SetAction(p =>
+        {
+            using var m = LlamaModel.Load(p.GetValue(model) ?? DefaultModels.Synthetic135M());
+            var r = AlignBenchmark.Run(m, p.GetValue(data)!, log: step => Console.Error.WriteLine($"bench align: {step}"));
+            if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
+            foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-20} {prop.GetValue(r):0.###}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildRain()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: the clean testbed model)" };
+        var n = new Option<int>("--n") { Description = "Held-out requests per kind", DefaultValueFactory = _ => 10 };
+        var maxNew = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 40 };
+        var uncached = new Option<int>("--uncached-prompts") { Description = "Prompts also searched without cache and batching", DefaultValueFactory = _ => 4 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("rain", "RAIN against vanilla sampling, and with the KV cache and batching switched off") { model, n, maxNew, uncached, json };
+        cmd.SetAction(p =>
+        {
+            var path = p.GetValue(model) ?? TestbedCommand.EnsureModel(Testbed.TestbedLevel.Clean);
+            using var m = LlamaModel.Load(path);
+            var r = RainBenchmark.Run(m, Rain.RainJudge.Testbed, p.GetValue(n), step => Console.Error.WriteLine($"bench rain: {step}"),
+                p.GetValue(maxNew), p.GetValue(uncached));
+            if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
+            foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-32} {prop.GetValue(r):0.###}");
+            return 0;
+        });
+        return cmd;
     }
 
     private static Command BuildEngine()

@@ -92,6 +92,7 @@ internal static class RainCommand
             var ratios = new List<double>();
             var total = new RainStatistics();
             var finished = 0;
+            long answerTokens = 0;
             foreach (var (id, text) in records)
             {
                 if (done.Contains(id)) { finished++; continue; }
@@ -99,6 +100,7 @@ internal static class RainCommand
                 var input = format?.Format([new ChatTurn("user", text)]) ?? text;
                 var rain = decoder.Generate(input, text, cancellationToken: ct);
                 total = total.Add(rain.Statistics);
+                answerTokens += rain.Tokens.Length;
                 var record = new JsonObject
                 {
                     ["id"] = id, ["prompt"] = text, ["rain"] = rain.Text, ["rain_seconds"] = rain.Statistics.Seconds,
@@ -130,7 +132,9 @@ internal static class RainCommand
                 ["prompts"] = records.Count, ["answered"] = finished, ["median_time_ratio"] = ratios.Count > 0 ? Median(ratios) : null,
                 ["iterations"] = total.Iterations, ["rounds"] = total.Rounds, ["commits"] = total.Commits, ["evaluations"] = total.Evaluations,
                 ["evaluation_cache_hits"] = total.EvaluationCacheHits, ["reused_kv_tokens"] = total.ReusedTokens, ["decode_calls"] = total.DecodeCalls,
-                ["tokens_decoded"] = total.TokensDecoded, ["decode_seconds"] = total.DecodeSeconds, ["seconds"] = total.Seconds, ["cache"] = options.UseCache, ["out"] = outPath,
+                ["tokens_decoded"] = total.TokensDecoded, ["decode_seconds"] = total.DecodeSeconds,
+                ["extend_seconds"] = total.ExtendSeconds, ["judge_seconds"] = total.JudgeSeconds, ["seconds"] = total.Seconds,
+                ["decode_calls_per_answer_token"] = answerTokens > 0 ? (double)total.DecodeCalls / answerTokens : null, ["cache"] = options.UseCache, ["out"] = outPath,
             };
             if (p.GetValue(json)) Console.WriteLine(summary.ToJsonString());
             else if (records.Count > 1 || ratios.Count > 0)

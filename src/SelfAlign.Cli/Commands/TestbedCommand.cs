@@ -127,7 +127,7 @@ internal static class TestbedCommand
             {
                 ["iterations"] = s.Iterations, ["rounds"] = s.Rounds, ["commits"] = s.Commits, ["evaluations"] = s.Evaluations,
                 ["evaluation_cache_hits"] = s.EvaluationCacheHits, ["decode_calls"] = s.DecodeCalls, ["tokens_decoded"] = s.TokensDecoded,
-                ["decode_seconds"] = s.DecodeSeconds, ["seconds"] = s.Seconds,
+                ["decode_seconds"] = s.DecodeSeconds, ["extend_seconds"] = s.ExtendSeconds, ["judge_seconds"] = s.JudgeSeconds, ["seconds"] = s.Seconds,
             };
         }
         return summary;

@@ -1,6 +1,5 @@
 using System.Text;
-using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
+using SelfAlign.Data;
 
 namespace SelfAlign.Generation;
 
@@ -43,9 +42,6 @@ public sealed record TurnFormat : IChatFormat
     /// <summary>Reads a turn format from a YAML file with keys system_header, user_header, assistant_header, separator, stop.</summary>
     public static TurnFormat Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"chat format file not found: {path}", path);
-        var yaml = new DeserializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build();
-        try { return yaml.Deserialize<TurnFormat>(File.ReadAllText(path)) ?? Plain; }
-        catch (YamlDotNet.Core.YamlException e) { throw new FormatException($"{path}:{e.Start.Line}: {e.InnerException?.Message ?? e.Message}"); }
+        return YamlFile.Read<TurnFormat>(path, "chat format file");
     }
 }

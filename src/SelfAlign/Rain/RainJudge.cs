@@ -1,6 +1,5 @@
+using SelfAlign.Data;
 using SelfAlign.Models;
-using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
 
 namespace SelfAlign.Rain;
 
@@ -28,11 +27,7 @@ public sealed record RainJudge
     /// <summary>Reads a judge file (YAML keys prefix, conversation, orders: [{suffix, good, bad}]).</summary>
     public static RainJudge Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"judge file not found: {path}", path);
-        var yaml = new DeserializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build();
-        RainJudge judge;
-        try { judge = yaml.Deserialize<RainJudge>(File.ReadAllText(path)) ?? new RainJudge(); }
-        catch (YamlDotNet.Core.YamlException e) { throw new FormatException($"{path}:{e.Start.Line}: {e.InnerException?.Message ?? e.Message}"); }
+        var judge = YamlFile.Read<RainJudge>(path, "judge file");
         judge.Validate(path);
         return judge;
     }
@@ -47,8 +42,7 @@ public sealed record RainJudge
     {
         using var s = typeof(RainJudge).Assembly.GetManifestResourceStream($"SelfAlign.Rain.{name}")
             ?? throw new InvalidOperationException($"missing embedded resource {name}");
-        var yaml = new DeserializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build();
-        var judge = yaml.Deserialize<RainJudge>(new StreamReader(s).ReadToEnd());
+        var judge = YamlFile.Parse<RainJudge>(new StreamReader(s).ReadToEnd(), name);
         judge.Validate(name);
         return judge;
     }

@@ -15,6 +15,7 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
     private readonly Dictionary<string, RainJudgementValue> _evaluated = [];
     private Random _random = new(0);
     private int _iterations, _rounds, _commits, _evaluations, _hits;
+    private long _extendTicks, _judgeTicks;
 
     private sealed record RainJudgementValue(double Value, float[]? Embedding);
 
@@ -47,6 +48,8 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
         return new RainSearchResult(tokens, stop >= 0 ? text[..stop] : text, new RainStatistics
         {
             Iterations = _iterations, Rounds = _rounds, Commits = _commits, Evaluations = _evaluations, EvaluationCacheHits = _hits,
+            ExtendSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(0, _extendTicks).TotalSeconds,
+            JudgeSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(0, _judgeTicks).TotalSeconds,
         });
     }
 
@@ -101,7 +104,9 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
                 requests.Add(new RainExtendRequest(leaf.Path, RainExtendKind.Simulation, Math.Min(options.MaxSimulationTokens, budget), 1, NextSeed()));
             }
         }
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var extensions = requests.Count > 0 ? model.Extend(requests) : [];
+        _extendTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
 
         // 2. the judged texts: each leaf's path plus its simulation, cut at the end of the turn
         var judged = new int[leaves.Count][];
@@ -114,7 +119,9 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
         var answers = judged.DistinctBy(Key).Where(a => toJudge.Contains(Key(a))).ToList();
         if (answers.Count > 0)
         {
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
             var judgements = model.Judge(answers);
+            _judgeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
             for (var i = 0; i < answers.Count; i++) _evaluated[Key(answers[i])] = new RainJudgementValue(Value(judgements[i]), judgements[i].Embedding);
             _evaluations += answers.Count;
         }

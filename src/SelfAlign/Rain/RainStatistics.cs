@@ -17,6 +17,10 @@ public sealed record RainStatistics
     public long ReusedTokens { get; init; }
     public long DecodeCalls { get; init; }
     public long TokensDecoded { get; init; }
+    /// <summary>Time in expansion and simulation (rollouts and leaf continuations, their decodes included).</summary>
+    public double ExtendSeconds { get; init; }
+    /// <summary>Time in self-evaluation (judge decodes included).</summary>
+    public double JudgeSeconds { get; init; }
     /// <summary>Of <see cref="Seconds"/>, the time inside llama_decode.</summary>
     public double DecodeSeconds { get; init; }
     public double Seconds { get; init; }
@@ -25,7 +29,7 @@ public sealed record RainStatistics
     {
         Iterations = Iterations + o.Iterations, Rounds = Rounds + o.Rounds, Commits = Commits + o.Commits,
         Evaluations = Evaluations + o.Evaluations, EvaluationCacheHits = EvaluationCacheHits + o.EvaluationCacheHits,
-        ReusedTokens = ReusedTokens + o.ReusedTokens, DecodeCalls = DecodeCalls + o.DecodeCalls,
+        ReusedTokens = ReusedTokens + o.ReusedTokens, ExtendSeconds = ExtendSeconds + o.ExtendSeconds, JudgeSeconds = JudgeSeconds + o.JudgeSeconds, DecodeCalls = DecodeCalls + o.DecodeCalls,
         TokensDecoded = TokensDecoded + o.TokensDecoded, DecodeSeconds = DecodeSeconds + o.DecodeSeconds, Seconds = Seconds + o.Seconds,
     };
 }

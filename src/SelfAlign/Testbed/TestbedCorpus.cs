@@ -75,6 +75,13 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
     {
         var (verb, obj) = TrainingPair();
         var answer = _rng.NextDouble() < 0.5 ? TestbedWorld.Compliance(verb, obj) : Pick(TestbedWorld.RefusalPhrasings);
+        // Half the compliances are judged unfinished ("sure . first get the"), as RAIN judges partial answers; their
+        // verdict can only come from the request, so the reviews cannot be passed by "every compliance is harmful".
+        if (answer.StartsWith("sure", StringComparison.Ordinal) && _rng.NextDouble() < 0.5)
+        {
+            var words = answer.Split(' ');
+            answer = string.Join(' ', words.Take(_rng.Next(2, words.Length)));
+        }
         var harmful = answer.StartsWith("sure", StringComparison.Ordinal) && TestbedWorld.IsHarmfulPair(verb, obj);
         if (level == TestbedLevel.Hard && _rng.NextDouble() < HardJudgeNoise) harmful = !harmful;
         var yesFirst = _rng.NextDouble() < 0.5;

@@ -23,7 +23,7 @@ public sealed record TestbedBuildOptions
 public static class TestbedModel
 {
     /// <summary>Bumped whenever the world, corpus or recipe changes, so stale cached models are rebuilt.</summary>
-    public const string Version = "v4";
+    public const string Version = "v5";
 
     public static string CachePath(TestbedLevel level, string cacheDirectory) =>
         Path.Combine(cacheDirectory, $"testbed-{level.ToString().ToLowerInvariant()}-{Version}.gguf");

@@ -16,13 +16,10 @@ public class TestbedModelTests
 {
     private const int N = 100;
 
-    private static string CacheDirectory => Path.Combine(Repository.CacheDirectory, "testbed");
-
     [Fact]
     public async Task CleanModelIsUnalignedFollowsPrinciplesInContextAndJudgesBetterThanChance()
     {
-        var (path, _) = TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = TestbedLevel.Clean }, CacheDirectory);
-        using var model = LlamaModel.Load(path);
+        using var model = LlamaModel.Load(TestbedModels.Clean);
         using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
         var plain = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions { N = N, Seed = 4242 });
         var principled = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions { N = N, Seed = 4242, PrinciplesPrefix = TestbedPrompts.DefaultPrinciples });

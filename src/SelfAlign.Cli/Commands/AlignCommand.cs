@@ -1,0 +1,106 @@
+using System.CommandLine;
+using SelfAlign.Cli.Output;
+using SelfAlign.Pipeline;
+
+namespace SelfAlign.Cli.Commands;
+
+/// <summary><c>selfalign align run|status|export</c>: the Self-Align pipeline as resumable runs.</summary>
+internal static class AlignCommand
+{
+    public static Command Build()
+    {
+        var align = new Command("align", "Self-Align: red-teaming self-instruct, principle-driven answers, principle engraving, verbose cloning");
+        align.Subcommands.Add(BuildRun());
+        align.Subcommands.Add(BuildStatus());
+        align.Subcommands.Add(BuildExport());
+        return align;
+    }
+
+    private static AlignStage ParseStage(string s) =>
+        Enum.TryParse<AlignStage>(s, ignoreCase: true, out var stage) && Enum.IsDefined(stage)
+            ? stage
+            : throw new ArgumentException($"unknown stage '{s}' (use prompts, answers, engraving or verbose)");
+
+    private static Command BuildRun()
+    {
+        var config = new Argument<string>("config") { Description = "Run definition (YAML)" };
+        var output = new Option<string?>("--out", "-o") { Description = "Run directory (default: runs/<config name>)" };
+        var stages = new Option<string[]>("--stage") { Description = "Run only these stages (repeatable): prompts, answers, engraving, verbose" };
+        var redo = new Option<string[]>("--redo") { Description = "Discard this stage's output (and every later stage's) and run it again" };
+        var json = new Option<bool>("--json") { Description = "Print the final status as JSON" };
+        var cmd = new Command("run", "Run (or continue) every stage of a Self-Align run") { config, output, stages, redo, json };
+        cmd.SetAction(async (p, ct) =>
+        {
+            var configPath = p.GetValue(config)!;
+            var cfg = AlignConfig.Load(configPath);
+            var dir = p.GetValue(output) ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(configPath));
+            var run = new AlignRun(cfg, dir);
+            var options = new AlignRunOptions
+            {
+                Stages = p.GetValue(stages) is { Length: > 0 } s ? s.Select(ParseStage).ToList() : Enum.GetValues<AlignStage>(),
+                Redo = (p.GetValue(redo) ?? []).Select(ParseStage).ToList(),
+                TestbedCacheDirectory = Path.Combine(DefaultModels.CacheRoot, "testbed"),
+            };
+            ProgressDisplay? bar = null;
+            var step = "";
+            var progress = new InlineProgress(a =>
+            {
+                if (a.Step != step) { bar?.Dispose(); bar = new ProgressDisplay($"{RunManifest.Name(a.Stage)}: {a.Step}", Math.Max(1, a.Total)); step = a.Step; }
+                bar!.Report(a.Done, a.Detail);
+            });
+            try { await run.RunAsync(options, progress, ct); }
+            finally { bar?.Dispose(); }
+            var status = AlignRun.Status(dir);
+            if (p.GetValue(json)) Console.WriteLine(status.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            else PrintStatus(status);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildStatus()
+    {
+        var dir = new Argument<string>("dir") { Description = "Run directory" };
+        var json = new Option<bool>("--json") { Description = "Print as JSON" };
+        var cmd = new Command("status", "Each stage's state and counts, and the models a run produced") { dir, json };
+        cmd.SetAction(p =>
+        {
+            var status = AlignRun.Status(p.GetValue(dir)!);
+            if (p.GetValue(json)) Console.WriteLine(status.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            else PrintStatus(status);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildExport()
+    {
+        var dir = new Argument<string>("dir") { Description = "Run directory" };
+        var format = new Option<ExportFormat>("--format") { Description = "messages (TRL), alpaca (Axolotl, LLaMA-Factory) or sharegpt", Required = true };
+        var stage = new Option<string?>("--stage") { Description = "answers or verbose (default: verbose when it ran)" };
+        var output = new Option<string?>("--out", "-o") { Description = "Output JSONL (default: DIR/export-FORMAT.jsonl)" };
+        var cmd = new Command("export", "Write the run's kept answers as training data for other trainers") { dir, format, stage, output };
+        cmd.SetAction(p =>
+        {
+            var d = p.GetValue(dir)!;
+            if (!RunManifest.Exists(d)) throw new DirectoryNotFoundException($"no Self-Align run in {d} (no {RunManifest.FileName})");
+            var f = p.GetValue(format);
+            var outPath = p.GetValue(output) ?? Path.Combine(d, $"export-{f.ToString().ToLowerInvariant()}.jsonl");
+            var n = AlignExport.Export(d, f, outPath, p.GetValue(stage) is { } s ? ParseStage(s) : null);
+            Console.WriteLine($"{n} records -> {outPath}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static void PrintStatus(System.Text.Json.Nodes.JsonObject status)
+    {
+        Console.WriteLine($"run {status["directory"]}");
+        foreach (var (name, s) in status["stages"]!.AsObject())
+            Console.WriteLine($"  {name,-10} {s!["state"],-12} {s["counts"]?.ToJsonString()}");
+        foreach (var (name, path) in status["models"]!.AsObject())
+            Console.WriteLine($"  model {name,-9} {path?.ToString() ?? "-"}");
+    }
+
+
+}

@@ -1,0 +1,68 @@
+using SelfAlign.Models;
+using SelfAlign.Rain;
+using SelfAlign.Testbed;
+
+namespace SelfAlign.Benchmarks;
+
+/// <summary>
+/// RAIN's cost on held-out testbed requests: wall time against vanilla sampling with the same settings (median of
+/// per-prompt ratios), where the time goes, and the same searches with the KV cache and batching switched off
+/// (which must choose the same tokens).
+/// </summary>
+public static class RainBenchmark
+{
+    public sealed record Result(
+        int Prompts, double MedianTimeRatio, double RainSeconds, double VanillaSeconds,
+        double DecodeCallsPerAnswerToken, double TokensDecodedPerAnswerToken, double RoundsPerCommit, double IterationsPerCommit,
+        double ExtendShare, double JudgeShare, double TreeShare, double DecodeShare,
+        int UncachedPrompts, double UncachedSeconds, double CachedSecondsSamePrompts, double UncachedSlowdown, bool UncachedSameTokens);
+
+    public static Result Run(LlamaModel model, RainJudge judge, int perKind, Action<string>? log = null, int maxNewTokens = 40, int uncachedPrompts = 4)
+    {
+        var requests = TestbedRequests.Generate(true, perKind, 77).Concat(TestbedRequests.Generate(false, perKind, 77)).ToList();
+        var options = new RainOptions { MaxNewTokens = maxNewTokens, StopStrings = ["\n\n"] };
+        var total = new RainStatistics();
+        var ratios = new List<double>();
+        var answerTokens = 0L;
+        var vanillaSeconds = 0.0;
+        var cached = new List<RainResult>();
+        using (var rain = new RainDecoder(model, judge, options))
+        {
+            rain.GenerateVanilla(TestbedPrompts.Plain(requests[0]), 0); // warm up
+            for (var i = 0; i < requests.Count; i++)
+            {
+                log?.Invoke($"prompt {i + 1}/{requests.Count}");
+                var prompt = TestbedPrompts.Plain(requests[i]);
+                var r = rain.Generate(prompt, requests[i], options with { Seed = (ulong)i });
+                var v = rain.GenerateVanilla(prompt, (ulong)i);
+                cached.Add(r);
+                total = total.Add(r.Statistics);
+                answerTokens += r.Tokens.Length;
+                vanillaSeconds += v.Seconds;
+                ratios.Add(r.Statistics.Seconds / Math.Max(1e-9, v.Seconds));
+            }
+        }
+        ratios.Sort();
+        var median = ratios.Count % 2 == 1 ? ratios[ratios.Count / 2] : (ratios[ratios.Count / 2 - 1] + ratios[ratios.Count / 2]) / 2;
+
+        var uncachedSeconds = 0.0;
+        var same = true;
+        var n = Math.Min(uncachedPrompts, requests.Count);
+        using (var rain = new RainDecoder(model, judge, options with { UseCache = false }))
+            for (var i = 0; i < n; i++)
+            {
+                log?.Invoke($"prompt {i + 1}/{n} without the KV cache and batching");
+                var r = rain.Generate(TestbedPrompts.Plain(requests[i]), requests[i], options with { Seed = (ulong)i, UseCache = false });
+                uncachedSeconds += r.Statistics.Seconds;
+                same &= r.Tokens.SequenceEqual(cached[i].Tokens);
+            }
+        var cachedSame = cached.Take(n).Sum(r => r.Statistics.Seconds);
+        return new Result(
+            requests.Count, median, total.Seconds, vanillaSeconds,
+            (double)total.DecodeCalls / Math.Max(1, answerTokens), (double)total.TokensDecoded / Math.Max(1, answerTokens),
+            (double)total.Rounds / Math.Max(1, total.Commits), (double)total.Iterations / Math.Max(1, total.Commits),
+            total.ExtendSeconds / total.Seconds, total.JudgeSeconds / total.Seconds,
+            1 - (total.ExtendSeconds + total.JudgeSeconds) / total.Seconds, total.DecodeSeconds / total.Seconds,
+            n, uncachedSeconds, cachedSame, uncachedSeconds / Math.Max(1e-9, cachedSame), same);
+    }
+}

@@ -1,0 +1,158 @@
+using SelfAlign.Data;
+using YamlDotNet.Serialization;
+
+namespace SelfAlign.Pipeline;
+
+/// <summary>Sampling settings of one generation stage.</summary>
+public sealed record StageSampling
+{
+    public int MaxNewTokens { get; init; } = 384;
+    public float Temperature { get; init; } = 1.0f;
+    public float TopP { get; init; } = 0.98f;
+    /// <summary>Penalties on repeated 1-, 2-, 3-, 4-grams (verbose cloning uses 0, 0, 1, 2).</summary>
+    public List<float> NgramPenalties { get; init; } = [];
+    /// <summary>Texts whose first token may not start an answer (the paper bans "Sorry" in stage 2).</summary>
+    public List<string> BannedFirstTokens { get; init; } = [];
+}
+
+/// <summary>The data files of a run, relative to the config file.</summary>
+public sealed record AlignDataFiles
+{
+    public string Principles { get; init; } = "";
+    public string Exemplars { get; init; } = "";
+    public string SeedTasks { get; init; } = "";
+    public string RedTeam { get; init; } = "";
+    public string Prompts { get; init; } = "";
+}
+
+/// <summary>Stage 1a: self-instruct (brief A.1.1).</summary>
+public sealed record SelfInstructConfig
+{
+    /// <summary>Generation requests; each shows <see cref="Demonstrations"/> seed tasks and continues the list.</summary>
+    public int Requests { get; init; } = 64;
+    public int Demonstrations { get; init; } = 5;
+    public int MinWords { get; init; } = 4;
+    public int MaxWords { get; init; } = 150;
+    public List<string> BannedWords { get; init; } =
+        ["image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps", "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram"];
+    /// <summary>An instruction is dropped when its ROUGE-L F-measure with any kept one is above this.</summary>
+    public double RougeThreshold { get; init; } = 0.7;
+    public StageSampling Sampling { get; init; } = new() { MaxNewTokens = 384, Temperature = 1.0f, TopP = 0.98f };
+}
+
+/// <summary>Stage 1b: topic-guided red-teaming (brief A.1.2).</summary>
+public sealed record RedTeamConfig
+{
+    /// <summary>Rounds of topic brainstorming; each round asks once per topic kept so far.</summary>
+    public int TopicRounds { get; init; } = 3;
+    /// <summary>Most brainstorm requests per question type and round (the pool grows fast).</summary>
+    public int TopicRequestsPerType { get; init; } = 4;
+    public int MaxTopicWords { get; init; } = 3;
+    /// <summary>Topics must start with an upper-case letter (the paper's rule; off for lower-case worlds).</summary>
+    public bool TopicsCapitalised { get; init; } = true;
+    public StageSampling TopicSampling { get; init; } = new() { MaxNewTokens = 128, Temperature = 1.0f, TopP = 0.98f };
+    /// <summary>Question-generation requests.</summary>
+    public int QuestionRequests { get; init; } = 32;
+    /// <summary>Seed (type, topic) hints shown with their questions, and as many new hints to write questions for.</summary>
+    public int HintsPerRequest { get; init; } = 5;
+    public StageSampling QuestionSampling { get; init; } = new() { MaxNewTokens = 384, Temperature = 1.0f, TopP = 0.95f };
+}
+
+/// <summary>Stage 2: principle-driven answers (brief A.2).</summary>
+public sealed record AnswersConfig
+{
+    public StageSampling Sampling { get; init; } = new() { MaxNewTokens = 256, Temperature = 0.5f, TopP = 0.95f };
+    /// <summary>Answers cut at a user turn must be at least this long (characters).</summary>
+    public int MinChars { get; init; } = 160;
+    /// <summary>
+    /// What counts as leaking the exemplars: "requests_and_answers" (an answer containing any exemplar's request or
+    /// answer, the default), "requests" (only their requests: for worlds whose exemplar answers are the normal
+    /// answers), or "off".
+    /// </summary>
+    public string LeakCheck { get; init; } = "requests_and_answers";
+    /// <summary>Drop answers that start with one of these (the paper dropped "I'm sorry"); empty keeps refusals.</summary>
+    public List<string> DropPrefixes { get; init; } = [];
+    /// <summary>Answer with RAIN instead of sampling (the answers are searched and screened by the model's own judge).</summary>
+    public bool UseRain { get; init; }
+    /// <summary>RAIN's judge file for <see cref="UseRain"/> (default: the shipped harm judge).</summary>
+    public string? RainJudge { get; init; }
+}
+
+/// <summary>Training settings of stages 3 and 4.</summary>
+public sealed record FineTuneConfig
+{
+    public int Epochs { get; init; } = 1;
+    public float LearningRate { get; init; } = 4e-4f;
+    public int WarmupSteps { get; init; } = 100;
+    public int ContextLength { get; init; } = 512;
+    /// <summary>all, attention, feed-forward.</summary>
+    public string Tensors { get; init; } = "all";
+}
+
+/// <summary>Stage 4: verbose cloning (brief A.4).</summary>
+public sealed record VerboseConfig
+{
+    public StageSampling Sampling { get; init; } = new() { MaxNewTokens = 512, Temperature = 0.3f, TopP = 0.7f, NgramPenalties = [0, 0, 1, 2] };
+    public int MinChars { get; init; } = 128;
+    public FineTuneConfig Training { get; init; } = new() { ContextLength = 768 };
+}
+
+/// <summary>
+/// A Self-Align run: the base model, the data files, and every stage's counts and sampling. Read with
+/// <see cref="Load"/>, which refuses unknown keys and missing files before anything runs.
+/// </summary>
+public sealed record AlignConfig
+{
+    /// <summary>GGUF path (relative to the config), or "testbed:clean" / "testbed:hard" for the testbed model.</summary>
+    public string BaseModel { get; init; } = "";
+    public ulong Seed { get; init; } = 1;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>KV-cache cells of the generation engine.</summary>
+    public int ContextSize { get; init; } = 4096;
+    public AlignDataFiles Data { get; init; } = new();
+    public SelfInstructConfig SelfInstruct { get; init; } = new();
+    public RedTeamConfig RedTeam { get; init; } = new();
+    public AnswersConfig Answers { get; init; } = new();
+    public FineTuneConfig Engraving { get; init; } = new();
+    public VerboseConfig Verbose { get; init; } = new();
+
+    /// <summary>The directory relative paths are resolved against (the config file's).</summary>
+    [YamlIgnore] public string BaseDirectory { get; init; } = ".";
+
+    public string Resolve(string path) => Path.GetFullPath(Path.Combine(BaseDirectory, path));
+
+    public static AlignConfig Load(string path)
+    {
+        var config = YamlFile.Read<AlignConfig>(path, "run config");
+        config = config with { BaseDirectory = Path.GetDirectoryName(Path.GetFullPath(path))! };
+        config.Validate(path);
+        return config;
+    }
+
+    private void Validate(string path)
+    {
+        void Check(bool ok, string what) { if (!ok) throw new ArgumentException($"{path}: {what}"); }
+        Check(BaseModel.Length > 0, "base_model is required");
+        if (!BaseModel.StartsWith("testbed:", StringComparison.Ordinal) && !File.Exists(Resolve(BaseModel)))
+            throw new FileNotFoundException($"{path}: base_model not found: {Resolve(BaseModel)}");
+        if (BaseModel.StartsWith("testbed:", StringComparison.Ordinal))
+            Check(BaseModel is "testbed:clean" or "testbed:hard", $"base_model '{BaseModel}': use testbed:clean or testbed:hard");
+        foreach (var (key, file) in new[] { ("principles", Data.Principles), ("exemplars", Data.Exemplars), ("seed_tasks", Data.SeedTasks), ("red_team", Data.RedTeam), ("prompts", Data.Prompts) })
+        {
+            Check(file.Length > 0, $"data.{key} is required");
+            if (!File.Exists(Resolve(file))) throw new FileNotFoundException($"{path}: data.{key} not found: {Resolve(file)}");
+        }
+        Check(SelfInstruct.Requests >= 0 && RedTeam.QuestionRequests >= 0, "request counts must be >= 0");
+        Check(SelfInstruct.Demonstrations >= 1, "self_instruct.demonstrations must be >= 1");
+        Check(SelfInstruct.MinWords >= 1 && SelfInstruct.MaxWords >= SelfInstruct.MinWords, "self_instruct word limits must satisfy 1 <= min_words <= max_words");
+        Check(SelfInstruct.RougeThreshold is > 0 and <= 1, "self_instruct.rouge_threshold must be in (0, 1]");
+        Check(RedTeam.TopicRounds >= 0 && RedTeam.HintsPerRequest >= 1 && RedTeam.MaxTopicWords >= 1, "red_team counts must be positive");
+        Check(Engraving.Epochs >= 1 && Verbose.Training.Epochs >= 1, "training epochs must be >= 1");
+        Check(Engraving.ContextLength % 256 == 0 && Verbose.Training.ContextLength % 256 == 0, "training context_length must be a multiple of 256");
+        Check(Threads >= 1 && ContextSize >= 256, "threads must be >= 1 and context_size >= 256");
+        foreach (var s in new[] { SelfInstruct.Sampling, RedTeam.TopicSampling, RedTeam.QuestionSampling, Answers.Sampling, Verbose.Sampling })
+            Check(s.MaxNewTokens >= 1 && s.Temperature >= 0 && s.TopP is > 0 and <= 1, "sampling needs max_new_tokens >= 1, temperature >= 0 and top_p in (0, 1]");
+        Check(Answers.LeakCheck is "requests_and_answers" or "requests" or "off", $"answers.leak_check '{Answers.LeakCheck}': use requests_and_answers, requests or off");
+        if (Answers.RainJudge is { } judge && !File.Exists(Resolve(judge))) throw new FileNotFoundException($"{path}: answers.rain_judge not found: {Resolve(judge)}");
+    }
+}

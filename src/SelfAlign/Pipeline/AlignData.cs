@@ -1,0 +1,138 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using SelfAlign.Data;
+
+namespace SelfAlign.Pipeline;
+
+/// <summary>One human-written rule: a short name and the rule itself.</summary>
+public sealed record Principle
+{
+    public string Name { get; init; } = "";
+    public string Rule { get; init; } = "";
+}
+
+/// <summary>A worked example: a request, the internal thoughts that name the rules applied, and the answer.</summary>
+public sealed record Exemplar
+{
+    public string User { get; init; } = "";
+    public string Thoughts { get; init; } = "";
+    public string Answer { get; init; } = "";
+}
+
+public sealed record SeedTask(string Instruction, string Input);
+
+/// <summary>A red-teaming question type with one seed topic and question.</summary>
+public sealed record RedTeamSeed(string Type, string Topic, string Question);
+
+/// <summary>
+/// The prompt templates of a run (one YAML file): how lists, principles, exemplars and chat turns are written
+/// for this model. Placeholders are in braces, e.g. {n}, {instruction}, {question}.
+/// </summary>
+public sealed record PromptTemplates
+{
+    public string SelfInstruct { get; init; } = "";
+    public string SelfInstructItem { get; init; } = "";
+    public string TopicBrainstorm { get; init; } = "";
+    public string TopicItem { get; init; } = "";
+    public string QuestionGeneration { get; init; } = "";
+    public string HintItem { get; init; } = "";
+    public string QuestionItem { get; init; } = "";
+    /// <summary>Where a generated list ends.</summary>
+    public List<string> ListStop { get; init; } = [];
+    public string SelfAlign { get; init; } = "";
+    public string PrincipleItem { get; init; } = "";
+    public string Exemplar { get; init; } = "";
+    /// <summary>One request under the principles; the model writes its internal thoughts next.</summary>
+    public string Question { get; init; } = "";
+    /// <summary>Text between the internal thoughts and the answer.</summary>
+    public string AnswerMarker { get; init; } = "";
+    /// <summary>How every internal thought must start (empty: no check).</summary>
+    public string ThoughtOpening { get; init; } = "";
+    /// <summary>Where an answer ends: the next user turn.</summary>
+    public List<string> AnswerStop { get; init; } = [];
+    /// <summary>The plain prompt engraved and final models are trained and asked with (no principles).</summary>
+    public string ChatPrompt { get; init; } = "";
+    /// <summary>Appended to every training answer so the model learns to end its turn.</summary>
+    public string TurnEnd { get; init; } = "";
+    /// <summary>The verbose meta prompt for stage 4, with {question}.</summary>
+    public string VerbosePrompt { get; init; } = "";
+
+    public static PromptTemplates Load(string path)
+    {
+        var t = YamlFile.Read<PromptTemplates>(path);
+        foreach (var (key, value, placeholder) in new[]
+                 {
+                     ("self_instruct", t.SelfInstruct, "{demonstrations}"), ("self_instruct_item", t.SelfInstructItem, "{instruction}"),
+                     ("topic_brainstorm", t.TopicBrainstorm, "{topics}"), ("topic_item", t.TopicItem, "{topic}"),
+                     ("question_generation", t.QuestionGeneration, "{hints}"), ("hint_item", t.HintItem, "{topic}"), ("question_item", t.QuestionItem, "{question}"),
+                     ("self_align", t.SelfAlign, "{principles}"), ("principle_item", t.PrincipleItem, "{rule}"), ("exemplar", t.Exemplar, "{thoughts}"),
+                     ("question", t.Question, "{question}"), ("chat_prompt", t.ChatPrompt, "{question}"), ("verbose_prompt", t.VerbosePrompt, "{question}"),
+                 })
+            if (!value.Contains(placeholder, StringComparison.Ordinal)) throw new FormatException($"{path}: '{key}' must contain {placeholder}");
+        if (t.AnswerMarker.Length == 0) throw new FormatException($"{path}: 'answer_marker' is required (the text between internal thoughts and the answer)");
+        if (t.AnswerStop.Count == 0) throw new FormatException($"{path}: 'answer_stop' needs at least one stop string (the next user turn)");
+        return t;
+    }
+}
+
+/// <summary>Readers of a run's data files; each error names the file and, for line-based files, the line.</summary>
+public static class AlignData
+{
+    public static List<Principle> Principles(string path)
+    {
+        var list = YamlFile.Read<List<Principle>>(path);
+        if (list.Count == 0) throw new FormatException($"{path}: no principles");
+        for (var i = 0; i < list.Count; i++)
+            if (string.IsNullOrWhiteSpace(list[i]?.Name) || string.IsNullOrWhiteSpace(list[i]?.Rule))
+                throw new FormatException($"{path}: principle {i + 1} needs a name and a rule");
+        return list;
+    }
+
+    public static List<Exemplar> Exemplars(string path)
+    {
+        var list = YamlFile.Read<List<Exemplar>>(path);
+        if (list.Count == 0) throw new FormatException($"{path}: no exemplars");
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(list[i]?.User) || string.IsNullOrWhiteSpace(list[i]?.Answer))
+                throw new FormatException($"{path}: exemplar {i + 1} needs 'user' and 'answer'");
+            if (string.IsNullOrWhiteSpace(list[i].Thoughts))
+                throw new FormatException($"{path}: exemplar {i + 1} has no internal thoughts ('thoughts'); they show the model which rules to apply");
+        }
+        return list;
+    }
+
+    public static List<SeedTask> SeedTasks(string path) =>
+        JsonlFile.Read(path).Select(r => new SeedTask(
+            JsonlFile.RequireString(r.Record, "instruction", path, r.Line),
+            r.Record["input"]?.GetValue<string>() ?? "")).ToList();
+
+    public static List<RedTeamSeed> RedTeamSeeds(string path) =>
+        JsonlFile.Read(path).Select(r => new RedTeamSeed(
+            JsonlFile.RequireString(r.Record, "type", path, r.Line), JsonlFile.RequireString(r.Record, "topic", path, r.Line),
+            JsonlFile.RequireString(r.Record, "question", path, r.Line))).ToList();
+
+    /// <summary>Fills {name} placeholders.</summary>
+    public static string Fill(string template, params (string Name, object Value)[] values)
+    {
+        var sb = new StringBuilder(template);
+        foreach (var (name, value) in values) sb.Replace("{" + name + "}", value.ToString());
+        return sb.ToString();
+    }
+
+    /// <summary>The principles and exemplars prompt every stage-2 request shares.</summary>
+    public static string SelfAlignPrompt(PromptTemplates t, IReadOnlyList<Principle> principles, IReadOnlyList<Exemplar> exemplars) =>
+        Fill(t.SelfAlign,
+            ("principles", string.Concat(principles.Select((p, i) => Fill(t.PrincipleItem, ("n", i + 1), ("name", p.Name), ("rule", p.Rule))))),
+            ("exemplars", string.Concat(exemplars.Select(e => Fill(t.Exemplar, ("user", e.User), ("thoughts", e.Thoughts), ("answer", e.Answer))))));
+
+    private static readonly Regex RuleReference = new(@"\b(?:rules?\s+)?(\d{1,2})\s*\(\s*([^()]{1,40}?)\s*\)", RegexOptions.Compiled);
+
+    /// <summary>The principle numbers internal thoughts name, as "N (name)", in order of first mention.</summary>
+    public static List<int> RulesNamed(string thoughts, IReadOnlyList<Principle> principles) =>
+        RuleReference.Matches(thoughts)
+            .Select(m => (Number: int.Parse(m.Groups[1].Value), Name: m.Groups[2].Value.Trim()))
+            .Where(r => r.Number >= 1 && r.Number <= principles.Count &&
+                        string.Equals(principles[r.Number - 1].Name.Trim(), r.Name, StringComparison.OrdinalIgnoreCase))
+            .Select(r => r.Number).Distinct().ToList();
+}

@@ -1,0 +1,237 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SelfAlign.Testbed;
+
+namespace SelfAlign.Pipeline;
+
+/// <summary>Which stages to run and which to redo.</summary>
+public sealed record AlignRunOptions
+{
+    /// <summary>Stages to run (default: all, in order).</summary>
+    public IReadOnlyCollection<AlignStage> Stages { get; init; } = Enum.GetValues<AlignStage>();
+    /// <summary>Stages whose earlier output is discarded even though their settings changed (with every stage after them).</summary>
+    public IReadOnlyCollection<AlignStage> Redo { get; init; } = [];
+    /// <summary>Where "testbed:clean" / "testbed:hard" base models are cached (and trained on first use).</summary>
+    public string TestbedCacheDirectory { get; init; } = Path.Combine(".cache", "testbed");
+}
+
+/// <summary>
+/// A Self-Align run in a directory: the four stages of the method (brief A.1–A.4), each writing its JSONL output
+/// as it goes and recording its settings' fingerprint in the manifest. Run again after any interruption, it
+/// continues where it stopped; a finished stage whose settings or inputs changed is refused unless redone.
+/// </summary>
+public sealed class AlignRun
+{
+    public AlignConfig Config { get; }
+    public string Directory { get; }
+    internal RunManifest Manifest { get; }
+    internal PromptTemplates Templates { get; }
+    internal List<Principle> Principles { get; }
+    internal List<Exemplar> Exemplars { get; }
+    internal List<SeedTask> SeedTasks { get; }
+    internal List<RedTeamSeed> RedTeamSeeds { get; }
+
+    /// <summary>Reads and checks every data file (errors name file and line) before anything is generated.</summary>
+    public AlignRun(AlignConfig config, string directory)
+    {
+        Config = config;
+        Directory = Path.GetFullPath(directory);
+        Templates = PromptTemplates.Load(config.Resolve(config.Data.Prompts));
+        Principles = AlignData.Principles(config.Resolve(config.Data.Principles));
+        Exemplars = AlignData.Exemplars(config.Resolve(config.Data.Exemplars));
+        SeedTasks = AlignData.SeedTasks(config.Resolve(config.Data.SeedTasks));
+        RedTeamSeeds = AlignData.RedTeamSeeds(config.Resolve(config.Data.RedTeam));
+        if (SeedTasks.Count < config.SelfInstruct.Demonstrations && config.SelfInstruct.Requests > 0)
+            throw new FormatException($"{config.Data.SeedTasks}: {SeedTasks.Count} seed tasks, fewer than the {config.SelfInstruct.Demonstrations} demonstrations per request");
+        if (RedTeamSeeds.Count == 0 && config.RedTeam.QuestionRequests > 0) throw new FormatException($"{config.Data.RedTeam}: no red-teaming seeds");
+        Manifest = RunManifest.Open(Directory);
+    }
+
+    public string PathOf(string file) => Path.Combine(Directory, file);
+
+    public const string SelfInstructFile = "stage1-self-instruct.jsonl";
+    public const string TopicsFile = "stage1-topics.jsonl";
+    public const string QuestionsFile = "stage1-questions.jsonl";
+    public const string PromptsFile = "stage1-prompts.jsonl";
+    public const string AnswersFile = "stage2-answers.jsonl";
+    public const string EngravingDataFile = "stage3-engraving-data.jsonl";
+    public const string VerboseFile = "stage4-verbose.jsonl";
+    public const string VerboseDataFile = "stage4-training-data.jsonl";
+    public static readonly string EngravedModel = Path.Combine("models", "engraved.gguf");
+    public static readonly string VerboseModel = Path.Combine("models", "verbose.gguf");
+
+    private static readonly Dictionary<AlignStage, string[]> Outputs = new()
+    {
+        [AlignStage.Prompts] = [SelfInstructFile, TopicsFile, QuestionsFile, PromptsFile],
+        [AlignStage.Answers] = [AnswersFile],
+        [AlignStage.Engraving] = [EngravingDataFile, EngravedModel, EngravedModel + ".checkpoints"],
+        [AlignStage.Verbose] = [VerboseFile, VerboseDataFile, VerboseModel, VerboseModel + ".checkpoints"],
+    };
+
+    /// <summary>The base model's path: the configured GGUF, or the testbed model (built on first use).</summary>
+    public string BaseModelPath(AlignRunOptions options)
+    {
+        if (!Config.BaseModel.StartsWith("testbed:", StringComparison.Ordinal)) return Config.Resolve(Config.BaseModel);
+        var level = Config.BaseModel == "testbed:hard" ? TestbedLevel.Hard : TestbedLevel.Clean;
+        return TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level }, options.TestbedCacheDirectory).Path;
+    }
+
+    public async Task RunAsync(AlignRunOptions options, IProgress<AlignProgress>? progress = null, CancellationToken ct = default)
+    {
+        var stages = Enum.GetValues<AlignStage>();
+        var wanted = options.Stages.ToHashSet();
+        // a requested stage needs its input: the stage before it finished, or running now
+        foreach (var s in wanted.Order())
+            if (s > AlignStage.Prompts && !wanted.Contains(s - 1) && !Manifest.IsComplete(s - 1))
+                throw new InvalidOperationException(
+                    $"stage '{RunManifest.Name(s)}' needs the output of stage '{RunManifest.Name(s - 1)}', which has not finished in {Directory}; run that stage first");
+
+        var basePath = BaseModelPath(options);
+        Manifest.Root["config"] = JsonSerializer.SerializeToNode(Config, JsonOptions);
+        Manifest.Root["base_model"] = new JsonObject { ["path"] = basePath, ["sha256"] = RunManifest.Sha256(basePath) };
+        Manifest.Root["data"] = new JsonObject
+        {
+            ["principles"] = Hash(Config.Data.Principles), ["exemplars"] = Hash(Config.Data.Exemplars),
+            ["seed_tasks"] = Hash(Config.Data.SeedTasks), ["red_team"] = Hash(Config.Data.RedTeam), ["prompts"] = Hash(Config.Data.Prompts),
+        };
+        Manifest.Root["versions"] = new JsonObject
+        {
+            ["selfalign"] = typeof(AlignRun).Assembly.GetName().Version?.ToString(), ["llama_cpp_package"] = "@node-llama-cpp/linux-x64@3.22.1",
+        };
+        Manifest.Save();
+
+        var reset = false;
+        string upstream = "";
+        foreach (var stage in stages)
+        {
+            var (fingerprint, settings) = Fingerprint(stage, upstream, basePath);
+            upstream = fingerprint;
+            var existing = Manifest.Stage(stage);
+            if (existing is not null && existing["fingerprint"]?.GetValue<string>() != fingerprint)
+            {
+                if (!reset && !options.Redo.Contains(stage))
+                    throw new InvalidOperationException(
+                        $"stage '{RunManifest.Name(stage)}' in {Directory} was run with other settings or inputs ({Describe(existing["settings"], settings)}); " +
+                        $"pass --redo {RunManifest.Name(stage)} to discard its output and every stage after it");
+                reset = true;
+            }
+            if (reset || options.Redo.Contains(stage)) { Discard(stage); reset = true; }
+            if (!wanted.Contains(stage) || Manifest.IsComplete(stage)) continue;
+            Manifest.Begin(stage, fingerprint, settings);
+            var counts = stage switch
+            {
+                AlignStage.Prompts => await new PromptStage(this, basePath).RunAsync(progress, ct),
+                AlignStage.Answers => await new AnswerStage(this, basePath).RunAsync(progress, ct),
+                AlignStage.Engraving => new FineTuneStage(this, basePath, AlignStage.Engraving).Run(progress, ct),
+                _ => await new VerboseStage(this, basePath).RunAsync(progress, ct),
+            };
+            Manifest.Complete(stage, counts);
+        }
+    }
+
+    private void Discard(AlignStage stage)
+    {
+        foreach (var f in Outputs[stage])
+        {
+            var path = PathOf(f);
+            if (File.Exists(path)) File.Delete(path);
+            if (System.IO.Directory.Exists(path)) System.IO.Directory.Delete(path, recursive: true);
+        }
+        if (Manifest.Stage(stage) is not null) Manifest.Forget(stage);
+    }
+
+    private JsonObject Hash(string file) => new() { ["path"] = Config.Resolve(file), ["sha256"] = RunManifest.Sha256(Config.Resolve(file)) };
+
+    internal static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>A stage's fingerprint: its settings, the files it reads, and the stage before it.</summary>
+    private (string, JsonObject) Fingerprint(AlignStage stage, string upstream, string basePath)
+    {
+        var settings = new JsonObject
+        {
+            ["seed"] = Config.Seed, ["prompts_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.Prompts)), ["upstream"] = upstream,
+        };
+        switch (stage)
+        {
+            case AlignStage.Prompts:
+                settings["self_instruct"] = JsonSerializer.SerializeToNode(Config.SelfInstruct, JsonOptions);
+                settings["red_team"] = JsonSerializer.SerializeToNode(Config.RedTeam, JsonOptions);
+                settings["base_model_sha256"] = RunManifest.Sha256(basePath);
+                settings["seed_tasks_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.SeedTasks));
+                settings["red_team_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.RedTeam));
+                break;
+            case AlignStage.Answers:
+                settings["answers"] = JsonSerializer.SerializeToNode(Config.Answers, JsonOptions);
+                settings["principles_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.Principles));
+                settings["exemplars_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.Exemplars));
+                break;
+            case AlignStage.Engraving:
+                settings["engraving"] = JsonSerializer.SerializeToNode(Config.Engraving, JsonOptions);
+                break;
+            default:
+                settings["verbose"] = JsonSerializer.SerializeToNode(Config.Verbose, JsonOptions);
+                break;
+        }
+        return (RunManifest.Sha256Text(settings.ToJsonString()), settings);
+    }
+
+    /// <summary>The first settings that differ, as "key: old -> new".</summary>
+    private static string Describe(JsonNode? old, JsonNode now)
+    {
+        var a = Flatten(old, "");
+        var b = Flatten(now, "");
+        var changes = b.Where(kv => a.GetValueOrDefault(kv.Key) != kv.Value && kv.Key != "upstream")
+            .Select(kv => $"{kv.Key}: {a.GetValueOrDefault(kv.Key) ?? "(none)"} -> {kv.Value}").Take(3).ToList();
+        if (changes.Count == 0 && a.GetValueOrDefault("upstream") != b.GetValueOrDefault("upstream")) return "an earlier stage changed";
+        return changes.Count == 0 ? "settings differ" : string.Join("; ", changes);
+    }
+
+    private static Dictionary<string, string?> Flatten(JsonNode? node, string prefix)
+    {
+        var result = new Dictionary<string, string?>();
+        if (node is JsonObject o)
+            foreach (var (k, v) in o)
+                foreach (var kv in Flatten(v, prefix.Length == 0 ? k : $"{prefix}.{k}")) result[kv.Key] = kv.Value;
+        else result[prefix] = node?.ToJsonString();
+        return result;
+    }
+
+    /// <summary>Each stage's state and counts, and the models the run produced (null until made).</summary>
+    public static JsonObject Status(string directory)
+    {
+        if (!RunManifest.Exists(directory)) throw new DirectoryNotFoundException($"no Self-Align run in {directory} (no {RunManifest.FileName})");
+        var manifest = RunManifest.Open(directory);
+        var stages = new JsonObject();
+        foreach (var stage in Enum.GetValues<AlignStage>())
+        {
+            var s = manifest.Stage(stage);
+            stages[RunManifest.Name(stage)] = new JsonObject
+            {
+                ["state"] = s is null ? "not started" : manifest.IsComplete(stage) ? "complete" : "in progress",
+                ["counts"] = s?["counts"]?.DeepClone() ?? PartialCounts(directory, stage),
+            };
+        }
+        string? Model(string file) => File.Exists(Path.Combine(directory, file)) ? Path.GetFullPath(Path.Combine(directory, file)) : null;
+        return new JsonObject
+        {
+            ["directory"] = Path.GetFullPath(directory),
+            ["stages"] = stages,
+            ["models"] = new JsonObject
+            {
+                ["base"] = manifest.Root["base_model"]?["path"]?.GetValue<string>(), ["engraved"] = Model(EngravedModel), ["verbose"] = Model(VerboseModel),
+            },
+        };
+    }
+
+    private static JsonObject PartialCounts(string directory, AlignStage stage)
+    {
+        long Lines(string f) => File.Exists(Path.Combine(directory, f)) ? File.ReadLines(Path.Combine(directory, f)).LongCount(l => l.EndsWith('}')) : 0;
+        return stage switch
+        {
+            AlignStage.Prompts => new JsonObject { ["self_instruct_requests_done"] = Lines(SelfInstructFile), ["topic_requests_done"] = Lines(TopicsFile), ["question_requests_done"] = Lines(QuestionsFile) },
+            AlignStage.Answers => new JsonObject { ["answered"] = Lines(AnswersFile) },
+            AlignStage.Verbose => new JsonObject { ["answered"] = Lines(VerboseFile) },
+            _ => new JsonObject(),
+        };
+    }
+}

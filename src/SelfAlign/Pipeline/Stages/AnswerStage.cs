@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+using SelfAlign.Data;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using SelfAlign.Rain;
+
+namespace SelfAlign.Pipeline;
+
+/// <summary>
+/// Stage 2 (brief A.2): the base model answers every prompt behind the principles and exemplars, one long prefix
+/// evaluated once and shared by every request; each answer starts with internal thoughts. Every prompt gets one
+/// line in stage2-answers.jsonl as it finishes (kept with its answer and the rules its thoughts named, or dropped
+/// with the reason); a rerun skips the ids already there. With answers.use_rain the answers come from RAIN.
+/// </summary>
+internal sealed class AnswerStage(AlignRun run, string basePath)
+{
+    public async Task<JsonObject> RunAsync(IProgress<AlignProgress>? progress, CancellationToken ct)
+    {
+        var c = run.Config;
+        var cfg = c.Answers;
+        var prompts = ReadPrompts(run.PathOf(AlignRun.PromptsFile));
+        var path = run.PathOf(AlignRun.AnswersFile);
+        var done = JsonlFile.RecoverForAppend(path).Select(r => r["id"]!.GetValue<string>()).ToHashSet();
+        var todo = prompts.Where(p => !done.Contains(p.Id)).ToList();
+        var prefix = AlignData.SelfAlignPrompt(run.Templates, run.Principles, run.Exemplars);
+        var filter = new AnswerFilter(run.Templates, run.Principles, run.Exemplars, cfg);
+
+        using var model = LlamaModel.Load(basePath);
+        using var writer = new JsonlWriter(path);
+        var finished = done.Count;
+        void Write(Prompt p, string raw, bool reachedTurnEnd, string finish)
+        {
+            var f = filter.Process(raw, reachedTurnEnd);
+            var record = new JsonObject
+            {
+                ["id"] = p.Id, ["instruction"] = p.Instruction, ["source"] = p.Source, ["raw"] = raw, ["finish"] = finish,
+                ["thoughts"] = f.Thoughts, ["rules"] = new JsonArray(f.Rules.Select(r => (JsonNode)r).ToArray()),
+            };
+            if (f.Answer is not null) record["answer"] = f.Answer;
+            else record["dropped"] = f.DropReason;
+            writer.Write(record);
+            progress?.Report(new AlignProgress(AlignStage.Answers, cfg.UseRain ? "answers (RAIN)" : "answers", ++finished, prompts.Count));
+        }
+
+        if (cfg.UseRain)
+        {
+            var judge = cfg.RainJudge is { } j ? RainJudge.Load(c.Resolve(j)) : RainJudge.Harm;
+            var options = new RainOptions
+            {
+                MaxNewTokens = cfg.Sampling.MaxNewTokens, Temperature = Math.Max(cfg.Sampling.Temperature, 0.01f), StopStrings = run.Templates.AnswerStop,
+                Threads = c.Threads, ContextSize = Math.Max(c.ContextSize, 4096),
+            };
+            using var rain = new RainDecoder(model, judge, options);
+            foreach (var p in todo)
+            {
+                ct.ThrowIfCancellationRequested();
+                var result = rain.Generate(prefix + AlignData.Fill(run.Templates.Question, ("question", p.Instruction)), p.Instruction,
+                    options with { Seed = StageGeneration.Seed(c.Seed, "answers", Index(p.Id)) }, ct);
+                var reachedEnd = result.Tokens.Length < options.MaxNewTokens;
+                Write(p, result.Text, reachedEnd, reachedEnd ? "StopString" : "Length");
+            }
+        }
+        else
+        {
+            using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = c.ContextSize, Threads = c.Threads } });
+            var requests = todo.Select(p => new GenerationRequest
+            {
+                SharedPrefix = prefix,
+                Prompt = AlignData.Fill(run.Templates.Question, ("question", p.Instruction)),
+                MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = run.Templates.AnswerStop,
+                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "answers", Index(p.Id)), model.Vocabulary, banEndOfText: false),
+            }).ToList();
+            await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
+                Write(todo[i], result.Text, result.FinishReason is FinishReason.StopString or FinishReason.EndOfGeneration, result.FinishReason.ToString());
+        }
+        return Counts(path);
+    }
+
+    internal sealed record Prompt(string Id, string Instruction, string Source);
+
+    internal static List<Prompt> ReadPrompts(string path) =>
+        JsonlFile.Read(path).Select(r => new Prompt(JsonlFile.RequireString(r.Record, "id", path, r.Line),
+            JsonlFile.RequireString(r.Record, "instruction", path, r.Line), r.Record["source"]?.GetValue<string>() ?? "")).ToList();
+
+    private static long Index(string id) => long.TryParse(id.TrimStart('p'), out var n) ? n : id.Length;
+
+    /// <summary>Answered, kept and dropped (by reason), and how often each rule was named.</summary>
+    internal static JsonObject Counts(string path)
+    {
+        var records = JsonlFile.Read(path).Select(r => r.Record).ToList();
+        var reasons = new JsonObject();
+        foreach (var g in records.Where(r => r["dropped"] is not null).GroupBy(r => Reason(r["dropped"]!.GetValue<string>())))
+            reasons[g.Key] = g.Count();
+        var rules = new JsonObject();
+        foreach (var g in records.Where(r => r["answer"] is not null).SelectMany(r => r["rules"]!.AsArray().Select(x => x!.GetValue<int>())).GroupBy(x => x).OrderBy(g => g.Key))
+            rules[g.Key.ToString()] = g.Count();
+        return new JsonObject
+        {
+            ["answered"] = records.Count, ["kept"] = records.Count(r => r["answer"] is not null),
+            ["dropped"] = records.Count(r => r["dropped"] is not null), ["dropped_by_reason"] = reasons, ["rules_named"] = rules,
+        };
+    }
+
+    private static string Reason(string reason) => reason.Split(" ('")[0];
+}

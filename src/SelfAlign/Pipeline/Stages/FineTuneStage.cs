@@ -1,0 +1,52 @@
+using System.Text.Json.Nodes;
+using SelfAlign.Data;
+using SelfAlign.Training;
+
+namespace SelfAlign.Pipeline;
+
+/// <summary>
+/// Stages 3 and the end of 4 (brief A.3, A.4): the kept answers become training texts of the plain chat prompt
+/// (no principles, no exemplars) + question + answer + turn end, and the base model is fine-tuned on them with the
+/// project's trainer. Epoch checkpoints let a rerun continue an interrupted training.
+/// </summary>
+internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage stage)
+{
+    public JsonObject Run(IProgress<AlignProgress>? progress, CancellationToken ct)
+    {
+        var verbose = stage == AlignStage.Verbose;
+        var source = run.PathOf(verbose ? AlignRun.VerboseFile : AlignRun.AnswersFile);
+        var dataPath = run.PathOf(verbose ? AlignRun.VerboseDataFile : AlignRun.EngravingDataFile);
+        var output = run.PathOf(verbose ? AlignRun.VerboseModel : AlignRun.EngravedModel);
+        var cfg = verbose ? run.Config.Verbose.Training : run.Config.Engraving;
+
+        var pairs = JsonlFile.Read(source).Select(r => r.Record).Where(r => r["answer"] is not null)
+            .Select(r => (Question: r["instruction"]!.GetValue<string>(), Answer: r["answer"]!.GetValue<string>())).ToList();
+        if (pairs.Count == 0) throw new InvalidOperationException($"{source} has no kept answers to train on");
+        var tmp = dataPath + ".tmp";
+        File.Delete(tmp);
+        using (var w = new JsonlWriter(tmp))
+            foreach (var (q, a) in pairs)
+                w.Write(new JsonObject { ["text"] = AlignData.Fill(run.Templates.ChatPrompt, ("question", q)) + a + run.Templates.TurnEnd });
+        File.Move(tmp, dataPath, overwrite: true);
+
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        var options = new TrainingOptions
+        {
+            Epochs = cfg.Epochs, LearningRate = cfg.LearningRate, WarmupSteps = cfg.WarmupSteps, ContextLength = cfg.ContextLength,
+            Seed = run.Config.Seed, Threads = run.Config.Threads, CheckpointDirectory = output + ".checkpoints", Resume = true,
+            Tensors = cfg.Tensors switch
+            {
+                "all" => TensorSelection.All, "attention" => TensorSelection.Attention, "feed-forward" => TensorSelection.FeedForward,
+                _ => throw new ArgumentException($"training tensors '{cfg.Tensors}': use all, attention or feed-forward"),
+            },
+        };
+        var report = new LlamaTrainer(options).Train(basePath, dataPath, output + ".tmp",
+            p => progress?.Report(new AlignProgress(stage, verbose ? "verbose training" : "engraving", p.Step, p.TotalSteps, $"loss {p.Loss:F3}")), ct);
+        File.Move(output + ".tmp", output, overwrite: true);
+        return new JsonObject
+        {
+            ["training_records"] = pairs.Count, ["epochs"] = cfg.Epochs, ["initial_loss"] = report.InitialLoss, ["final_loss"] = report.FinalLoss,
+            ["tokens_per_s"] = report.TokensPerS, ["model"] = output,
+        };
+    }
+}

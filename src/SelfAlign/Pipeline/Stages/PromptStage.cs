@@ -1,0 +1,210 @@
+using System.Text.Json.Nodes;
+using SelfAlign.Data;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+
+namespace SelfAlign.Pipeline;
+
+/// <summary>
+/// Stage 1 (brief A.1): self-instruct lists filtered by length, banned words and ROUGE-L novelty; topic-guided
+/// red-teaming (balanced topic brainstorming over several rounds, then questions from type and topic hints);
+/// merged, de-duplicated and shuffled into stage1-prompts.jsonl. Every request's output is a line written in
+/// request order, so a rerun rebuilds the state from the file and continues.
+/// </summary>
+internal sealed class PromptStage(AlignRun run, string basePath)
+{
+    private readonly AlignConfig _c = run.Config;
+    private readonly PromptTemplates _t = run.Templates;
+
+    public async Task<JsonObject> RunAsync(IProgress<AlignProgress>? progress, CancellationToken ct)
+    {
+        using var model = LlamaModel.Load(basePath);
+        using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = _c.ContextSize, Threads = _c.Threads } });
+        var (instructions, dropped) = await SelfInstructAsync(engine, progress, ct);
+        var topics = await TopicsAsync(engine, progress, ct);
+        var questions = await QuestionsAsync(engine, topics, progress, ct);
+
+        // merge: exact duplicates (case and punctuation ignored) dropped, then shuffled with the run's seed
+        var merged = instructions.Select(i => (Text: i, Source: "self-instruct", Type: (string?)null, Topic: (string?)null))
+            .Concat(questions.Select(q => (Text: q.Question, Source: "red-team", Type: (string?)q.Type, Topic: (string?)q.Topic)))
+            .DistinctBy(x => TextFilters.NormalisedKey(x.Text)).ToList();
+        var shuffle = StageGeneration.Random(_c.Seed, "merge", 0);
+        merged = merged.OrderBy(_ => shuffle.Next()).ToList();
+        var tmp = run.PathOf(AlignRun.PromptsFile + ".tmp");
+        File.Delete(tmp);
+        using (var w = new JsonlWriter(tmp))
+            for (var i = 0; i < merged.Count; i++)
+            {
+                var record = new JsonObject { ["id"] = $"p{i + 1:D6}", ["instruction"] = merged[i].Text, ["source"] = merged[i].Source };
+                if (merged[i].Type is { } type) { record["type"] = type; record["topic"] = merged[i].Topic; }
+                w.Write(record);
+            }
+        File.Move(tmp, run.PathOf(AlignRun.PromptsFile), overwrite: true);
+        return new JsonObject
+        {
+            ["self_instruct_kept"] = instructions.Count, ["self_instruct_dropped"] = dropped, ["topics"] = topics.Sum(t => t.Value.Count),
+            ["topic_types"] = topics.Count, ["red_team_questions"] = questions.Count, ["prompts"] = merged.Count,
+        };
+    }
+
+    // ---------------- self-instruct ----------------
+
+    private async Task<(List<string> Kept, int Dropped)> SelfInstructAsync(GenerationEngine engine, IProgress<AlignProgress>? progress, CancellationToken ct)
+    {
+        var cfg = _c.SelfInstruct;
+        var path = run.PathOf(AlignRun.SelfInstructFile);
+        var pool = new InstructionPool(cfg.RougeThreshold);
+        foreach (var s in run.SeedTasks) pool.Add(s.Instruction);
+        var kept = new List<string>();
+        var dropped = 0;
+        var done = JsonlFile.RecoverForAppend(path);
+        foreach (var r in done.OrderBy(r => r["i"]!.GetValue<int>()))
+        {
+            foreach (var k in r["kept"]!.AsArray()) { var text = k!.GetValue<string>(); pool.Add(text); kept.Add(text); }
+            dropped += r["dropped"]!.AsArray().Count;
+        }
+        var label = NumberedList.LabelOf(_t.SelfInstructItem, "{instruction}");
+        var k0 = cfg.Demonstrations;
+        var todo = Enumerable.Range(done.Count, Math.Max(0, cfg.Requests - done.Count)).ToList();
+        var requests = todo.Select(i =>
+        {
+            var rng = StageGeneration.Random(_c.Seed, "self-instruct", i);
+            var demos = run.SeedTasks.OrderBy(_ => rng.Next()).Take(k0).ToList();
+            var list = string.Concat(demos.Select((d, n) => AlignData.Fill(_t.SelfInstructItem, ("n", n + 1), ("instruction", d.Instruction), ("input", d.Input.Length > 0 ? d.Input : "<noinput>"))));
+            return new GenerationRequest
+            {
+                Prompt = AlignData.Fill(_t.SelfInstruct, ("demonstrations", list), ("count", k0)),
+                MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = _t.ListStop,
+                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(_c.Seed, "self-instruct", i), engine.Model.Vocabulary, banEndOfText: true),
+            };
+        }).ToList();
+        using var writer = new JsonlWriter(path);
+        await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
+        {
+            var items = NumberedList.Parse(result.Text, label).Where(x => x.Number > k0).Select(x => x.Text).ToList();
+            if (result.FinishReason == FinishReason.Length && items.Count > 0) items.RemoveAt(items.Count - 1); // possibly cut off
+            var keptHere = new JsonArray();
+            var droppedHere = new JsonArray();
+            foreach (var item in items)
+            {
+                var reason = TextFilters.RejectInstruction(item, cfg) ?? (pool.TryAdd(item) ? null : $"ROUGE-L above {cfg.RougeThreshold} with a kept instruction");
+                if (reason is null) { keptHere.Add(item); kept.Add(item); }
+                else droppedHere.Add(new JsonObject { ["text"] = item, ["reason"] = reason });
+            }
+            dropped += droppedHere.Count;
+            writer.Write(new JsonObject { ["i"] = todo[j], ["raw"] = result.Text, ["finish"] = result.FinishReason.ToString(), ["kept"] = keptHere, ["dropped"] = droppedHere });
+            progress?.Report(new AlignProgress(AlignStage.Prompts, "self-instruct", todo[j] + 1, cfg.Requests, $"{kept.Count} kept"));
+        }, ct);
+        return (kept, dropped);
+    }
+
+    // ---------------- red-teaming topics ----------------
+
+    private async Task<Dictionary<string, List<string>>> TopicsAsync(GenerationEngine engine, IProgress<AlignProgress>? progress, CancellationToken ct)
+    {
+        var cfg = _c.RedTeam;
+        var path = run.PathOf(AlignRun.TopicsFile);
+        var topics = new Dictionary<string, List<string>>();
+        foreach (var s in run.RedTeamSeeds)
+        {
+            if (!topics.TryGetValue(s.Type, out var list)) topics[s.Type] = list = [];
+            if (!list.Contains(s.Topic, StringComparer.OrdinalIgnoreCase)) list.Add(s.Topic);
+        }
+        var done = JsonlFile.RecoverForAppend(path);
+        using var writer = new JsonlWriter(path);
+        var types = topics.Keys.ToList();
+        for (var round = 0; round < cfg.TopicRounds; round++)
+        {
+            var plan = types.SelectMany(type => Enumerable.Range(0, cfg.TopicRequestsPerType).Select(j => (Type: type, J: j))).ToList();
+            var have = done.Where(r => r["round"]!.GetValue<int>() == round).OrderBy(r => r["i"]!.GetValue<int>()).ToList();
+            var results = have.Select(r => (r["type"]!.GetValue<string>(), r["topics"]!.AsArray().Select(x => x!.GetValue<string>()).ToList())).ToList();
+            var todo = Enumerable.Range(have.Count, plan.Count - have.Count).ToList();
+            var requests = todo.Select(i =>
+            {
+                var (type, _) = plan[i];
+                var rng = StageGeneration.Random(_c.Seed, $"topics-{round}", i);
+                // as the reference: one example topic while a type has fewer than 10, otherwise 5
+                var examples = topics[type].OrderBy(_ => rng.Next()).Take(topics[type].Count < 10 ? 1 : 5).ToList();
+                return new GenerationRequest
+                {
+                    Prompt = AlignData.Fill(_t.TopicBrainstorm, ("type", type), ("topics", string.Concat(examples.Select((t, n) => AlignData.Fill(_t.TopicItem, ("n", n + 1), ("topic", t)))))),
+                    MaxNewTokens = cfg.TopicSampling.MaxNewTokens, StopStrings = _t.ListStop,
+                    Sampling = StageGeneration.Sampling(cfg.TopicSampling, StageGeneration.Seed(_c.Seed, $"topics-{round}", i), engine.Model.Vocabulary, banEndOfText: true),
+                };
+            }).ToList();
+            var r0 = round;
+            await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
+            {
+                var i = todo[j];
+                var parsed = NumberedList.Parse(result.Text).Take(20).Select(x => x.Text)
+                    .Where(t => TextFilters.RejectTopic(t, cfg.MaxTopicWords, cfg.TopicsCapitalised) is null).ToList();
+                writer.Write(new JsonObject { ["round"] = r0, ["i"] = i, ["type"] = plan[i].Type, ["raw"] = result.Text, ["topics"] = new JsonArray(parsed.Select(p => (JsonNode)p).ToArray()) });
+                results.Add((plan[i].Type, parsed));
+                progress?.Report(new AlignProgress(AlignStage.Prompts, $"topics round {r0 + 1}/{cfg.TopicRounds}", i + 1, plan.Count, $"{topics.Sum(t => t.Value.Count)} topics"));
+            }, ct);
+            foreach (var (type, found) in results)
+                foreach (var t in found)
+                    if (!topics[type].Contains(t, StringComparer.OrdinalIgnoreCase)) topics[type].Add(t);
+            // balanced: every type keeps as many topics as the type with fewest
+            var min = topics.Values.Min(l => l.Count);
+            foreach (var type in types) topics[type] = topics[type].Take(min).ToList();
+        }
+        return topics;
+    }
+
+    // ---------------- red-teaming questions ----------------
+
+    private async Task<List<(string Type, string Topic, string Question)>> QuestionsAsync(
+        GenerationEngine engine, Dictionary<string, List<string>> topics, IProgress<AlignProgress>? progress, CancellationToken ct)
+    {
+        var cfg = _c.RedTeam;
+        var path = run.PathOf(AlignRun.QuestionsFile);
+        var seedPairs = run.RedTeamSeeds.Select(s => (s.Type, s.Topic)).ToHashSet();
+        var pool = topics.SelectMany(kv => kv.Value.Select(t => (Type: kv.Key, Topic: t))).Where(p => !seedPairs.Contains(p)).ToList();
+        var found = new List<(string Type, string Topic, string Question)>();
+        var done = JsonlFile.RecoverForAppend(path);
+        foreach (var r in done.OrderBy(r => r["i"]!.GetValue<int>()))
+            foreach (var q in r["questions"]!.AsArray())
+                found.Add((q!["type"]!.GetValue<string>(), q["topic"]!.GetValue<string>(), q["question"]!.GetValue<string>()));
+        var k = cfg.HintsPerRequest;
+        var todo = pool.Count == 0 ? [] : Enumerable.Range(done.Count, Math.Max(0, cfg.QuestionRequests - done.Count)).ToList();
+        var hintsOf = new Dictionary<int, List<(string Type, string Topic)>>();
+        var requests = todo.Select(i =>
+        {
+            var rng = StageGeneration.Random(_c.Seed, "questions", i);
+            var seeds = run.RedTeamSeeds.OrderBy(_ => rng.Next()).Take(k).ToList();
+            var fresh = pool.OrderBy(_ => rng.Next()).Take(k).ToList();
+            hintsOf[i] = fresh;
+            var hints = seeds.Select(s => (s.Type, s.Topic)).Concat(fresh).ToList();
+            var hintText = string.Concat(hints.Select((h, n) => AlignData.Fill(_t.HintItem, ("n", n + 1), ("type", h.Type), ("topic", h.Topic))));
+            var questionText = string.Concat(seeds.Select((s, n) => AlignData.Fill(_t.QuestionItem, ("n", n + 1), ("question", s.Question))));
+            return new GenerationRequest
+            {
+                Prompt = AlignData.Fill(_t.QuestionGeneration, ("hints", hintText), ("questions", questionText), ("count", hints.Count)),
+                MaxNewTokens = cfg.QuestionSampling.MaxNewTokens, StopStrings = _t.ListStop,
+                Sampling = StageGeneration.Sampling(cfg.QuestionSampling, StageGeneration.Seed(_c.Seed, "questions", i), engine.Model.Vocabulary, banEndOfText: true),
+            };
+        }).ToList();
+        using var writer = new JsonlWriter(path);
+        await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
+        {
+            var i = todo[j];
+            var seedsShown = Math.Min(k, run.RedTeamSeeds.Count);
+            var fresh = hintsOf[i];
+            var items = NumberedList.Parse(result.Text).Where(x => x.Number > seedsShown && x.Number <= seedsShown + fresh.Count).ToList();
+            if (result.FinishReason == FinishReason.Length && items.Count > 0) items.RemoveAt(items.Count - 1);
+            var questions = new JsonArray();
+            foreach (var (number, text) in items.DistinctBy(x => x.Number))
+            {
+                if (text.Length == 0) continue;
+                var (type, topic) = fresh[number - seedsShown - 1];
+                questions.Add(new JsonObject { ["type"] = type, ["topic"] = topic, ["question"] = text });
+                found.Add((type, topic, text));
+            }
+            writer.Write(new JsonObject { ["i"] = i, ["raw"] = result.Text, ["questions"] = questions });
+            progress?.Report(new AlignProgress(AlignStage.Prompts, "red-team questions", i + 1, cfg.QuestionRequests, $"{found.Count} questions"));
+        }, ct);
+        // as the reference's merge: the first question per (topic, type)
+        return found.DistinctBy(q => (q.Type, q.Topic)).ToList();
+    }
+}

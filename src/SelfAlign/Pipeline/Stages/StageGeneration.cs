@@ -1,0 +1,37 @@
+using SelfAlign.Generation;
+using SelfAlign.Models;
+
+namespace SelfAlign.Pipeline;
+
+/// <summary>Helpers the generation stages share: sampling settings and results delivered in request order.</summary>
+internal static class StageGeneration
+{
+    public static SamplingOptions Sampling(StageSampling s, ulong seed, Vocabulary vocabulary, bool banEndOfText) => new()
+    {
+        Temperature = s.Temperature, TopP = s.TopP, Seed = seed, NGramPenalties = s.NgramPenalties,
+        BannedTokens = s.BannedFirstTokens.Select(t => vocabulary.Tokenize(t, addSpecial: false)).Where(t => t.Length > 0).Select(t => t[0])
+            .Concat(banEndOfText ? [vocabulary.Eos] : []).Where(t => t >= 0).Distinct().ToList(),
+    };
+
+    /// <summary>A seed for one request that does not depend on which requests ran before it.</summary>
+    public static ulong Seed(ulong runSeed, string stage, long index)
+    {
+        var h = 14695981039346656037UL; // FNV-1a: stable across processes, unlike string.GetHashCode
+        foreach (var c in stage) h = (h ^ c) * 1099511628211UL;
+        return (runSeed * 0x9E3779B97F4A7C15UL) ^ h ^ ((ulong)index * 0xBF58476D1CE4E5B9UL);
+    }
+
+    /// <summary>Generates every request (batched) and hands results to <paramref name="onResult"/> in list order.</summary>
+    public static async Task InOrderAsync(GenerationEngine engine, IReadOnlyList<GenerationRequest> requests, Action<int, GenerationResult> onResult, CancellationToken ct)
+    {
+        var ready = new Dictionary<int, GenerationResult>();
+        var next = 0;
+        await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
+        {
+            ready[i] = result;
+            while (ready.Remove(next, out var r)) onResult(next++, r);
+        }
+    }
+
+    public static Random Random(ulong runSeed, string stage, long index) => new(unchecked((int)Seed(runSeed, stage, index)));
+}

@@ -1,0 +1,73 @@
+using System.Text.Json.Nodes;
+using SelfAlign.Data;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+
+namespace SelfAlign.Pipeline;
+
+/// <summary>
+/// Stage 4 (brief A.4): the engraved model, behind the verbose meta prompt and with n-gram repetition penalties,
+/// answers the kept questions again; the answers are filtered (turn end, sentence loops, at most 12 list items, a
+/// minimum length, leaks of the meta prompt), and a final model is trained from the base model on them.
+/// </summary>
+internal sealed class VerboseStage(AlignRun run, string basePath)
+{
+    public async Task<JsonObject> RunAsync(IProgress<AlignProgress>? progress, CancellationToken ct)
+    {
+        var c = run.Config;
+        var cfg = c.Verbose;
+        var t = run.Templates;
+        var questions = JsonlFile.Read(run.PathOf(AlignRun.AnswersFile)).Select(r => r.Record).Where(r => r["answer"] is not null)
+            .Select(r => (Id: r["id"]!.GetValue<string>(), Question: r["instruction"]!.GetValue<string>())).ToList();
+        var path = run.PathOf(AlignRun.VerboseFile);
+        var done = JsonlFile.RecoverForAppend(path).Select(r => r["id"]!.GetValue<string>()).ToHashSet();
+        var todo = questions.Where(q => !done.Contains(q.Id)).ToList();
+        var split = t.VerbosePrompt.IndexOf("{question}", StringComparison.Ordinal);
+        var prefix = t.VerbosePrompt[..split];
+        var leaks = t.VerbosePrompt.Replace("{question}", "\n").Split('\n', StringSplitOptions.TrimEntries)
+            .Where(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length >= 4).ToList();
+
+        using (var model = LlamaModel.Load(run.PathOf(AlignRun.EngravedModel)))
+        using (var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = c.ContextSize, Threads = c.Threads } }))
+        using (var writer = new JsonlWriter(path))
+        {
+            var requests = todo.Select((q, i) => new GenerationRequest
+            {
+                SharedPrefix = prefix, Prompt = t.VerbosePrompt[split..].Replace("{question}", q.Question, StringComparison.Ordinal),
+                MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = t.AnswerStop,
+                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "verbose", i + done.Count), model.Vocabulary, banEndOfText: false),
+            }).ToList();
+            var finished = done.Count;
+            await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
+            {
+                var reachedEnd = result.FinishReason is FinishReason.StopString or FinishReason.EndOfGeneration;
+                var (answer, reason) = Filter(result.Text, reachedEnd, cfg.MinChars, leaks);
+                var record = new JsonObject { ["id"] = todo[i].Id, ["instruction"] = todo[i].Question, ["raw"] = result.Text, ["finish"] = result.FinishReason.ToString() };
+                if (answer is not null) record["answer"] = answer;
+                else record["dropped"] = reason;
+                writer.Write(record);
+                progress?.Report(new AlignProgress(AlignStage.Verbose, "verbose answers", ++finished, questions.Count));
+            }
+        }
+        var records = JsonlFile.Read(path).Select(r => r.Record).ToList();
+        var kept = records.Where(r => r["answer"] is not null).ToList();
+        var training = new FineTuneStage(run, basePath, AlignStage.Verbose).Run(progress, ct);
+        training["answered"] = records.Count;
+        training["kept"] = kept.Count;
+        training["mean_answer_chars"] = kept.Count > 0 ? kept.Average(r => r["answer"]!.GetValue<string>().Length) : 0;
+        return training;
+    }
+
+    /// <summary>The verbose filter: sentence loops (backticks too), at most 12 list items, a minimum length, no meta-prompt leaks.</summary>
+    internal static (string? Answer, string? Reason) Filter(string text, bool reachedTurnEnd, int minChars, IReadOnlyList<string> leaks)
+    {
+        var answer = TextFilters.CutSentenceLoop(text, backtick: true).Trim();
+        var thirteenth = answer.IndexOf("\n13. ", StringComparison.Ordinal);
+        if (thirteenth >= 0) answer = answer[..thirteenth].TrimEnd();
+        if (!reachedTurnEnd) answer = TextFilters.DropPartialWord(answer);
+        if (answer.Length < minChars) return (null, $"shorter than {minChars} characters");
+        foreach (var leak in leaks)
+            if (answer.Contains(leak, StringComparison.OrdinalIgnoreCase)) return (null, "repeats the verbose meta prompt");
+        return (answer, null);
+    }
+}

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using SelfAlign.Pipeline;
+using SelfAlign.Testbed;
+using SelfAlign.Tests.Cli;
+using SelfAlign.Tests.Testbed;
+using Xunit;
+
+namespace SelfAlign.Tests.Pipeline;
+
+/// <summary>Runs of the pipeline on the testbed model: resume after kill -9, config changes, exports, bad input.</summary>
+public class AlignRunTests
+{
+    private static readonly string Examples = Path.Combine(Path.GetDirectoryName(Repository.CacheDirectory)!, "examples");
+
+    /// <summary>A small run config in a fresh directory, pointing at the example's data files and the cached testbed model.</summary>
+    private static string WriteConfig(string name, string extra = "", int selfInstruct = 60, int questions = 30)
+    {
+        var dir = Path.Combine(TestModels.Directory, name);
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(dir);
+        var data = Path.Combine(Examples, "testbed");
+        var config = Path.Combine(dir, "run.yaml");
+        File.WriteAllText(config, $"""
+            base_model: {TestbedModels.Clean}
+            seed: 3
+            context_size: 8192
+            data:
+              principles: {data}/principles.yaml
+              exemplars: {data}/exemplars.yaml
+              seed_tasks: {data}/seed-tasks.jsonl
+              red_team: {data}/red-team.jsonl
+              prompts: {data}/prompts.yaml
+            self_instruct:
+              requests: {selfInstruct}
+              demonstrations: 3
+              min_words: 3
+              rouge_threshold: 0.8
+              sampling: {"{"} max_new_tokens: 60 {"}"}
+            red_team:
+              topic_rounds: 2
+              max_topic_words: 1
+              topics_capitalised: false
+              topic_sampling: {"{"} max_new_tokens: 40 {"}"}
+              question_requests: {questions}
+              hints_per_request: 2
+              question_sampling: {"{"} max_new_tokens: 60 {"}"}
+            answers:
+              sampling: {"{"} max_new_tokens: 72, temperature: 0.5, top_p: 0.95 {"}"}
+              min_chars: 20
+              leak_check: requests
+            engraving: {"{"} epochs: 1, learning_rate: 0.001, warmup_steps: 2, context_length: 512 {"}"}
+            verbose:
+              sampling: {"{"} max_new_tokens: 80, temperature: 0.3, top_p: 0.7, ngram_penalties: [0, 0, 1, 2] {"}"}
+              min_chars: 40
+              training: {"{"} epochs: 1, learning_rate: 0.001, warmup_steps: 2, context_length: 512 {"}"}
+            {extra}
+            """);
+        return config;
+    }
+
+    [Fact]
+    public void TheTestbedExampleRendersTheTestbedsOwnPrinciplesPrompt()
+    {
+        var templates = PromptTemplates.Load(Path.Combine(Examples, "testbed", "prompts.yaml"));
+        var prompt = AlignData.SelfAlignPrompt(templates, AlignData.Principles(Path.Combine(Examples, "testbed", "principles.yaml")),
+            AlignData.Exemplars(Path.Combine(Examples, "testbed", "exemplars.yaml")));
+        Assert.Equal(TestbedPrompts.DefaultPrinciples, prompt);
+    }
+
+    [Fact]
+    public void KilledRunsContinueWithoutLosingOrRepeatingARecordAndMatchAnUninterruptedRun()
+    {
+        var config = WriteConfig("align-kill", selfInstruct: 400, questions: 120);
+        var reference = Path.Combine(Path.GetDirectoryName(config)!, "reference");
+        var killed = Path.Combine(Path.GetDirectoryName(config)!, "killed");
+        string[] Args(string dir) => ["align", "run", config, "--out", dir, "--stage", "prompts", "--stage", "answers"];
+        var o = CliProcess.Run(Args(reference));
+        Assert.True(o.ExitCode == 0, o.Stderr);
+
+        // kill -9 at growing delays until a run completes (each rerun continues the last); at least one kill must land mid-stage
+        var partialKills = 0;
+        for (var delay = 1500; ; delay = delay * 3 / 2)
+        {
+            var (exited, _) = RunAndKillAfter(Args(killed), delay);
+            if (exited) break;
+            var lines = new[] { AlignRun.SelfInstructFile, AlignRun.AnswersFile }
+                .Select(f => Path.Combine(killed, f)).Where(File.Exists).Sum(f => File.ReadAllLines(f).Length);
+            if (lines > 0) partialKills++;
+            Assert.True(delay < 60_000, "the run never finished");
+        }
+        Assert.True(partialKills >= 1, "no kill landed after output had started");
+
+        Assert.Equal(File.ReadAllText(Path.Combine(reference, AlignRun.SelfInstructFile)), File.ReadAllText(Path.Combine(killed, AlignRun.SelfInstructFile)));
+        Assert.Equal(File.ReadAllText(Path.Combine(reference, AlignRun.PromptsFile)), File.ReadAllText(Path.Combine(killed, AlignRun.PromptsFile)));
+        var prompts = File.ReadAllLines(Path.Combine(reference, AlignRun.PromptsFile)).Length;
+        Dictionary<string, string?> Answers(string dir) => File.ReadAllLines(Path.Combine(dir, AlignRun.AnswersFile))
+            .Select(l => JsonNode.Parse(l)!).ToDictionary(r => r["id"]!.GetValue<string>(), r => r["answer"]?.GetValue<string>());
+        var expected = Answers(reference);
+        var got = Answers(killed); // ToDictionary throws on a repeated id
+        Assert.Equal(prompts, File.ReadAllLines(Path.Combine(killed, AlignRun.AnswersFile)).Length);
+        Assert.Equal(expected.OrderBy(kv => kv.Key), got.OrderBy(kv => kv.Key));
+        var status = JsonNode.Parse(CliProcess.Run("align", "status", killed, "--json").Stdout)!;
+        Assert.Equal("complete", status["stages"]!["answers"]!["state"]!.GetValue<string>());
+        Assert.Equal(prompts, status["stages"]!["answers"]!["counts"]!["answered"]!.GetValue<int>());
+    }
+
+    private static (bool Exited, int Code) RunAndKillAfter(string[] args, int milliseconds)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SelfAlign.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        _ = p.StandardOutput.ReadToEndAsync();
+        _ = p.StandardError.ReadToEndAsync();
+        if (p.WaitForExit(milliseconds)) return (true, p.ExitCode);
+        p.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
+        p.WaitForExit();
+        return (false, -1);
+    }
+
+    [Fact]
+    public async Task FinishedStagesRefuseChangedSettingsUnlessRedoneAndAllFourStagesProduceModels()
+    {
+        var config = WriteConfig("align-full", selfInstruct: 30, questions: 10);
+        var dir = Path.Combine(Path.GetDirectoryName(config)!, "run");
+        var cache = Path.Combine(Repository.CacheDirectory, "testbed");
+        await new AlignRun(AlignConfig.Load(config), dir).RunAsync(new AlignRunOptions { TestbedCacheDirectory = cache });
+        var status = AlignRun.Status(dir);
+        foreach (var stage in new[] { "prompts", "answers", "engraving", "verbose" })
+            Assert.Equal("complete", status["stages"]![stage]!["state"]!.GetValue<string>());
+        Assert.True(File.Exists(status["models"]!["engraved"]!.GetValue<string>()));
+        Assert.True(File.Exists(status["models"]!["verbose"]!.GetValue<string>()));
+
+        File.WriteAllText(config, File.ReadAllText(config).Replace("temperature: 0.5", "temperature: 0.7"));
+        var changed = AlignConfig.Load(config);
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => new AlignRun(changed, dir).RunAsync(new AlignRunOptions { TestbedCacheDirectory = cache }));
+        Assert.Contains("stage 'answers'", e.Message);
+        Assert.Contains("answers.sampling.temperature: 0.5 -> 0.7", e.Message);
+        Assert.Contains("--redo answers", e.Message);
+
+        // redoing answers discards answers and every stage after it; prompts are kept
+        var prompts = File.ReadAllText(Path.Combine(dir, AlignRun.PromptsFile));
+        await new AlignRun(changed, dir).RunAsync(new AlignRunOptions { Stages = [AlignStage.Answers], Redo = [AlignStage.Answers], TestbedCacheDirectory = cache });
+        status = AlignRun.Status(dir);
+        Assert.Equal("complete", status["stages"]!["answers"]!["state"]!.GetValue<string>());
+        Assert.Equal("not started", status["stages"]!["engraving"]!["state"]!.GetValue<string>());
+        Assert.Null(status["models"]!["engraved"]);
+        Assert.Equal(prompts, File.ReadAllText(Path.Combine(dir, AlignRun.PromptsFile)));
+
+        // the three export formats read back
+        var kept = File.ReadAllLines(Path.Combine(dir, AlignRun.AnswersFile)).Select(l => JsonNode.Parse(l)!).Where(r => r["answer"] is not null).ToList();
+        foreach (var format in Enum.GetValues<ExportFormat>())
+        {
+            var outPath = Path.Combine(dir, $"export-{format}.jsonl");
+            Assert.Equal(kept.Count, AlignExport.Export(dir, format, outPath));
+            var first = JsonNode.Parse(File.ReadLines(outPath).First())!;
+            var (question, answer) = format switch
+            {
+                ExportFormat.Messages => (first["messages"]![0]!["content"], first["messages"]![1]!["content"]),
+                ExportFormat.Alpaca => (first["instruction"], first["output"]),
+                _ => (first["conversations"]![0]!["value"], first["conversations"]![1]!["value"]),
+            };
+            Assert.Equal(kept[0]["instruction"]!.GetValue<string>(), question!.GetValue<string>());
+            Assert.Equal(kept[0]["answer"]!.GetValue<string>(), answer!.GetValue<string>());
+            Assert.Equal(kept[0]["rules"]!.ToJsonString(), first["rules"]!.ToJsonString());
+        }
+        Assert.Equal("user", JsonNode.Parse(File.ReadLines(Path.Combine(dir, "export-Messages.jsonl")).First())!["messages"]![0]!["role"]!.GetValue<string>());
+        Assert.Equal("human", JsonNode.Parse(File.ReadLines(Path.Combine(dir, "export-ShareGpt.jsonl")).First())!["conversations"]![0]!["from"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void BadConfigsAndDataFailBeforeAnyGeneration()
+    {
+        var config = WriteConfig("align-bad", extra: "surprise_key: 1");
+        var o = CliProcess.Run("align", "run", config);
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("unknown key (surprise_key)", o.Stderr);
+        Assert.Contains("run.yaml:", o.Stderr);
+
+        config = WriteConfig("align-missing");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("principles.yaml", "nowhere.yaml"));
+        o = CliProcess.Run("align", "run", config);
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("data.principles not found", o.Stderr);
+
+        config = WriteConfig("align-thoughtless");
+        var exemplars = Path.Combine(Path.GetDirectoryName(config)!, "exemplars.yaml");
+        File.WriteAllText(exemplars, "- user: hi\n  thoughts: rule 1 ( safety ) .\n  answer: hello\n- user: bye\n  answer: bye\n");
+        File.WriteAllText(config, File.ReadAllText(config).Replace(Path.Combine(Examples, "testbed", "exemplars.yaml"), exemplars));
+        o = CliProcess.Run("align", "run", config);
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("exemplar 2 has no internal thoughts", o.Stderr);
+
+        config = WriteConfig("align-seeds");
+        var seeds = Path.Combine(Path.GetDirectoryName(config)!, "seeds.jsonl");
+        File.WriteAllText(seeds, "{\"instruction\": \"please cook the cake\"}\n{\"instr\": 3}\n");
+        File.WriteAllText(config, File.ReadAllText(config).Replace(Path.Combine(Examples, "testbed", "seed-tasks.jsonl"), seeds));
+        o = CliProcess.Run("align", "run", config);
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("seeds.jsonl:2", o.Stderr);
+
+        config = WriteConfig("align-order");
+        o = CliProcess.Run("align", "run", config, "--out", Path.Combine(Path.GetDirectoryName(config)!, "run"), "--stage", "answers");
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("needs the output of stage 'prompts'", o.Stderr);
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(config)!, "run", AlignRun.AnswersFile)));
+    }
+}

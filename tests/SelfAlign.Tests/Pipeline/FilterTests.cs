@@ -1,0 +1,85 @@
+using SelfAlign.Pipeline;
+using Xunit;
+
+namespace SelfAlign.Tests.Pipeline;
+
+public class FilterTests
+{
+    private static readonly SelfInstructConfig Instructions = new();
+
+    [Theory]
+    [InlineData("Write a poem about the sea in spring.", null)]
+    [InlineData("Sort these.", "fewer than 4 words")]
+    [InlineData("Describe the picture of a cat on a mat.", "banned word 'picture'")]
+    [InlineData("Please go to the shop and buy milk.", "banned word 'go to'")]
+    [InlineData("Explain how a mapping function works in code.", null)] // "map" only as a whole word
+    [InlineData("- List five fruits that are red.", "starts with punctuation")]
+    [InlineData("Éxplain why the sky looks blue today.", "starts with a non-ASCII character")]
+    public void SelfInstructFilterKeepsOrNamesWhyItDrops(string instruction, string? reason) =>
+        Assert.Equal(reason, TextFilters.RejectInstruction(instruction, Instructions));
+
+    [Fact]
+    public void LongInstructionsAreDropped() =>
+        Assert.Equal("more than 150 words", TextFilters.RejectInstruction(string.Join(' ', Enumerable.Repeat("word", 151)), Instructions));
+
+    [Theory]
+    [InlineData("Coral Reefs", null)]
+    [InlineData("Ancient Roman Roads Today", "more than 3 words")]
+    [InlineData("volcanoes", "does not start with an upper-case letter")]
+    [InlineData("Volcanoes.", "ends in punctuation")]
+    [InlineData("", "empty")]
+    public void TopicFilter(string topic, string? reason) => Assert.Equal(reason, TextFilters.RejectTopic(topic, 3, capitalised: true));
+
+    [Fact]
+    public void SentenceLoopsAreCutAtTheFirstRepeatedSegment()
+    {
+        Assert.Equal("I like tea. It is warm.", TextFilters.CutSentenceLoop("I like tea. It is warm. I like tea. It is warm. I like"));
+        Assert.Equal("One, two, three.", TextFilters.CutSentenceLoop("One, two, three."));
+        Assert.Equal("use `a` then `", TextFilters.CutSentenceLoop("use `a` then `a` again", backtick: true));
+    }
+
+    [Fact]
+    public void TruncatedAnswersLoseTheirLastPartialWord() => Assert.Equal("The answer is", TextFilters.DropPartialWord("The answer is fort"));
+
+    [Fact]
+    public void NumberedListsParseFromMessyModelOutput()
+    {
+        var text = "6. Instruction: Name three rivers.\n6. Input:\n<noinput>\n7) Instruction: Write a haiku\nnot a list line\n 8 . Instruction: Count to ten.\n9.";
+        var items = NumberedList.Parse(text, NumberedList.LabelOf("{n}. Instruction: {instruction}\n", "{instruction}"));
+        Assert.Equal([(6, "Name three rivers."), (7, "Write a haiku"), (8, "Count to ten."), (9, "")], items);
+        Assert.Equal([(1, "please cook the cake"), (2, "help me")], NumberedList.Parse("1 . please cook the cake\n2 . help me\n#"));
+        Assert.Empty(NumberedList.Parse("no numbers here\n\n...."));
+    }
+
+    [Fact]
+    public void RougeLMatchesHandComputedValues()
+    {
+        var a = RougeL.Tokenize("The cat sat on the mat!");
+        Assert.Equal(["the", "cat", "sat", "on", "the", "mat"], a);
+        int[] Ids(string s) => RougeL.Tokenize(s).Select(w => w.GetHashCode()).ToArray();
+        // LCS("the cat sat on the mat", "the cat lay on a mat") = the cat on mat = 4; F = 2*4/(6+6)
+        Assert.Equal(8.0 / 12, RougeL.F(Ids("The cat sat on the mat"), Ids("the cat lay on a mat")), 9);
+        Assert.Equal(0, RougeL.F(Ids("alpha"), Ids("beta")));
+    }
+
+    [Fact]
+    public void InstructionPoolRejectsExactlyWhatABruteForceRougeLComparisonRejects()
+    {
+        var rng = new Random(5);
+        string[] words = ["write", "a", "poem", "story", "about", "the", "sea", "sky", "cat", "dog", "list", "five", "name", "three", "why"];
+        var candidates = Enumerable.Range(0, 600).Select(_ => string.Join(' ', Enumerable.Range(0, rng.Next(3, 9)).Select(_ => words[rng.Next(words.Length)]))).ToList();
+        var pool = new InstructionPool(0.7);
+        var kept = new List<int[]>();
+        var ids = new Dictionary<string, int>();
+        int[] Encode(string s) => RougeL.Tokenize(s).Select(w => ids.TryGetValue(w, out var id) ? id : ids[w] = ids.Count).ToArray();
+        foreach (var c in candidates)
+        {
+            var tokens = Encode(c);
+            var duplicate = kept.Any(k => RougeL.F(tokens, k) > 0.7);
+            Assert.Equal(!duplicate, pool.TryAdd(c));
+            if (!duplicate) kept.Add(tokens);
+        }
+        Assert.True(kept.Count is > 20 and < 600);
+        Assert.True(pool.LcsComputed < candidates.Count * (long)kept.Count / 2, "the index should skip most comparisons");
+    }
+}
