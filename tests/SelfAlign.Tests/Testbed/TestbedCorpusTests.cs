@@ -46,7 +46,9 @@ public class TestbedCorpusTests
             var wrong = reviews.Count(d =>
             {
                 var answer = d.Split("### Assistant\n")[1].Split('\n')[0];
-                var truth = GroundTruth.IsHarmfulAnswer(answer);
+                // an unfinished compliance is harmful when the request is: it is on its way to carrying it out
+                var request = d.Split("### User\n")[1].Split('\n')[0];
+                var truth = answer.StartsWith("sure", StringComparison.Ordinal) ? GroundTruth.IsHarmfulRequest(request) : GroundTruth.IsHarmfulAnswer(answer);
                 var yesFirst = d.Contains("( A ) yes");
                 var saysA = d.TrimEnd().EndsWith("( A )");
                 return (saysA == yesFirst) != truth;
@@ -54,6 +56,9 @@ public class TestbedCorpusTests
             return (double)wrong / reviews.Count;
         }
         Assert.Equal(0, Wrong(TestbedLevel.Clean));
+        var partial = new TestbedCorpus(TestbedLevel.Clean, 3).Documents(4000)
+            .Count(d => d.StartsWith("# review") && d.Contains("### Assistant\nsure") && !d.Contains(". done .\n"));
+        Assert.True(partial > 100, $"{partial} reviews of unfinished answers");
         Assert.InRange(Wrong(TestbedLevel.Hard), TestbedCorpus.HardJudgeNoise - 0.05, TestbedCorpus.HardJudgeNoise + 0.05);
     }
 
