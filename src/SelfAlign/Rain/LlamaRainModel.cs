@@ -9,8 +9,8 @@ namespace SelfAlign.Rain;
 /// longest cached prefix and only its new tokens are decoded; rollouts, simulations and both judge orders of a
 /// whole round go through shared decode calls. The judge's fixed prompt is decoded once per decoder, the
 /// conversation header once per prompt, and the judged answer is appended to the longest cached judged prefix.
-/// With <see cref="RainOptions.UseCache"/> off every request is decoded on its own from an empty cache, as the
-/// reference does, and gives the same tokens.
+/// With <see cref="RainOptions.UseCache"/> off every request is decoded on its own and every next token
+/// recomputes its whole context, as the reference does, and the search chooses the same tokens.
 /// </summary>
 internal sealed class LlamaRainModel : IRainModel, IDisposable
 {
@@ -156,7 +156,16 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             foreach (var (_, branch) in branches.Where(b => !b.Branch.Done))
             {
                 var position = _generation.RootTokens.Length + branch.Request.Path.Length + branch.Tokens.Count - 1;
-                plan.Add(new Item(branch.Tokens[^1], position, [branch.Seq], index => Continue(branch, _ctx.GetLogits(index))));
+                if (_o.UseCache)
+                {
+                    plan.Add(new Item(branch.Tokens[^1], position, [branch.Seq], index => Continue(branch, _ctx.GetLogits(index))));
+                    continue;
+                }
+                // without the cache every next token recomputes its whole context (the reference's use_cache=False)
+                _ctx.RemoveTokens(branch.Seq);
+                var tokens = (int[])[.. _generation.RootTokens, .. branch.Request.Path, .. branch.Tokens];
+                for (var i = 0; i < tokens.Length; i++)
+                    plan.Add(new Item(tokens[i], i, [branch.Seq], i == tokens.Length - 1 ? index => Continue(branch, _ctx.GetLogits(index)) : null));
             }
             Run(plan);
         }
