@@ -24,17 +24,21 @@ public static class AlignBenchmark
         var clock = Stopwatch.StartNew();
         var kept = texts.Count(pool.TryAdd);
         var dedupSeconds = clock.Elapsed.TotalSeconds;
+        log?.Invoke($"kept {kept:N0} of {instructions:N0} in {dedupSeconds:F1} s ({pool.LcsComputed:N0} exact LCS computed)");
 
         var templates = PromptTemplates.Load(Path.Combine(dataDirectory, "prompts.yaml"));
         var prefix = AlignData.SelfAlignPrompt(templates, AlignData.Principles(Path.Combine(dataDirectory, "principles.yaml")),
             AlignData.Exemplars(Path.Combine(dataDirectory, "exemplars.yaml")));
         var questions = SyntheticInstructions(requests, seed: 2);
+        var prefixTokens = model.Vocabulary.Tokenize(prefix).Length;
+        // room for every request's own copy of the prefix when it is not shared
+        var cells = Math.Min(65536, (requests + 1) * (prefixTokens + maxNewTokens + 128));
         double Stage2(bool share)
         {
             log?.Invoke($"stage 2, {requests} requests, principles prompt {(share ? "shared" : "re-evaluated per request")}");
             using var engine = new GenerationEngine(model, new EngineOptions
             {
-                Context = new ContextOptions { ContextSize = 16384, MaxSequences = requests + 1 }, PrefixSharing = share,
+                Context = new ContextOptions { ContextSize = cells, MaxSequences = requests + 1 }, PrefixSharing = share,
             });
             var batch = questions.Select((q, i) => new GenerationRequest
             {
@@ -48,7 +52,7 @@ public static class AlignBenchmark
         }
         var shared = Stage2(share: true);
         var unshared = Stage2(share: false);
-        return new Result(instructions, kept, pool.LcsComputed, dedupSeconds, requests, model.Vocabulary.Tokenize(prefix).Length, shared, unshared, unshared / shared);
+        return new Result(instructions, kept, pool.LcsComputed, dedupSeconds, requests, prefixTokens, shared, unshared, unshared / shared);
     }
 
     /// <summary>Instruction-like texts over a 3,000-word vocabulary with Zipf-like word frequencies, a fifth of them near-copies of earlier ones.</summary>
