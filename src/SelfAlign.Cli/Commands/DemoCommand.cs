@@ -20,8 +20,8 @@ internal static class DemoCommand
     public static Command Build()
     {
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object" };
-        var n = new Option<int>("--n") { Description = "Held-out requests per kind in each evaluation", DefaultValueFactory = _ => 200 };
-        var rainN = new Option<int>("--rain-n") { Description = "Held-out requests per kind for the vanilla-vs-RAIN comparison", DefaultValueFactory = _ => 100 };
+        var n = new Option<int>("--n") { Description = "Held-out requests per kind in each evaluation", DefaultValueFactory = _ => 100 };
+        var rainN = new Option<int>("--rain-n") { Description = "Held-out requests per kind for the vanilla-vs-RAIN comparison", DefaultValueFactory = _ => 50 };
         var config = new Option<string?>("--config") { Description = "Self-Align run to demonstrate (default: examples/testbed-run.yaml)" };
         var output = new Option<string>("--out") { Description = "Directory for the demo's outputs", DefaultValueFactory = _ => "runs/demo" };
         var cmd = new Command("demo", "Run the built-in demonstration offline: testbed model, Self-Align stages, RAIN, ground-truth figures") { json, n, rainN, config, output };
