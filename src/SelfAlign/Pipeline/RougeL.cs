@@ -1,15 +1,10 @@
-using System.Text.RegularExpressions;
-
 namespace SelfAlign.Pipeline;
 
 /// <summary>ROUGE-L F-measure between token sequences (lower-cased alphanumeric words, no stemming, as rouge_score does).</summary>
-public static partial class RougeL
+public static class RougeL
 {
-    [GeneratedRegex("[^a-z0-9]+")]
-    private static partial Regex NonAlphanumeric();
-
     public static string[] Tokenize(string text) =>
-        NonAlphanumeric().Replace(text.ToLowerInvariant(), " ").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        TextFilters.NormalisedKey(text).Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>F = 2 * LCS / (|a| + |b|) (precision and recall weighted equally).</summary>
     public static double F(ReadOnlySpan<int> a, ReadOnlySpan<int> b)

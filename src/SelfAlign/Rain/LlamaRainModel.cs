@@ -263,6 +263,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         var embeddings = new float[]?[answers.Count];
         var plan = new List<Item>();
         var forks = new List<int>();
+        var judged = new List<(int[] Answer, int Seq)>();
         for (var a = 0; a < answers.Count; a++)
         {
             var answer = answers[a];
@@ -304,17 +305,14 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
                     } : null));
                 }
             }
-            _pendingJudged.Add((answer, seqs[0]));
+            judged.Add((answer, seqs[0]));
         }
         Run(plan);
         foreach (var seq in forks) Release(seq);
-        foreach (var (answer, seq) in _pendingJudged) _judge.Add(this, answer, seq, decoded: answer.Length);
-        _pendingJudged.Clear();
+        foreach (var (answer, seq) in judged) _judge.Add(this, answer, seq, decoded: answer.Length);
         if (_embedder is not null) for (var a = 0; a < answers.Count; a++) embeddings[a] = EmbedSeparately(answers[a]);
         return answers.Select((_, a) => new RainJudgement(good[a], bad[a], embeddings[a])).ToList();
     }
-
-    private readonly List<(int[] Answer, int Seq)> _pendingJudged = [];
 
     /// <summary>The reference's way: every option order is a full forward pass over the judge prompt and the answer.</summary>
     private RainJudgement JudgeAlone(int[] answer)
