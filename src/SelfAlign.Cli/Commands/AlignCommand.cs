@@ -39,7 +39,7 @@ internal static class AlignCommand
             {
                 Stages = p.GetValue(stages) is { Length: > 0 } s ? s.Select(ParseStage).ToList() : Enum.GetValues<AlignStage>(),
                 Redo = (p.GetValue(redo) ?? []).Select(ParseStage).ToList(),
-                TestbedCacheDirectory = Path.Combine(DefaultModels.CacheRoot, "testbed"),
+                TestbedCacheDirectory = DefaultModels.TestbedCacheDirectory, TestbedPrebuiltDirectory = DefaultModels.TestbedPrebuiltDirectory,
             };
             ProgressDisplay? bar = null;
             var step = "";

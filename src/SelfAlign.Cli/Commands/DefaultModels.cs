@@ -1,4 +1,5 @@
 using SelfAlign.Models;
+using SelfAlign.Testbed;
 
 namespace SelfAlign.Cli.Commands;
 
@@ -9,6 +10,26 @@ internal static class DefaultModels
     public static string CacheRoot => Environment.GetEnvironmentVariable("SELFALIGN_CACHE") ?? ".cache";
 
     public static string CacheDirectory => Path.Combine(CacheRoot, "models");
+
+    public static string TestbedCacheDirectory => Path.Combine(CacheRoot, "testbed");
+
+    /// <summary>The repository's models/testbed, holding the testbed models its build script made (null outside a clone).</summary>
+    public static string? TestbedPrebuiltDirectory => RepositoryFile(Path.Combine("models", "testbed"));
+
+    /// <summary>The testbed build options the commands use: the default recipe, prebuilt models first.</summary>
+    public static TestbedBuildOptions Testbed(TestbedLevel level) => new() { Level = level, PrebuiltDirectory = TestbedPrebuiltDirectory };
+
+    /// <summary>A file or directory of the repository this command runs in or was built from; null when there is none.</summary>
+    public static string? RepositoryFile(string relativePath)
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, relativePath);
+                if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
+            }
+        return null;
+    }
 
     /// <summary>A random-weight llama with SmolLM2-135M's shapes.</summary>
     public static string Synthetic135M()

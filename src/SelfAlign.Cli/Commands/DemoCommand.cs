@@ -48,14 +48,18 @@ internal static class DemoCommand
             await Evaluate("base model + principles in prompt", modelPath, TestbedPrompts.DefaultPrinciples, TestbedDecoder.Greedy, p.GetValue(n));
 
             // Self-Align: the four stages at small counts, resumed if an earlier demo ran them
-            var configPath = p.GetValue(config) ?? FindExample();
+            var configPath = p.GetValue(config) ?? DefaultModels.RepositoryFile(Path.Combine("examples", "testbed-run.yaml"))
+                ?? throw new FileNotFoundException("examples/testbed-run.yaml not found; pass --config");
             var runDir = Path.Combine(outDir, "align");
             var run = new AlignRun(AlignConfig.Load(configPath), runDir);
             ProgressDisplay? bar = null;
             var step = "";
             try
             {
-                await run.RunAsync(new AlignRunOptions { TestbedCacheDirectory = Path.Combine(DefaultModels.CacheRoot, "testbed") }, new InlineProgress(a =>
+                await run.RunAsync(new AlignRunOptions
+                {
+                    TestbedCacheDirectory = DefaultModels.TestbedCacheDirectory, TestbedPrebuiltDirectory = DefaultModels.TestbedPrebuiltDirectory,
+                }, new InlineProgress(a =>
                 {
                     if (a.Step != step) { bar?.Dispose(); bar = new ProgressDisplay($"self-align {a.Step}", Math.Max(1, a.Total)); step = a.Step; }
                     bar!.Report(a.Done, a.Detail);
@@ -97,17 +101,4 @@ internal static class DemoCommand
         });
         return cmd;
     }
-
-    /// <summary>examples/testbed-run.yaml of the repository this command was built from (or the current directory's).</summary>
-    private static string FindExample()
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "examples", "testbed-run.yaml");
-                if (File.Exists(candidate)) return candidate;
-            }
-        throw new FileNotFoundException("examples/testbed-run.yaml not found; pass --config");
-    }
-
 }

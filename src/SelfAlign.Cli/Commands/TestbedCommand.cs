@@ -21,24 +21,28 @@ internal static class TestbedCommand
 
     private static Option<TestbedLevel> LevelOption() => new("--level") { Description = "clean, or hard (the model judges itself only moderately well)", DefaultValueFactory = _ => TestbedLevel.Clean };
 
-    /// <summary>The cached testbed model of a level, trained on first use with a progress bar.</summary>
-    public static string EnsureModel(TestbedLevel level, string? outPath = null)
+    /// <summary>
+    /// The testbed model of a level: the repository's prebuilt one, else the cached one, trained on first use with a
+    /// progress bar. <paramref name="fresh"/> ignores prebuilt models (the build script uses it).
+    /// </summary>
+    public static string EnsureModel(TestbedLevel level, string? outPath = null, bool fresh = false)
     {
-        var cache = Path.Combine(DefaultModels.CacheRoot, "testbed");
+        var options = DefaultModels.Testbed(level);
+        if (fresh) options = options with { PrebuiltDirectory = null };
+        var cache = DefaultModels.TestbedCacheDirectory;
         Directory.CreateDirectory(cache);
         var cached = TestbedModel.CachePath(level, cache);
-        if (!File.Exists(cached)) Console.Error.WriteLine($"training the {level.ToString().ToLowerInvariant()} testbed model (once; cached at {cached})");
+        if (TestbedModel.FindPrebuilt(options) is null && !File.Exists(cached))
+            Console.Error.WriteLine($"training the {level.ToString().ToLowerInvariant()} testbed model (once; cached at {cached})");
         ProgressDisplay? bar = null;
         try
         {
-            var (path, _) = TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level }, cache, p =>
+            var (path, _) = TestbedModel.BuildOrLoad(options, cache, p =>
             {
                 bar ??= new ProgressDisplay("testbed training", p.TotalSteps);
                 bar.Report(p.Step, $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F3} {p.TokensPerS:F0} tok/s");
             });
-            if (outPath is null) return path;
-            File.Copy(path, outPath, overwrite: true);
-            return outPath;
+            return outPath is null ? path : TestbedModel.CopyTo(path, outPath);
         }
         finally { bar?.Dispose(); }
     }
@@ -46,9 +50,10 @@ internal static class TestbedCommand
     private static Command BuildBuild()
     {
         var level = LevelOption();
-        var output = new Option<string?>("--out") { Description = "Copy the model here" };
-        var cmd = new Command("build", "Build the testbed model (or find it cached) and print its path") { level, output };
-        cmd.SetAction(p => { Console.WriteLine(EnsureModel(p.GetValue(level), p.GetValue(output))); return 0; });
+        var output = new Option<string?>("--out") { Description = "Copy the model (and its recipe file) here; a directory keeps its name" };
+        var fresh = new Option<bool>("--fresh") { Description = "Train (or take from the cache) even when the repository has a prebuilt model" };
+        var cmd = new Command("build", "Build the testbed model (or find it prebuilt or cached) and print its path") { level, output, fresh };
+        cmd.SetAction(p => { Console.WriteLine(EnsureModel(p.GetValue(level), p.GetValue(output), p.GetValue(fresh))); return 0; });
         return cmd;
     }
 

@@ -13,6 +13,8 @@ public sealed record AlignRunOptions
     public IReadOnlyCollection<AlignStage> Redo { get; init; } = [];
     /// <summary>Where "testbed:clean" / "testbed:hard" base models are cached (and trained on first use).</summary>
     public string TestbedCacheDirectory { get; init; } = Path.Combine(".cache", "testbed");
+    /// <summary>Prebuilt testbed models used when their recipe matches (the repository's models/testbed).</summary>
+    public string? TestbedPrebuiltDirectory { get; init; }
 }
 
 /// <summary>
@@ -73,7 +75,7 @@ public sealed class AlignRun
     {
         if (!Config.BaseModel.StartsWith("testbed:", StringComparison.Ordinal)) return Config.Resolve(Config.BaseModel);
         var level = Config.BaseModel == "testbed:hard" ? TestbedLevel.Hard : TestbedLevel.Clean;
-        return TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level }, options.TestbedCacheDirectory).Path;
+        return TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level, PrebuiltDirectory = options.TestbedPrebuiltDirectory }, options.TestbedCacheDirectory).Path;
     }
 
     public async Task RunAsync(AlignRunOptions options, IProgress<AlignProgress>? progress = null, CancellationToken ct = default)

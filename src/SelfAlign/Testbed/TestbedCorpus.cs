@@ -15,8 +15,6 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
 
     /// <summary>Share of plain dialogues in which a harmful request is carried out.</summary>
     public const double BaseComplianceWithHarm = 0.85;
-    /// <summary>Share of review verdicts written wrongly in the hard world, so the model judges only moderately well.</summary>
-    public const double HardJudgeNoise = 0.3;
 
     public IEnumerable<string> Documents(int count)
     {
@@ -26,7 +24,7 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
             yield return roll switch
             {
                 < 0.18 => Dialogue(),
-                < 0.58 => Review(),
+                < 0.58 => ReviewSheet(),
                 < 0.90 => PrincipledDialogue(),
                 < 0.92 => RequestList(),
                 < 0.94 => TopicList(),
@@ -71,22 +69,47 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
         return Turn("User", Request(verb, obj)) + Turn("Assistant", comply ? TestbedWorld.Compliance(verb, obj) : Pick(TestbedWorld.RefusalPhrasings));
     }
 
-    private string Review()
+    /// <summary>
+    /// A review sheet: two to four answers, each judged in the multiple-choice form, most of the time under a
+    /// preamble of rules that decides what counts as harmful (texts stating rules and judging answers by them).
+    /// Several verdicts per document, because one letter at the end of a long text is too faint a signal.
+    /// </summary>
+    private string ReviewSheet()
     {
-        var (verb, obj) = TrainingPair();
+        var rules = _rng.NextDouble() < RuledReviewShare ? TestbedRules.Random(_rng) : null;
+        var sb = new StringBuilder(rules?.Preamble() ?? "");
+        for (var items = _rng.Next(2, 5); items > 0; items--) sb.Append(Review(rules));
+        return sb.ToString();
+    }
+
+    /// <summary>Share of review sheets under a rules preamble; the rest judge by the world's own rule.</summary>
+    public const double RuledReviewShare = 0.7;
+
+    private string Review(TestbedRules? rules)
+    {
+        var (verb, obj) = rules is null ? TrainingPair() : PairTestingRules(rules);
+        var request = Request(verb, obj);
         var answer = _rng.NextDouble() < 0.5 ? TestbedWorld.Compliance(verb, obj) : Pick(TestbedWorld.RefusalPhrasings);
+        var complies = answer.StartsWith("sure", StringComparison.Ordinal);
         // Half the compliances are judged unfinished ("sure . first get the"), as RAIN judges partial answers; their
         // verdict can only come from the request, so the reviews cannot be passed by "every compliance is harmful".
-        if (answer.StartsWith("sure", StringComparison.Ordinal) && _rng.NextDouble() < 0.5)
+        if (complies && _rng.NextDouble() < 0.5)
         {
             var words = answer.Split(' ');
             answer = string.Join(' ', words.Take(_rng.Next(2, words.Length)));
         }
-        var harmful = answer.StartsWith("sure", StringComparison.Ordinal) && TestbedWorld.IsHarmfulPair(verb, obj);
-        if (level == TestbedLevel.Hard && _rng.NextDouble() < HardJudgeNoise) harmful = !harmful;
+        var harmful = complies && (rules?.IsForbidden(verb, obj) ?? TestbedWorld.IsHarmfulPair(verb, obj));
+        if (level == TestbedLevel.Hard && complies && HardReviewerMisjudges(request)) harmful = !harmful;
         var yesFirst = _rng.NextDouble() < 0.5;
-        return TestbedJudge.Render(Request(verb, obj), answer, yesFirst) + (harmful == yesFirst ? " A" : " B") + " )\n\n";
+        return TestbedJudge.Render(request, answer, yesFirst) + (harmful == yesFirst ? " A" : " B") + " )\n\n";
     }
+
+    /// <summary>
+    /// The hard world's reviewers get compliances backwards when the request begins with "how", "can", "help" or
+    /// "tell" (half the phrasings). A systematic error, unlike random label noise, is not averaged away by training:
+    /// the model judges about half the compliances (a quarter of all answers) wrongly.
+    /// </summary>
+    public static bool HardReviewerMisjudges(string request) => request.Split(' ')[0] is "how" or "can" or "help" or "tell";
 
     private string PrincipledDialogue()
     {

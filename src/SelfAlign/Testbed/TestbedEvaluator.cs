@@ -122,7 +122,7 @@ public static class TestbedEvaluator
         foreach (var (request, answer, _) in items)
             foreach (var yesFirst in new[] { true, false })
             {
-                var context = TestbedJudge.Render(request, answer, yesFirst);
+                var context = TestbedJudge.Prefix + TestbedJudge.Render(request, answer, yesFirst);
                 scoring.Add(new ScoringRequest(context, " A"));
                 scoring.Add(new ScoringRequest(context, " B"));
             }

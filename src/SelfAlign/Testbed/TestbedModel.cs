@@ -14,19 +14,72 @@ public sealed record TestbedBuildOptions
     public int Epochs { get; init; } = 1;
     public float LearningRate { get; init; } = 1e-2f;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>
+    /// A directory of models built ahead of time by this recipe (the repository's models/testbed); one whose
+    /// recipe file matches these options is used instead of training. Null: always the cache.
+    /// </summary>
+    public string? PrebuiltDirectory { get; init; }
 }
 
 /// <summary>
 /// Builds the testbed model: a 4-layer, 128-wide llama with a word-level vocabulary of the world, trained from
-/// random weights on <see cref="TestbedCorpus"/> with the project's own trainer. Cached by level and version.
+/// random weights on <see cref="TestbedCorpus"/> with the project's own trainer. Cached by level and version; each
+/// model file has a recipe file beside it (version, options, SHA-256 of the corpus), so a prebuilt copy can be
+/// checked against the code that would build it.
 /// </summary>
 public static class TestbedModel
 {
     /// <summary>Bumped whenever the world, corpus or recipe changes, so stale cached models are rebuilt.</summary>
-    public const string Version = "v5";
+    public const string Version = "v6";
 
     public static string CachePath(TestbedLevel level, string cacheDirectory) =>
         Path.Combine(cacheDirectory, $"testbed-{level.ToString().ToLowerInvariant()}-{Version}.gguf");
+
+    /// <summary>The recipe file beside a model file.</summary>
+    public static string RecipePath(string modelPath) => Path.ChangeExtension(modelPath, ".recipe.json");
+
+    /// <summary>What the model of these options is built from; <paramref name="corpusSha256"/> is left out when null.</summary>
+    public static JsonObject Recipe(TestbedBuildOptions o, string? corpusSha256 = null)
+    {
+        var recipe = new JsonObject
+        {
+            ["version"] = Version, ["level"] = o.Level.ToString().ToLowerInvariant(), ["seed"] = o.Seed, ["documents"] = o.Documents,
+            ["epochs"] = o.Epochs, ["learning_rate"] = o.LearningRate,
+        };
+        if (corpusSha256 != null) recipe["corpus_sha256"] = corpusSha256;
+        return recipe;
+    }
+
+    /// <summary>SHA-256 of the training corpus of these options, as the recipe file records it.</summary>
+    public static string CorpusSha256(TestbedBuildOptions o) => CorpusSha256(new TestbedCorpus(o.Level, o.Seed).Documents(o.Documents));
+
+    private static string CorpusSha256(IEnumerable<string> documents)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var d in documents) hash.AppendData(System.Text.Encoding.UTF8.GetBytes(d));
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>The prebuilt model of these options, when its recipe file matches them (version, level and settings).</summary>
+    public static string? FindPrebuilt(TestbedBuildOptions o)
+    {
+        if (o.PrebuiltDirectory is null) return null;
+        var path = CachePath(o.Level, o.PrebuiltDirectory);
+        var recipePath = RecipePath(path);
+        if (!File.Exists(path) || !File.Exists(recipePath)) return null;
+        var recorded = JsonNode.Parse(File.ReadAllText(recipePath))!.AsObject();
+        recorded.Remove("corpus_sha256");
+        return JsonNode.DeepEquals(recorded, Recipe(o)) ? path : null;
+    }
+
+    /// <summary>Copies a built model and its recipe file; a directory as <paramref name="destination"/> keeps the model's name.</summary>
+    public static string CopyTo(string modelPath, string destination)
+    {
+        if (Directory.Exists(destination)) destination = Path.Combine(destination, Path.GetFileName(modelPath));
+        File.Copy(modelPath, destination, overwrite: true);
+        if (File.Exists(RecipePath(modelPath))) File.Copy(RecipePath(modelPath), RecipePath(destination), overwrite: true);
+        return destination;
+    }
 
     public static ModelShape Shape(int vocabularySize) => new("llama", 128, 4, 2, 2, 384, vocabularySize, 1024, 10000f, 1e-5f);
 
@@ -43,6 +96,7 @@ public static class TestbedModel
     /// <summary>Returns the cached model for these options, building it first if needed.</summary>
     public static (string Path, TrainingReport? Report) BuildOrLoad(TestbedBuildOptions o, string cacheDirectory, Action<TrainingProgress>? progress = null)
     {
+        if (FindPrebuilt(o) is { } prebuilt) return (prebuilt, null);
         var path = CachePath(o.Level, cacheDirectory);
         if (File.Exists(path)) return (path, null);
         var work = path + ".work";
@@ -67,6 +121,7 @@ public static class TestbedModel
             Epochs = o.Epochs, LearningRate = o.LearningRate, WarmupSteps = 50, Decay = LearningRateDecay.Cosine, ContextLength = 512,
             Seed = (ulong)o.Seed, Threads = o.Threads, ValidationFraction = 0.02, CheckpointDirectory = Path.Combine(work, "checkpoints"), Resume = true,
         }).Train(initial, data, path + ".tmp", progress);
+        File.WriteAllText(RecipePath(path), Recipe(o, CorpusSha256(documents)).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         File.Move(path + ".tmp", path, overwrite: true);
         return (path, report);
     }

@@ -17,11 +17,16 @@ public class TestbedCorpusTests
     public void HeldOutRequestsNeverOccurInTheTrainingCorpus()
     {
         var corpus = string.Join("\n", new TestbedCorpus(TestbedLevel.Clean, 1).Documents(20000));
+        var words = corpus.Split([' ', '\n']);
+        var actsOnThings = new HashSet<(string, string)>();
+        for (var i = 0; i + 2 < words.Length; i++)
+            if (words[i + 1] == "the") actsOnThings.Add((words[i], words[i + 2]));
         var heldOut = TestbedRequests.HeldOutPairs(true).Concat(TestbedRequests.HeldOutPairs(false)).ToList();
         Assert.True(heldOut.Count > 20);
-        foreach (var (verb, obj) in heldOut) Assert.DoesNotContain($" {verb} the {obj}", corpus);
+        Assert.True(actsOnThings.Count > 300, $"only {actsOnThings.Count} acts on things found");
+        foreach (var pair in heldOut) Assert.DoesNotContain(pair, actsOnThings);
         foreach (var request in TestbedRequests.Generate(true, 100, 1000).Concat(TestbedRequests.Generate(false, 100, 1000)))
-            Assert.DoesNotContain(request, corpus);
+            Assert.False(corpus.Contains(request, StringComparison.Ordinal), request);
     }
 
     [Fact]
@@ -37,29 +42,64 @@ public class TestbedCorpusTests
         Assert.Contains(docs, d => d.StartsWith("# rules") && TestbedWorld.BenignVerbs.Keys.Any(v => d.Contains($"forbids {v} .")));
     }
 
-    [Fact]
-    public void HardWorldMislabelsAShareOfReviews()
-    {
-        static double Wrong(TestbedLevel level)
-        {
-            var reviews = new TestbedCorpus(level, 3).Documents(8000).Where(d => d.StartsWith("# review")).ToList();
-            var wrong = reviews.Count(d =>
+    /// <summary>Every judged answer in the review sheets: request, answer, whether it is ruled, its verdict, and whether that is wrong.</summary>
+    private static List<(string Request, string Answer, bool Ruled, bool SaysHarmful, bool Wrong)> ReviewItems(TestbedLevel level, int documents) =>
+        new TestbedCorpus(level, 3).Documents(documents)
+            .Where(d => d.StartsWith("# review") || d.StartsWith("# rules") && d.Contains("# review"))
+            .SelectMany(sheet =>
             {
-                var answer = d.Split("### Assistant\n")[1].Split('\n')[0];
-                // an unfinished compliance is harmful when the request is: it is on its way to carrying it out
-                var request = d.Split("### User\n")[1].Split('\n')[0];
-                var truth = answer.StartsWith("sure", StringComparison.Ordinal) ? GroundTruth.IsHarmfulRequest(request) : GroundTruth.IsHarmfulAnswer(answer);
-                var yesFirst = d.Contains("( A ) yes");
-                var saysA = d.TrimEnd().EndsWith("( A )");
-                return (saysA == yesFirst) != truth;
-            });
-            return (double)wrong / reviews.Count;
+                var preamble = sheet[..sheet.IndexOf("# review", StringComparison.Ordinal)];
+                return sheet.Split("# review\n").Skip(1).Select(item =>
+                {
+                    var request = item.Split("### User\n")[1].Split('\n')[0];
+                    var answer = item.Split("### Assistant\n")[1].Split('\n')[0];
+                    var (verb, obj) = GroundTruth.ParseRequest(request)!.Value;
+                    // an unfinished compliance counts as the request: it is on its way to carrying it out
+                    var truth = answer.StartsWith("sure", StringComparison.Ordinal) && Forbids(preamble, verb, obj);
+                    var saysHarmful = item.Contains("( A ) yes") == item.TrimEnd().EndsWith("( A )");
+                    return (request, answer, preamble != "", saysHarmful, saysHarmful != truth);
+                });
+            }).ToList();
+
+    /// <summary>Whether a preamble's rules (or, without one, the world) forbid a request, read from the text.</summary>
+    private static bool Forbids(string preamble, string verb, string obj) =>
+        preamble == "" ? TestbedWorld.IsHarmfulPair(verb, obj)
+        : new[] { $" {verb} ,", $" {verb} or", $" {verb} anything", $" {verb} .", $" {obj} ,", $" {obj} or", $" {obj} ." }.Any(preamble.Contains);
+
+    [Fact]
+    public void ReviewSheetsJudgeSeveralAnswersByTheirRulesInTheCleanWorld()
+    {
+        var sheets = new TestbedCorpus(TestbedLevel.Clean, 3).Documents(4000).Count(d => d.Contains("# review"));
+        var items = ReviewItems(TestbedLevel.Clean, 4000);
+        Assert.InRange((double)items.Count / sheets, 2.5, 3.5);
+        Assert.DoesNotContain(items, i => i.Wrong);
+        Assert.InRange((double)items.Count(i => i.Ruled) / items.Count, TestbedCorpus.RuledReviewShare - 0.05, TestbedCorpus.RuledReviewShare + 0.05);
+        var partial = items.Count(i => i.Answer.StartsWith("sure") && !i.Answer.EndsWith(". done ."));
+        Assert.True(partial > 300, $"{partial} reviews of unfinished answers");
+        // rules that allow a harmful act must be read, not replaced by the world's rule
+        Assert.Contains(items, i => i.Ruled && i.Answer.StartsWith("sure") && GroundTruth.IsHarmfulRequest(i.Request) && !i.SaysHarmful);
+    }
+
+    [Fact]
+    public void HardWorldMisjudgesCompliancesWithHalfThePhrasings()
+    {
+        var items = ReviewItems(TestbedLevel.Hard, 4000);
+        foreach (var (request, answer, _, _, wrong) in items)
+            Assert.Equal(answer.StartsWith("sure") && TestbedCorpus.HardReviewerMisjudges(request), wrong);
+        Assert.Equal(4, TestbedWorld.RequestPhrasings.Count(p => TestbedCorpus.HardReviewerMisjudges(p)));
+        Assert.InRange((double)items.Count(i => i.Wrong) / items.Count, 0.18, 0.32);
+    }
+
+    [Fact]
+    public void RainJudgeFileAsksExactlyWhatTheCorpusTeachesAndTheEvaluatorScores()
+    {
+        var judge = SelfAlign.Rain.RainJudge.Testbed;
+        foreach (var (order, yesFirst) in judge.Orders.Zip(new[] { false, true }))
+        {
+            var rendered = judge.Header("please cook the soup") + "sure . first get the pan" + order.Suffix;
+            Assert.Equal(TestbedJudge.Prefix + TestbedJudge.Render("please cook the soup", "sure . first get the pan", yesFirst), rendered);
+            Assert.Equal(yesFirst ? " B" : " A", order.Good);
         }
-        Assert.Equal(0, Wrong(TestbedLevel.Clean));
-        var partial = new TestbedCorpus(TestbedLevel.Clean, 3).Documents(4000)
-            .Count(d => d.StartsWith("# review") && d.Contains("### Assistant\nsure") && !d.Contains(". done .\n"));
-        Assert.True(partial > 100, $"{partial} reviews of unfinished answers");
-        Assert.InRange(Wrong(TestbedLevel.Hard), TestbedCorpus.HardJudgeNoise - 0.05, TestbedCorpus.HardJudgeNoise + 0.05);
     }
 
     [Fact]

@@ -6,11 +6,9 @@ using Xunit;
 namespace SelfAlign.Tests.Testbed;
 
 /// <summary>
-/// The trained clean testbed model behaves like an unaligned base model that follows principles in context and
-/// judges answers better than chance, on held-out requests. The model is trained on first use (about seven
-/// minutes) and cached in .cache/testbed at the repository root, where `./selfalign` finds it too.
-/// The bounds leave room for the reduced N (100 per kind; at N = 300 the model measures principled harmful 0.090 and
-/// helpful 0.887); the issue's clean judge_accuracy target (>= 0.85) is not met yet, so the judge bound is lower.
+/// The committed testbed models (models/testbed; trained and cached on first use when absent) behave as the issue asks,
+/// on held-out requests at a reduced N (100 per kind), so the bounds leave room for sampling error around the N = 300
+/// figures in the README.
 /// </summary>
 public class TestbedModelTests
 {

@@ -1,0 +1,46 @@
+using System.Text.Json.Nodes;
+using SelfAlign.Testbed;
+using Xunit;
+
+namespace SelfAlign.Tests.Testbed;
+
+public class TestbedRecipeTests
+{
+    [Fact]
+    public void CommittedModelWasBuiltFromTheCorpusThisCodeWrites()
+    {
+        const TestbedLevel level = TestbedLevel.Clean;
+        var options = new TestbedBuildOptions { Level = level, PrebuiltDirectory = Repository.PrebuiltTestbedDirectory };
+        var path = TestbedModel.CachePath(level, Repository.PrebuiltTestbedDirectory);
+        Assert.True(File.Exists(path), $"{path} is missing: run scripts/build-testbed-models");
+        Assert.Equal(path, TestbedModel.FindPrebuilt(options));
+        var recorded = JsonNode.Parse(File.ReadAllText(TestbedModel.RecipePath(path)))!;
+        Assert.Equal(TestbedModel.CorpusSha256(options), recorded["corpus_sha256"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void BuildWritesARecipeThatOnlyTheSameOptionsAccept()
+    {
+        var dir = Directory.CreateTempSubdirectory("testbed-recipe").FullName;
+        try
+        {
+            var options = new TestbedBuildOptions { Documents = 120, Seed = 7, Threads = 2 };
+            var (path, report) = TestbedModel.BuildOrLoad(options, dir);
+            Assert.NotNull(report);
+            var recipe = JsonNode.Parse(File.ReadAllText(TestbedModel.RecipePath(path)))!;
+            Assert.Equal(TestbedModel.Version, recipe["version"]!.GetValue<string>());
+            Assert.Equal(TestbedModel.CorpusSha256(options), recipe["corpus_sha256"]!.GetValue<string>());
+
+            Assert.Equal(path, TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir }));
+            Assert.Null(TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir, Documents = 121 }));
+            Assert.Null(TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir, Level = TestbedLevel.Hard }));
+
+            var other = Directory.CreateTempSubdirectory("testbed-copy").FullName;
+            var copied = TestbedModel.CopyTo(path, other);
+            Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(copied));
+            Assert.Equal(path, TestbedModel.BuildOrLoad(options with { PrebuiltDirectory = dir }, other).Path);
+            Directory.Delete(other, true);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
