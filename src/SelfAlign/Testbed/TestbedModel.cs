@@ -67,7 +67,12 @@ public static class TestbedModel
         var path = CachePath(o.Level, o.PrebuiltDirectory);
         var recipePath = RecipePath(path);
         if (!File.Exists(path) || !File.Exists(recipePath)) return null;
-        var recorded = JsonNode.Parse(File.ReadAllText(recipePath))!.AsObject();
+        JsonObject recorded;
+        try { recorded = JsonNode.Parse(File.ReadAllText(recipePath)) as JsonObject ?? throw new FormatException("not a JSON object"); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException)
+        {
+            throw new FormatException($"{recipePath}: not a testbed recipe file ({e.Message}); rebuild it with scripts/build-testbed-models");
+        }
         recorded.Remove("corpus_sha256");
         return JsonNode.DeepEquals(recorded, Recipe(o)) ? path : null;
     }

@@ -35,6 +35,16 @@ public class TestbedRecipeTests
             Assert.Null(TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir, Documents = 121 }));
             Assert.Null(TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir, Level = TestbedLevel.Hard }));
 
+            var recipePath = TestbedModel.RecipePath(path);
+            var good = File.ReadAllText(recipePath);
+            foreach (var corrupt in new[] { "{ \"version\": ", "[]" })
+            {
+                File.WriteAllText(recipePath, corrupt);
+                var e = Assert.Throws<FormatException>(() => TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir }));
+                Assert.Contains(recipePath, e.Message);
+            }
+            File.WriteAllText(recipePath, good);
+
             var other = Directory.CreateTempSubdirectory("testbed-copy").FullName;
             var copied = TestbedModel.CopyTo(path, other);
             Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(copied));
