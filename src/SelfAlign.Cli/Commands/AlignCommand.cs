@@ -35,11 +35,10 @@ internal static class AlignCommand
             var cfg = AlignConfig.Load(configPath);
             var dir = p.GetValue(output) ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(configPath));
             var run = new AlignRun(cfg, dir);
-            var options = new AlignRunOptions
+            var options = DefaultModels.AlignRun() with
             {
                 Stages = p.GetValue(stages) is { Length: > 0 } s ? s.Select(ParseStage).ToList() : Enum.GetValues<AlignStage>(),
                 Redo = (p.GetValue(redo) ?? []).Select(ParseStage).ToList(),
-                TestbedCacheDirectory = DefaultModels.TestbedCacheDirectory, TestbedPrebuiltDirectory = DefaultModels.TestbedPrebuiltDirectory,
             };
             ProgressDisplay? bar = null;
             var step = "";

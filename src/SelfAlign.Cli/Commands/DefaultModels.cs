@@ -19,6 +19,10 @@ internal static class DefaultModels
     /// <summary>The testbed build options the commands use: the default recipe, prebuilt models first.</summary>
     public static TestbedBuildOptions Testbed(TestbedLevel level) => new() { Level = level, PrebuiltDirectory = TestbedPrebuiltDirectory };
 
+    /// <summary>Self-Align run options that find "testbed:LEVEL" base models where the other commands do.</summary>
+    public static SelfAlign.Pipeline.AlignRunOptions AlignRun() =>
+        new() { TestbedCacheDirectory = TestbedCacheDirectory, TestbedPrebuiltDirectory = TestbedPrebuiltDirectory };
+
     /// <summary>A file or directory of the repository this command runs in or was built from; null when there is none.</summary>
     public static string? RepositoryFile(string relativePath)
     {

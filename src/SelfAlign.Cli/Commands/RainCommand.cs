@@ -86,7 +86,7 @@ internal static class RainCommand
             using var decoder = new RainDecoder(model, judge, options);
 
             var outPath = p.GetValue(output);
-            var done = outPath is null ? [] : JsonlFile.RecoverForAppend(outPath).Select(r => r["id"]?.ToString()).ToHashSet();
+            var done = outPath is null ? [] : JsonlFile.RecoverIds(outPath);
             using var writer = outPath is null ? null : new JsonlWriter(outPath);
             using var progress = file is null || p.GetValue(json) ? null : new ProgressDisplay("rain", records.Count);
             var ratios = new List<double>();

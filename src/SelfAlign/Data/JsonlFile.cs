@@ -57,6 +57,13 @@ public static class JsonlFile
         }
         return Read(path).Select(r => r.Record).ToList();
     }
+
+    /// <summary>
+    /// <see cref="RecoverForAppend"/> for a job that writes one record per input item: the "id" values already
+    /// written, so a resumed job skips exactly those items.
+    /// </summary>
+    public static HashSet<string> RecoverIds(string path) =>
+        RecoverForAppend(path).Select(r => r["id"]?.ToString()).OfType<string>().ToHashSet();
 }
 
 /// <summary>Appends one JSON object per line and flushes each, so a kill loses at most the line being written.</summary>

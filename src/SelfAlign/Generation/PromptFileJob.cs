@@ -26,7 +26,7 @@ public sealed class PromptFileJob(GenerationEngine engine, Func<string, Generati
     {
         var duplicate = prompts.GroupBy(p => p.Id).FirstOrDefault(g => g.Count() > 1);
         if (duplicate != null) throw new FormatException($"id \"{duplicate.Key}\" occurs more than once in the prompts");
-        var done = JsonlFile.RecoverForAppend(outputPath).Select(r => r["id"]?.ToString()).ToHashSet();
+        var done = JsonlFile.RecoverIds(outputPath);
         var todo = prompts.Where(p => !done.Contains(p.Id)).ToList();
         var requests = todo.Select(p => makeRequest(p.Prompt)).ToList();
 

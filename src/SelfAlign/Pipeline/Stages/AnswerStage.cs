@@ -20,7 +20,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         var cfg = c.Answers;
         var prompts = ReadPrompts(run.PathOf(AlignRun.PromptsFile));
         var path = run.PathOf(AlignRun.AnswersFile);
-        var done = JsonlFile.RecoverForAppend(path).Select(r => r["id"]!.GetValue<string>()).ToHashSet();
+        var done = JsonlFile.RecoverIds(path);
         var todo = prompts.Where(p => !done.Contains(p.Id)).ToList();
         var prefix = AlignData.SelfAlignPrompt(run.Templates, run.Principles, run.Exemplars);
         var filter = new AnswerFilter(run.Templates, run.Principles, run.Exemplars, cfg);

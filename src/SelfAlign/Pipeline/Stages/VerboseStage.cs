@@ -18,9 +18,9 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         var cfg = c.Verbose;
         var t = run.Templates;
         var questions = JsonlFile.Read(run.PathOf(AlignRun.AnswersFile)).Select(r => r.Record).Where(r => r["answer"] is not null)
-            .Select(r => (Id: r["id"]!.GetValue<string>(), Question: r["instruction"]!.GetValue<string>())).ToList();
+            .Select((r, i) => (Id: r["id"]!.GetValue<string>(), Question: r["instruction"]!.GetValue<string>(), Index: i)).ToList();
         var path = run.PathOf(AlignRun.VerboseFile);
-        var done = JsonlFile.RecoverForAppend(path).Select(r => r["id"]!.GetValue<string>()).ToHashSet();
+        var done = JsonlFile.RecoverIds(path);
         var todo = questions.Where(q => !done.Contains(q.Id)).ToList();
         var split = t.VerbosePrompt.IndexOf("{question}", StringComparison.Ordinal);
         var prefix = t.VerbosePrompt[..split];
@@ -31,11 +31,11 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         using (var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = c.ContextSize, Threads = c.Threads } }))
         using (var writer = new JsonlWriter(path))
         {
-            var requests = todo.Select((q, i) => new GenerationRequest
+            var requests = todo.Select(q => new GenerationRequest
             {
                 SharedPrefix = prefix, Prompt = t.VerbosePrompt[split..].Replace("{question}", q.Question, StringComparison.Ordinal),
                 MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = t.AnswerStop,
-                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "verbose", i + done.Count), model.Vocabulary, banEndOfText: false),
+                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "verbose", q.Index), model.Vocabulary, banEndOfText: false),
             }).ToList();
             var finished = done.Count;
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
