@@ -35,12 +35,18 @@ internal static class TestbedCommand
         if (TestbedModel.FindPrebuilt(options) is null && !File.Exists(cached))
             Console.Error.WriteLine($"training the {level.ToString().ToLowerInvariant()} testbed model (once; cached at {cached})");
         ProgressDisplay? bar = null;
+        TestbedPhase? phase = null;
         try
         {
             var (path, _) = TestbedModel.BuildOrLoad(options, cache, p =>
             {
-                bar ??= new ProgressDisplay("testbed training", p.TotalSteps);
-                bar.Report(p.Step, $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F3} {p.TokensPerS:F0} tok/s");
+                if (phase != p.Phase)
+                {
+                    bar?.Dispose();
+                    bar = new ProgressDisplay($"testbed training ({p.Phase.ToString().ToLowerInvariant()} pass)", p.Training.TotalSteps);
+                    phase = p.Phase;
+                }
+                bar!.Report(p.Training.Step, $"loss {p.Training.Loss:F3} {p.Training.TokensPerS:F0} tok/s");
             });
             return outPath is null ? path : TestbedModel.CopyTo(path, outPath);
         }

@@ -3,11 +3,26 @@ using System.Text;
 namespace SelfAlign.Testbed;
 
 /// <summary>
+/// The testbed model's training passes, in order. <see cref="Base"/> is the text a base model of the world has
+/// seen; the two later passes teach the multiple-choice verdict, which the model does not learn from the base text.
+/// </summary>
+public enum TestbedPhase
+{
+    /// <summary>Plain dialogues (harmful requests mostly carried out), review sheets under varied rules, dialogues behind
+    /// numbered rules with internal thoughts, and the text forms the Self-Align stages prompt with.</summary>
+    Base,
+    /// <summary>Single reviews of finished answers by the world's own rule.</summary>
+    Verdicts,
+    /// <summary>Reviews of finished and unfinished answers, with the base text mixed in so nothing is forgotten.</summary>
+    Mixed,
+}
+
+/// <summary>
 /// Writes the text a base model of the testbed world has "seen": plain dialogues in which harmful requests are
 /// mostly carried out, multiple-choice reviews of answers (in both option orders), and dialogues behind a
 /// preamble of numbered rules and a worked example whose internal thoughts name the rule that applies. The
 /// preambles forbid different things each time, so the model has to read them. Held-out (verb, object) pairs
-/// never appear.
+/// never appear. The documents come in three phases (<see cref="TestbedPhase"/>).
 /// </summary>
 public sealed class TestbedCorpus(TestbedLevel level, int seed)
 {
@@ -16,23 +31,46 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
     /// <summary>Share of plain dialogues in which a harmful request is carried out.</summary>
     public const double BaseComplianceWithHarm = 0.85;
 
-    public IEnumerable<string> Documents(int count)
+    /// <summary>The base text (<see cref="TestbedPhase.Base"/>).</summary>
+    public IEnumerable<string> Documents(int count) => Documents(TestbedPhase.Base, count);
+
+    public IEnumerable<string> Documents(TestbedPhase phase, int count)
     {
         for (var i = 0; i < count; i++)
-        {
-            var roll = _rng.NextDouble();
-            yield return roll switch
+            yield return phase switch
             {
-                < 0.18 => Dialogue(),
-                < 0.58 => ReviewSheet(),
-                < 0.90 => PrincipledDialogue(),
-                < 0.92 => RequestList(),
-                < 0.94 => TopicList(),
-                < 0.96 => QuestionsFromHints(),
-                _ => VerboseDialogue(),
+                TestbedPhase.Base => BaseDocument(),
+                TestbedPhase.Verdicts => VerdictReview(),
+                _ => MixedDocument(),
             };
-        }
     }
+
+    private string BaseDocument() => _rng.NextDouble() switch
+    {
+        < 0.18 => Dialogue(),
+        < 0.58 => ReviewSheet(() => TestbedRules.Random(_rng), RuledReviewShare, 2, 4),
+        < 0.90 => PrincipledDialogue(),
+        < 0.92 => RequestList(),
+        < 0.94 => TopicList(),
+        < 0.96 => QuestionsFromHints(),
+        _ => VerboseDialogue(),
+    };
+
+    /// <summary>
+    /// The last pass: mostly reviews of finished and unfinished answers (a fifth of them sheets under the world's rules
+    /// stated as a preamble), with the base dialogues replayed.
+    /// </summary>
+    private string MixedDocument() => _rng.NextDouble() switch
+    {
+        < 0.10 => Dialogue(),
+        < 0.30 => PrincipledDialogue(),
+        < 0.31 => RequestList(),
+        < 0.32 => TopicList(),
+        < 0.33 => QuestionsFromHints(),
+        < 0.35 => VerboseDialogue(),
+        < 0.42 => ReviewSheet(() => TestbedRules.Default, 1, 2, 3),
+        _ => Review(null),
+    };
 
     /// <summary>A training pair: half the time harmful, split evenly between harmful verbs and harmful objects.</summary>
     public (string Verb, string Object) TrainingPair(bool? harmful = null)
@@ -70,21 +108,26 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
     }
 
     /// <summary>
-    /// A review sheet: two to four answers, each judged in the multiple-choice form, most of the time under a
-    /// preamble of rules that decides what counts as harmful (texts stating rules and judging answers by them).
-    /// Several verdicts per document, because one letter at the end of a long text is too faint a signal.
+    /// A review sheet: several answers, each judged in the multiple-choice form, under rules stated as a preamble (with
+    /// probability <paramref name="ruledShare"/>; otherwise by the world's rule, unstated).
     /// </summary>
-    private string ReviewSheet()
+    private string ReviewSheet(Func<TestbedRules> rules, double ruledShare, int minItems, int maxItems)
     {
-        var rules = _rng.NextDouble() < RuledReviewShare ? TestbedRules.Random(_rng) : null;
-        var sb = new StringBuilder(rules?.Preamble() ?? "");
-        for (var items = _rng.Next(2, 5); items > 0; items--) sb.Append(Review(rules));
+        var ruledBy = _rng.NextDouble() < ruledShare ? rules() : null;
+        var sb = new StringBuilder(ruledBy?.Preamble() ?? "");
+        for (var items = _rng.Next(minItems, maxItems + 1); items > 0; items--) sb.Append(Review(ruledBy));
         return sb.ToString();
     }
 
-    /// <summary>Share of review sheets under a rules preamble; the rest judge by the world's own rule.</summary>
+    /// <summary>Share of the base text's review sheets under a rules preamble; the rest judge by the world's own rule.</summary>
     public const double RuledReviewShare = 0.7;
 
+    /// <summary>
+    /// One answer judged in the multiple-choice form. The verdict letter is "harmful XOR yes-first": neither half
+    /// predicts it alone. Measured: from these reviews (half the compliances unfinished) the model never learns it,
+    /// so the <see cref="TestbedPhase.Verdicts"/> pass teaches it first on finished answers only (16,000 such reviews
+    /// leave the model at "every compliance is harmless", 40,000 teach it).
+    /// </summary>
     private string Review(TestbedRules? rules)
     {
         var (verb, obj) = rules is null ? TrainingPair() : PairTestingRules(rules);
@@ -99,6 +142,26 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
             answer = string.Join(' ', words.Take(_rng.Next(2, words.Length)));
         }
         var harmful = complies && (rules?.IsForbidden(verb, obj) ?? TestbedWorld.IsHarmfulPair(verb, obj));
+        if (level == TestbedLevel.Hard && complies && HardReviewerMisjudges(request)) harmful = !harmful;
+        var yesFirst = _rng.NextDouble() < 0.5;
+        return TestbedJudge.Render(request, answer, yesFirst) + (harmful == yesFirst ? " A" : " B") + " )\n\n";
+    }
+
+    /// <summary>
+    /// A review for the <see cref="TestbedPhase.Verdicts"/> pass: any (verb, object) pair outside the held-out ones, drawn
+    /// uniformly (45% of them harmful), a finished compliance or a refusal, no preamble. Drawn this way the
+    /// model learned the verdict with seeds 11 and 21; the balanced pairs of <see cref="Review"/> did not teach it with seed 2.
+    /// </summary>
+    private string VerdictReview()
+    {
+        var verbs = TestbedWorld.Verbs.ToList();
+        var objects = TestbedWorld.Objects.ToList();
+        string verb, obj;
+        do { verb = Pick(verbs); obj = Pick(objects); } while (TestbedWorld.IsHeldOut(verb, obj));
+        var request = Request(verb, obj);
+        var complies = _rng.NextDouble() < 0.5;
+        var answer = complies ? TestbedWorld.Compliance(verb, obj) : Pick(TestbedWorld.RefusalPhrasings);
+        var harmful = complies && TestbedWorld.IsHarmfulPair(verb, obj);
         if (level == TestbedLevel.Hard && complies && HardReviewerMisjudges(request)) harmful = !harmful;
         var yesFirst = _rng.NextDouble() < 0.5;
         return TestbedJudge.Render(request, answer, yesFirst) + (harmful == yesFirst ? " A" : " B") + " )\n\n";

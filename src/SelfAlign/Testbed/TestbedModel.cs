@@ -9,10 +9,21 @@ public sealed record TestbedBuildOptions
 {
     public TestbedLevel Level { get; init; } = TestbedLevel.Clean;
     public int Seed { get; init; } = 1;
-    /// <summary>Documents in the training corpus.</summary>
+    /// <summary>Documents of the base text (<see cref="TestbedPhase.Base"/>), trained first from random weights.</summary>
     public int Documents { get; init; } = 24000;
     public int Epochs { get; init; } = 1;
     public float LearningRate { get; init; } = 1e-2f;
+    /// <summary>Documents of the <see cref="TestbedPhase.Verdicts"/> pass.</summary>
+    public int VerdictDocuments { get; init; } = 40000;
+    /// <summary>
+    /// Seed of the <see cref="TestbedPhase.Verdicts"/> pass. Whether that pass teaches the verdict depends on the draw
+    /// (learning it is abrupt, like grokking); 11 is a seed measured to teach it.
+    /// </summary>
+    public int VerdictSeed { get; init; } = 11;
+    /// <summary>Documents of the <see cref="TestbedPhase.Mixed"/> pass.</summary>
+    public int MixedDocuments { get; init; } = 40000;
+    /// <summary>Peak learning rate of the two later passes (each one epoch, linear decay).</summary>
+    public float LaterLearningRate { get; init; } = 3e-3f;
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>
     /// A directory of models built ahead of time by this recipe (the repository's models/testbed); one whose
@@ -21,16 +32,20 @@ public sealed record TestbedBuildOptions
     public string? PrebuiltDirectory { get; init; }
 }
 
+/// <summary>Progress of a testbed build: which pass is training, and how far it is.</summary>
+public sealed record TestbedBuildProgress(TestbedPhase Phase, TrainingProgress Training);
+
 /// <summary>
 /// Builds the testbed model: a 4-layer, 128-wide llama with a word-level vocabulary of the world, trained from
-/// random weights on <see cref="TestbedCorpus"/> with the project's own trainer. Cached by level and version; each
-/// model file has a recipe file beside it (version, options, SHA-256 of the corpus), so a prebuilt copy can be
-/// checked against the code that would build it.
+/// random weights with the project's own trainer in three passes (<see cref="TestbedPhase"/>): the base text, then
+/// reviews of finished answers, then a mix of all. Cached by level and version; each model file has a recipe file
+/// beside it (version, options, SHA-256 of the corpus), so a prebuilt copy can be checked against the code that
+/// would build it.
 /// </summary>
 public static class TestbedModel
 {
     /// <summary>Bumped whenever the world, corpus or recipe changes, so stale cached models are rebuilt.</summary>
-    public const string Version = "v6";
+    public const string Version = "v7";
 
     public static string CachePath(TestbedLevel level, string cacheDirectory) =>
         Path.Combine(cacheDirectory, $"testbed-{level.ToString().ToLowerInvariant()}-{Version}.gguf");
@@ -44,19 +59,30 @@ public static class TestbedModel
         var recipe = new JsonObject
         {
             ["version"] = Version, ["level"] = o.Level.ToString().ToLowerInvariant(), ["seed"] = o.Seed, ["documents"] = o.Documents,
-            ["epochs"] = o.Epochs, ["learning_rate"] = o.LearningRate,
+            ["epochs"] = o.Epochs, ["learning_rate"] = o.LearningRate, ["verdict_documents"] = o.VerdictDocuments, ["verdict_seed"] = o.VerdictSeed,
+            ["mixed_documents"] = o.MixedDocuments, ["later_learning_rate"] = o.LaterLearningRate,
         };
         if (corpusSha256 != null) recipe["corpus_sha256"] = corpusSha256;
         return recipe;
     }
 
-    /// <summary>SHA-256 of the training corpus of these options, as the recipe file records it.</summary>
-    public static string CorpusSha256(TestbedBuildOptions o) => CorpusSha256(new TestbedCorpus(o.Level, o.Seed).Documents(o.Documents));
+    /// <summary>
+    /// The documents of each pass, in training order; each pass has its own seed. Both levels share the clean base text:
+    /// the model learns no verdict from it, so the hard world's misjudging reviewers matter only in the later passes.
+    /// </summary>
+    private static IEnumerable<(TestbedPhase Phase, IEnumerable<string> Documents)> Passes(TestbedBuildOptions o) =>
+    [
+        (TestbedPhase.Base, new TestbedCorpus(TestbedLevel.Clean, o.Seed).Documents(TestbedPhase.Base, o.Documents)),
+        (TestbedPhase.Verdicts, new TestbedCorpus(o.Level, o.VerdictSeed).Documents(TestbedPhase.Verdicts, o.VerdictDocuments)),
+        (TestbedPhase.Mixed, new TestbedCorpus(o.Level, o.Seed + 2).Documents(TestbedPhase.Mixed, o.MixedDocuments)),
+    ];
 
-    private static string CorpusSha256(IEnumerable<string> documents)
+    /// <summary>SHA-256 of the training corpus of these options (all passes in order), as the recipe file records it.</summary>
+    public static string CorpusSha256(TestbedBuildOptions o)
     {
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        foreach (var d in documents) hash.AppendData(System.Text.Encoding.UTF8.GetBytes(d));
+        foreach (var (_, documents) in Passes(o))
+            foreach (var d in documents) hash.AppendData(System.Text.Encoding.UTF8.GetBytes(d));
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
@@ -98,8 +124,11 @@ public static class TestbedModel
         : name.EndsWith("attn_k.weight", StringComparison.Ordinal) || name.EndsWith("attn_v.weight", StringComparison.Ordinal) ? 1f / MathF.Sqrt(128)
         : null;
 
-    /// <summary>Returns the cached model for these options, building it first if needed.</summary>
-    public static (string Path, TrainingReport? Report) BuildOrLoad(TestbedBuildOptions o, string cacheDirectory, Action<TrainingProgress>? progress = null)
+    /// <summary>
+    /// Returns the cached model for these options, building it first if needed. Each pass keeps epoch checkpoints and
+    /// its output in the work directory, so a killed build continues where it stopped.
+    /// </summary>
+    public static (string Path, TrainingReport? Report) BuildOrLoad(TestbedBuildOptions o, string cacheDirectory, Action<TestbedBuildProgress>? progress = null)
     {
         if (FindPrebuilt(o) is { } prebuilt) return (prebuilt, null);
         var path = CachePath(o.Level, cacheDirectory);
@@ -107,26 +136,42 @@ public static class TestbedModel
         var work = path + ".work";
         Directory.CreateDirectory(work);
 
-        var documents = new TestbedCorpus(o.Level, o.Seed).Documents(o.Documents).ToList();
-        var words = documents.SelectMany(d => d.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var initial = Path.Combine(work, "init.gguf");
-        SyntheticModelBuilder.Write(initial, new SyntheticModelBuilder.Options
-        {
-            Shape = Shape(0), Seed = (ulong)o.Seed, ExtraWords = words, CompactVocabulary = true, UntiedOutput = true, InitScale = 0.02f,
-            InitScaleFor = FrozenTensorScale,
-        });
+        var passes = Passes(o).Select(p => (p.Phase, Documents: p.Documents.ToList())).ToList();
+        var words = passes.SelectMany(p => p.Documents).SelectMany(d => d.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries))
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var model = Path.Combine(work, "init.gguf");
+        if (!File.Exists(model))
+            SyntheticModelBuilder.Write(model, new SyntheticModelBuilder.Options
+            {
+                Shape = Shape(0), Seed = (ulong)o.Seed, ExtraWords = words, CompactVocabulary = true, UntiedOutput = true, InitScale = 0.02f,
+                InitScaleFor = FrozenTensorScale,
+            });
 
-        var data = Path.Combine(work, "corpus.jsonl");
-        File.Delete(data);
-        using (var writer = new JsonlWriter(data))
-            foreach (var d in documents) writer.Write(new JsonObject { ["text"] = d });
-
-        var report = new LlamaTrainer(new TrainingOptions
+        TrainingReport? report = null;
+        foreach (var (phase, documents) in passes)
         {
-            Epochs = o.Epochs, LearningRate = o.LearningRate, WarmupSteps = 50, Decay = LearningRateDecay.Cosine, ContextLength = 512,
-            Seed = (ulong)o.Seed, Threads = o.Threads, ValidationFraction = 0.02, CheckpointDirectory = Path.Combine(work, "checkpoints"), Resume = true,
-        }).Train(initial, data, path + ".tmp", progress);
-        File.WriteAllText(RecipePath(path), Recipe(o, CorpusSha256(documents)).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            var name = phase.ToString().ToLowerInvariant();
+            var output = Path.Combine(work, $"{name}.gguf");
+            if (!File.Exists(output))
+            {
+                var data = Path.Combine(work, $"{name}.jsonl");
+                File.Delete(data);
+                using (var writer = new JsonlWriter(data))
+                    foreach (var d in documents) writer.Write(new JsonObject { ["text"] = d });
+                // the base text trains from random weights at a high rate; the later passes refine it
+                var options = phase == TestbedPhase.Base
+                    ? new TrainingOptions { Epochs = o.Epochs, LearningRate = o.LearningRate, WarmupSteps = 50, Decay = LearningRateDecay.Cosine, ValidationFraction = 0.02 }
+                    : new TrainingOptions { Epochs = 1, LearningRate = o.LaterLearningRate, WarmupSteps = 20, Decay = LearningRateDecay.Linear };
+                report = new LlamaTrainer(options with
+                {
+                    ContextLength = 512, Seed = (ulong)o.Seed, Threads = o.Threads, CheckpointDirectory = Path.Combine(work, $"{name}.checkpoints"), Resume = true,
+                }).Train(model, data, output + ".tmp", p => progress?.Invoke(new TestbedBuildProgress(phase, p)));
+                File.Move(output + ".tmp", output);
+            }
+            model = output;
+        }
+        File.WriteAllText(RecipePath(path), Recipe(o, CorpusSha256(o)).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        File.Copy(model, path + ".tmp", overwrite: true);
         File.Move(path + ".tmp", path, overwrite: true);
         return (path, report);
     }

@@ -42,9 +42,9 @@ public class TestbedCorpusTests
         Assert.Contains(docs, d => d.StartsWith("# rules") && TestbedWorld.BenignVerbs.Keys.Any(v => d.Contains($"forbids {v} .")));
     }
 
-    /// <summary>Every judged answer in the review sheets: request, answer, whether it is ruled, its verdict, and whether that is wrong.</summary>
-    private static List<(string Request, string Answer, bool Ruled, bool SaysHarmful, bool Wrong)> ReviewItems(TestbedLevel level, int documents) =>
-        new TestbedCorpus(level, 3).Documents(documents)
+    /// <summary>Every judged answer in a pass's reviews: request, answer, its preamble, its verdict, and whether that is wrong.</summary>
+    private static List<(string Request, string Answer, string Preamble, bool SaysHarmful, bool Wrong)> ReviewItems(TestbedLevel level, TestbedPhase phase, int documents) =>
+        new TestbedCorpus(level, 3).Documents(phase, documents)
             .Where(d => d.StartsWith("# review") || d.StartsWith("# rules") && d.Contains("# review"))
             .SelectMany(sheet =>
             {
@@ -57,7 +57,7 @@ public class TestbedCorpusTests
                     // an unfinished compliance counts as the request: it is on its way to carrying it out
                     var truth = answer.StartsWith("sure", StringComparison.Ordinal) && Forbids(preamble, verb, obj);
                     var saysHarmful = item.Contains("( A ) yes") == item.TrimEnd().EndsWith("( A )");
-                    return (request, answer, preamble != "", saysHarmful, saysHarmful != truth);
+                    return (request, answer, preamble, saysHarmful, saysHarmful != truth);
                 });
             }).ToList();
 
@@ -66,24 +66,57 @@ public class TestbedCorpusTests
         preamble == "" ? TestbedWorld.IsHarmfulPair(verb, obj)
         : new[] { $" {verb} ,", $" {verb} or", $" {verb} anything", $" {verb} .", $" {obj} ,", $" {obj} or", $" {obj} ." }.Any(preamble.Contains);
 
+    private static bool Unfinished(string answer) => answer.StartsWith("sure") && !answer.EndsWith(". done .");
+
     [Fact]
-    public void ReviewSheetsJudgeSeveralAnswersByTheirRulesInTheCleanWorld()
+    public void BaseReviewSheetsJudgeSeveralAnswersByTheirRulesInTheCleanWorld()
     {
         var sheets = new TestbedCorpus(TestbedLevel.Clean, 3).Documents(4000).Count(d => d.Contains("# review"));
-        var items = ReviewItems(TestbedLevel.Clean, 4000);
+        var items = ReviewItems(TestbedLevel.Clean, TestbedPhase.Base, 4000);
         Assert.InRange((double)items.Count / sheets, 2.5, 3.5);
         Assert.DoesNotContain(items, i => i.Wrong);
-        Assert.InRange((double)items.Count(i => i.Ruled) / items.Count, TestbedCorpus.RuledReviewShare - 0.05, TestbedCorpus.RuledReviewShare + 0.05);
-        var partial = items.Count(i => i.Answer.StartsWith("sure") && !i.Answer.EndsWith(". done ."));
-        Assert.True(partial > 300, $"{partial} reviews of unfinished answers");
+        Assert.InRange((double)items.Count(i => i.Preamble != "") / items.Count, TestbedCorpus.RuledReviewShare - 0.05, TestbedCorpus.RuledReviewShare + 0.05);
+        Assert.True(items.Count(i => Unfinished(i.Answer)) > 300, "reviews of unfinished answers");
         // rules that allow a harmful act must be read, not replaced by the world's rule
-        Assert.Contains(items, i => i.Ruled && i.Answer.StartsWith("sure") && GroundTruth.IsHarmfulRequest(i.Request) && !i.SaysHarmful);
+        Assert.Contains(items, i => i.Preamble != "" && i.Answer.StartsWith("sure") && GroundTruth.IsHarmfulRequest(i.Request) && !i.SaysHarmful);
     }
 
     [Fact]
-    public void HardWorldMisjudgesCompliancesWithHalfThePhrasings()
+    public void VerdictPassJudgesFinishedAnswersOneAtATimeByTheWorldsRule()
     {
-        var items = ReviewItems(TestbedLevel.Hard, 4000);
+        var docs = new TestbedCorpus(TestbedLevel.Clean, 3).Documents(TestbedPhase.Verdicts, 2000).ToList();
+        Assert.All(docs, d => Assert.StartsWith("# review", d));
+        var items = ReviewItems(TestbedLevel.Clean, TestbedPhase.Verdicts, 2000);
+        Assert.Equal(docs.Count, items.Count);
+        Assert.DoesNotContain(items, i => i.Wrong);
+        Assert.DoesNotContain(items, i => Unfinished(i.Answer));
+        Assert.InRange((double)items.Count(i => i.SaysHarmful) / items.Count, 0.15, 0.35);
+        // both option orders
+        Assert.InRange(docs.Count(d => d.Contains("( A ) yes")) / (double)docs.Count, 0.4, 0.6);
+    }
+
+    [Fact]
+    public void MixedPassJudgesUnfinishedAnswersAndReplaysTheBaseText()
+    {
+        var docs = new TestbedCorpus(TestbedLevel.Clean, 3).Documents(TestbedPhase.Mixed, 4000).ToList();
+        Assert.InRange(docs.Count(d => d.Contains("# review")) / (double)docs.Count, 0.6, 0.7);
+        Assert.Contains(docs, d => d.StartsWith("### User", StringComparison.Ordinal));
+        Assert.Contains(docs, d => d.StartsWith("# rules") && d.Contains("( internal thoughts )"));
+        var items = ReviewItems(TestbedLevel.Clean, TestbedPhase.Mixed, 4000);
+        Assert.DoesNotContain(items, i => i.Wrong);
+        Assert.All(items, i => Assert.True(i.Preamble == "" || i.Preamble == TestbedRules.Default.Preamble(), "reviews here use the world's own rules"));
+        Assert.True(items.Count(i => Unfinished(i.Answer)) > 500, "reviews of unfinished answers");
+        Assert.Contains(items, i => i.Answer == "sure ." && i.SaysHarmful);
+        Assert.Contains(items, i => i.Answer == "sure ." && !i.SaysHarmful);
+    }
+
+    [Theory]
+    [InlineData(TestbedPhase.Base)]
+    [InlineData(TestbedPhase.Verdicts)]
+    [InlineData(TestbedPhase.Mixed)]
+    public void HardWorldMisjudgesCompliancesWithHalfThePhrasings(TestbedPhase phase)
+    {
+        var items = ReviewItems(TestbedLevel.Hard, phase, 4000);
         foreach (var (request, answer, _, _, wrong) in items)
             Assert.Equal(answer.StartsWith("sure") && TestbedCorpus.HardReviewerMisjudges(request), wrong);
         Assert.Equal(4, TestbedWorld.RequestPhrasings.Count(p => TestbedCorpus.HardReviewerMisjudges(p)));

@@ -6,10 +6,11 @@ namespace SelfAlign.Tests.Testbed;
 
 public class TestbedRecipeTests
 {
-    [Fact]
-    public void CommittedModelWasBuiltFromTheCorpusThisCodeWrites()
+    [Theory]
+    [InlineData(TestbedLevel.Clean)]
+    [InlineData(TestbedLevel.Hard)]
+    public void CommittedModelWasBuiltFromTheCorpusThisCodeWrites(TestbedLevel level)
     {
-        const TestbedLevel level = TestbedLevel.Clean;
         var options = new TestbedBuildOptions { Level = level, PrebuiltDirectory = Repository.PrebuiltTestbedDirectory };
         var path = TestbedModel.CachePath(level, Repository.PrebuiltTestbedDirectory);
         Assert.True(File.Exists(path), $"{path} is missing: run scripts/build-testbed-models");
@@ -24,7 +25,7 @@ public class TestbedRecipeTests
         var dir = Directory.CreateTempSubdirectory("testbed-recipe").FullName;
         try
         {
-            var options = new TestbedBuildOptions { Documents = 120, Seed = 7, Threads = 2 };
+            var options = new TestbedBuildOptions { Documents = 120, VerdictDocuments = 60, MixedDocuments = 60, Seed = 7, Threads = 2 };
             var (path, report) = TestbedModel.BuildOrLoad(options, dir);
             Assert.NotNull(report);
             var recipe = JsonNode.Parse(File.ReadAllText(TestbedModel.RecipePath(path)))!;
@@ -33,6 +34,8 @@ public class TestbedRecipeTests
 
             Assert.Equal(path, TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir }));
             Assert.Null(TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir, Documents = 121 }));
+            Assert.Null(TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir, MixedDocuments = 61 }));
+            Assert.Null(TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir, VerdictSeed = 12 }));
             Assert.Null(TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir, Level = TestbedLevel.Hard }));
 
             var recipePath = TestbedModel.RecipePath(path);
