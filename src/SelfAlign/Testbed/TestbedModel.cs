@@ -45,7 +45,7 @@ public sealed record TestbedBuildProgress(TestbedPhase Phase, TrainingProgress T
 public static class TestbedModel
 {
     /// <summary>Bumped whenever the world, corpus or recipe changes, so stale cached models are rebuilt.</summary>
-    public const string Version = "v7";
+    public const string Version = "v8";
 
     public static string CachePath(TestbedLevel level, string cacheDirectory) =>
         Path.Combine(cacheDirectory, $"testbed-{level.ToString().ToLowerInvariant()}-{Version}.gguf");
