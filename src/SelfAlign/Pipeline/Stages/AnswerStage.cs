@@ -55,7 +55,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
             {
                 ct.ThrowIfCancellationRequested();
                 var result = rain.Generate(prefix + AlignData.Fill(run.Templates.Question, ("question", p.Instruction)), p.Instruction,
-                    options with { Seed = StageGeneration.Seed(c.Seed, "answers", Index(p.Id)) }, ct);
+                    options with { Seed = StageGeneration.Seed(c.Seed, "answers", p.Instruction) }, ct);
                 var reachedEnd = result.Tokens.Length < options.MaxNewTokens;
                 Write(p, result.Text, reachedEnd, reachedEnd ? "StopString" : "Length");
             }
@@ -68,7 +68,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
                 SharedPrefix = prefix,
                 Prompt = AlignData.Fill(run.Templates.Question, ("question", p.Instruction)),
                 MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = run.Templates.AnswerStop,
-                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "answers", Index(p.Id)), model.Vocabulary, banEndOfText: false),
+                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "answers", p.Instruction), model.Vocabulary, banEndOfText: false),
             }).ToList();
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
                 Write(todo[i], result.Text, result.FinishReason is FinishReason.StopString or FinishReason.EndOfGeneration, result.FinishReason.ToString());
@@ -81,8 +81,6 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
     internal static List<Prompt> ReadPrompts(string path) =>
         JsonlFile.Read(path).Select(r => new Prompt(JsonlFile.RequireString(r.Record, "id", path, r.Line),
             JsonlFile.RequireString(r.Record, "instruction", path, r.Line), r.Record["source"]?.GetValue<string>() ?? "")).ToList();
-
-    private static long Index(string id) => long.TryParse(id.TrimStart('p'), out var n) ? n : id.Length;
 
     /// <summary>Answered, kept and dropped (by reason), and how often each rule was named.</summary>
     internal static JsonObject Counts(string path)

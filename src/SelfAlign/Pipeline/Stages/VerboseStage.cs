@@ -18,7 +18,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         var cfg = c.Verbose;
         var t = run.Templates;
         var questions = JsonlFile.Read(run.PathOf(AlignRun.AnswersFile)).Select(r => r.Record).Where(r => r["answer"] is not null)
-            .Select((r, i) => (Id: r["id"]!.GetValue<string>(), Question: r["instruction"]!.GetValue<string>(), Index: i)).ToList();
+            .Select(r => (Id: r["id"]!.GetValue<string>(), Question: r["instruction"]!.GetValue<string>())).ToList();
         var path = run.PathOf(AlignRun.VerboseFile);
         var done = JsonlFile.RecoverIds(path);
         var todo = questions.Where(q => !done.Contains(q.Id)).ToList();
@@ -35,7 +35,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
             {
                 SharedPrefix = prefix, Prompt = t.VerbosePrompt[split..].Replace("{question}", q.Question, StringComparison.Ordinal),
                 MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = t.AnswerStop,
-                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "verbose", q.Index), model.Vocabulary, banEndOfText: false),
+                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "verbose", q.Question), model.Vocabulary, banEndOfText: false),
             }).ToList();
             var finished = done.Count;
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
