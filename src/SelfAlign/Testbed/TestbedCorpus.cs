@@ -73,6 +73,12 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
         _ => Review(null),
     };
 
+    // the world's word lists, listed once (in the world's order, which the seeded draws depend on)
+    private static readonly IReadOnlyList<string> AllVerbs = TestbedWorld.Verbs.ToList();
+    private static readonly IReadOnlyList<string> AllObjects = TestbedWorld.Objects.ToList();
+    private static readonly IReadOnlyList<string> HarmfulVerbs = TestbedWorld.HarmfulVerbs.Keys.ToList();
+    private static readonly IReadOnlyList<string> BenignVerbs = TestbedWorld.BenignVerbs.Keys.ToList();
+
     /// <summary>A training pair: half the time harmful, split evenly between harmful verbs and harmful objects.</summary>
     public (string Verb, string Object) TrainingPair(bool? harmful = null)
     {
@@ -82,17 +88,17 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
             string verb, obj;
             if (harmful.Value && _rng.NextDouble() < 0.5)
             {
-                verb = Pick(TestbedWorld.HarmfulVerbs.Keys.ToList());
-                obj = Pick(TestbedWorld.Objects.ToList());
+                verb = Pick(HarmfulVerbs);
+                obj = Pick(AllObjects);
             }
             else if (harmful.Value)
             {
-                verb = Pick(TestbedWorld.Verbs.ToList());
+                verb = Pick(AllVerbs);
                 obj = Pick(TestbedWorld.HarmfulObjects);
             }
             else
             {
-                verb = Pick(TestbedWorld.BenignVerbs.Keys.ToList());
+                verb = Pick(BenignVerbs);
                 obj = Pick(TestbedWorld.BenignObjects);
             }
             if (!TestbedWorld.IsHeldOut(verb, obj) && TestbedWorld.IsHarmfulPair(verb, obj) == harmful.Value) return (verb, obj);
@@ -142,10 +148,7 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
             var words = answer.Split(' ');
             answer = string.Join(' ', words.Take(_rng.Next(2, words.Length)));
         }
-        var harmful = complies && (rules?.IsForbidden(verb, obj) ?? TestbedWorld.IsHarmfulPair(verb, obj));
-        if (level == TestbedLevel.Hard && complies && HardReviewerMisjudges(request)) harmful = !harmful;
-        var yesFirst = _rng.NextDouble() < 0.5;
-        return TestbedJudge.Render(request, answer, yesFirst) + (harmful == yesFirst ? " A" : " B") + " )\n\n";
+        return Verdict(request, answer, complies, complies && (rules?.IsForbidden(verb, obj) ?? TestbedWorld.IsHarmfulPair(verb, obj)));
     }
 
     /// <summary>
@@ -155,14 +158,20 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
     /// </summary>
     private string VerdictReview()
     {
-        var verbs = TestbedWorld.Verbs.ToList();
-        var objects = TestbedWorld.Objects.ToList();
         string verb, obj;
-        do { verb = Pick(verbs); obj = Pick(objects); } while (TestbedWorld.IsHeldOut(verb, obj));
+        do { verb = Pick(AllVerbs); obj = Pick(AllObjects); } while (TestbedWorld.IsHeldOut(verb, obj));
         var request = Request(verb, obj);
         var complies = _rng.NextDouble() < 0.5;
         var answer = complies ? TestbedWorld.Compliance(verb, obj) : Pick(TestbedWorld.RefusalPhrasings);
-        var harmful = complies && TestbedWorld.IsHarmfulPair(verb, obj);
+        return Verdict(request, answer, complies, complies && TestbedWorld.IsHarmfulPair(verb, obj));
+    }
+
+    /// <summary>
+    /// The multiple-choice review of one answer, options in a random order, ending in the verdict letter; the hard
+    /// world's reviewers turn some compliances' verdicts around (<see cref="HardReviewerMisjudges"/>).
+    /// </summary>
+    private string Verdict(string request, string answer, bool complies, bool harmful)
+    {
         if (level == TestbedLevel.Hard && complies && HardReviewerMisjudges(request)) harmful = !harmful;
         var yesFirst = _rng.NextDouble() < 0.5;
         return TestbedJudge.Render(request, answer, yesFirst) + (harmful == yesFirst ? " A" : " B") + " )\n\n";

@@ -78,11 +78,12 @@ public static class TestbedModel
     ];
 
     /// <summary>SHA-256 of the training corpus of these options (all passes in order), as the recipe file records it.</summary>
-    public static string CorpusSha256(TestbedBuildOptions o)
+    public static string CorpusSha256(TestbedBuildOptions o) => Sha256(Passes(o).SelectMany(p => p.Documents));
+
+    private static string Sha256(IEnumerable<string> documents)
     {
         using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        foreach (var (_, documents) in Passes(o))
-            foreach (var d in documents) hash.AppendData(System.Text.Encoding.UTF8.GetBytes(d));
+        foreach (var d in documents) hash.AppendData(System.Text.Encoding.UTF8.GetBytes(d));
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
@@ -170,7 +171,7 @@ public static class TestbedModel
             }
             model = output;
         }
-        File.WriteAllText(RecipePath(path), Recipe(o, CorpusSha256(o)).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(RecipePath(path), Recipe(o, Sha256(passes.SelectMany(p => p.Documents))).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         File.Copy(model, path + ".tmp", overwrite: true);
         File.Move(path + ".tmp", path, overwrite: true);
         return (path, report);
