@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using SelfAlign.Cli.Commands;
@@ -45,9 +46,22 @@ public static class CliApp
         }
         var verbose = parse.GetValue(Verbose);
         if (verbose) LlamaRuntime.Logger = new StderrLogger(LogLevel.Debug);
+        // System.CommandLine's own termination handler can throw on SIGTERM (it completes a task twice). This one cancels
+        // the command on SIGINT or SIGTERM, and ends the process if the command has not stopped 5 s later (long jobs
+        // write as they go, so an exit loses nothing) or at a second signal.
+        using var cancel = new CancellationTokenSource();
+        Action<PosixSignalContext> onSignal = context =>
+        {
+            if (cancel.IsCancellationRequested) return;
+            context.Cancel = true;
+            cancel.Cancel();
+            _ = Task.Delay(TimeSpan.FromSeconds(5)).ContinueWith(_ => Environment.Exit(130), TaskScheduler.Default);
+        };
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, onSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal);
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancel.Token);
         }
         catch (Exception e) when (IsUserError(e))
         {

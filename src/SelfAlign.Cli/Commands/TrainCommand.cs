@@ -22,6 +22,8 @@ internal static class TrainCommand
         var ctx = new Option<int>("--ctx") { Description = "Tokens per training window", DefaultValueFactory = _ => 256 };
         var val = new Option<double>("--val-fraction") { Description = "Share of windows held out for validation", DefaultValueFactory = _ => 0 };
         var tensors = new Option<TensorSelection>("--train") { Description = "Which tensors train", DefaultValueFactory = _ => TensorSelection.All };
+        var loss = new Option<LossTokens>("--loss") { Description = "Tokens the loss is taken over: all, or responses only (prompts are context)", DefaultValueFactory = _ => LossTokens.All };
+        var packing = new Option<PackingOrder>("--packing") { Description = "Reshuffled: records packed in a new order every epoch; fixed: packed once, windows shuffled", DefaultValueFactory = _ => PackingOrder.Reshuffled };
         var pattern = new Option<string?>("--tensor-pattern") { Description = "Regex over tensor names, with --train pattern" };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -33,7 +35,7 @@ internal static class TrainCommand
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object" };
         var cmd = new Command("train", "Fine-tune a GGUF model through llama.cpp's training API")
         {
-            model, data, output, epochs, lr, warmup, decay, optimizer, weightDecay, ctx, val, tensors, pattern, seed, threads, format,
+            model, data, output, epochs, lr, warmup, decay, optimizer, weightDecay, ctx, val, tensors, loss, packing, pattern, seed, threads, format,
             checkpoints, resume, quantize, loraRank, json,
         };
         cmd.SetAction((p, ct) => Task.Run(() =>
@@ -42,7 +44,7 @@ internal static class TrainCommand
             {
                 Epochs = p.GetValue(epochs), LearningRate = p.GetValue(lr), WarmupSteps = p.GetValue(warmup), Decay = p.GetValue(decay),
                 Optimizer = p.GetValue(optimizer), WeightDecay = p.GetValue(weightDecay), ContextLength = p.GetValue(ctx),
-                ValidationFraction = p.GetValue(val), Tensors = p.GetValue(tensors), TensorPattern = p.GetValue(pattern), Seed = p.GetValue(seed),
+                ValidationFraction = p.GetValue(val), Tensors = p.GetValue(tensors), Loss = p.GetValue(loss), Packing = p.GetValue(packing), TensorPattern = p.GetValue(pattern), Seed = p.GetValue(seed),
                 Threads = p.GetValue(threads), CheckpointDirectory = p.GetValue(checkpoints), Resume = p.GetValue(resume),
                 Quantize = p.GetValue(quantize), LoraRank = p.GetValue(loraRank),
                 Format = p.GetValue(format) is { } f ? TurnFormat.Load(f) : TurnFormat.Plain,

@@ -25,6 +25,8 @@ internal static unsafe partial class LlamaNative
     [DllImport(GgmlBase)] public static extern void ggml_opt_result_loss(nint result, double* loss, double* uncertainty);
     [DllImport(GgmlBase)] public static extern void ggml_opt_result_ndata(nint result, long* ndata);
     [DllImport(GgmlBase)] public static extern nint ggml_opt_grad_acc(nint optCtx, nint node);
+    [DllImport(GgmlBase)] public static extern nint ggml_opt_labels(nint optCtx);
+    [DllImport(GgmlBase)] public static extern void ggml_backend_tensor_set(nint tensor, void* data, nuint offset, nuint size);
 
     [DllImport(GgmlBase)] public static extern ggml_type_traits* ggml_get_type_traits(int type);
     [DllImport(GgmlBase)] public static extern void* ggml_get_data(nint tensor);

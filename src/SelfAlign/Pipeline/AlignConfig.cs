@@ -87,6 +87,8 @@ public sealed record FineTuneConfig
     public int ContextLength { get; init; } = 512;
     /// <summary>all, attention, feed-forward.</summary>
     public string Tensors { get; init; } = "all";
+    /// <summary>responses (the answers are learned, the prompts are context, as the paper's training does) or all.</summary>
+    public string Loss { get; init; } = "responses";
 }
 
 /// <summary>Stage 4: verbose cloning (brief A.4).</summary>

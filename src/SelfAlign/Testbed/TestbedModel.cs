@@ -159,10 +159,11 @@ public static class TestbedModel
                 File.Delete(data);
                 using (var writer = new JsonlWriter(data))
                     foreach (var d in documents) writer.Write(new JsonObject { ["text"] = d });
-                // the base text trains from random weights at a high rate; the later passes refine it
+                // the base text trains from random weights at a high rate; the later passes refine it. Fixed packing:
+                // the committed models were built with it, and a rebuild must reproduce them.
                 var options = phase == TestbedPhase.Base
-                    ? new TrainingOptions { Epochs = o.Epochs, LearningRate = o.LearningRate, WarmupSteps = 50, Decay = LearningRateDecay.Cosine, ValidationFraction = 0.02 }
-                    : new TrainingOptions { Epochs = 1, LearningRate = o.LaterLearningRate, WarmupSteps = 20, Decay = LearningRateDecay.Linear };
+                    ? new TrainingOptions { Epochs = o.Epochs, LearningRate = o.LearningRate, WarmupSteps = 50, Decay = LearningRateDecay.Cosine, ValidationFraction = 0.02, Packing = PackingOrder.Fixed }
+                    : new TrainingOptions { Epochs = 1, LearningRate = o.LaterLearningRate, WarmupSteps = 20, Decay = LearningRateDecay.Linear, Packing = PackingOrder.Fixed };
                 report = new LlamaTrainer(options with
                 {
                     ContextLength = 512, Seed = (ulong)o.Seed, Threads = o.Threads, CheckpointDirectory = Path.Combine(work, $"{name}.checkpoints"), Resume = true,

@@ -13,7 +13,7 @@ public sealed unsafe partial class LlamaTrainer
     private Exception? _callbackError;
 
     /// <summary>One epoch in a fresh context: optional initial loss, then training windows, then validation windows.</summary>
-    private (double Train, double? Val, double Initial) RunEpoch(LlamaModel model, List<int[]> train, List<int[]> val, bool measureInitial)
+    private (double Train, double? Val, double Initial) RunEpoch(LlamaModel model, List<TrainingWindow> train, List<TrainingWindow> val, bool measureInitial)
     {
         var n = _o.ContextLength;
         using var ctx = new LlamaContext(model, new ContextOptions
@@ -47,8 +47,11 @@ public sealed unsafe partial class LlamaTrainer
             LlamaNative.llama_opt_init(ctx.Ptr, model.Handle.DangerousGetHandle(), p);
             if (_trainable.Count == 0) throw new ArgumentException("the tensor selection matches no trainable tensor");
 
+            var initialWindows = (val.Count > 0 ? val : train).Take(16).ToList();
+            if (_masked) return RunResponseEpoch(model, ctx, train, val, measureInitial ? initialWindows : null);
+
             var initial = double.NaN;
-            if (measureInitial) initial = RunDataset(ctx, [], (val.Count > 0 ? val : train).Take(16).ToList()).Val!.Value;
+            if (measureInitial) initial = RunDataset(ctx, [], initialWindows).Val!.Value;
 
             _epochStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
             _epochTrainSeconds = 0;
@@ -63,8 +66,34 @@ public sealed unsafe partial class LlamaTrainer
         }
     }
 
+    /// <summary>An epoch with the loss over response tokens only; every loss is measured in the probe context.</summary>
+    private (double Train, double? Val, double Initial) RunResponseEpoch(LlamaModel model, LlamaContext ctx, List<TrainingWindow> train, List<TrainingWindow> val,
+        List<TrainingWindow>? initialWindows)
+    {
+        OpenProbe(model);
+        try
+        {
+            var initial = initialWindows is null ? double.NaN : ResponseLoss(initialWindows);
+            // llama.cpp hands out its optimizer context only through the batch callbacks, and the first step's labels need it.
+            RunDataset(ctx, [], train.Take(1).ToList());
+            _epochWindows = train;
+            _epochStep = 0;
+            _responseLossSum = 0;
+            _responseLossCount = 0;
+            _epochStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+            _epochTrainSeconds = 0;
+            RunDataset(ctx, train, []);
+            _trainSeconds += _epochTrainSeconds;
+            return (EpochResponseLoss, val.Count > 0 ? ResponseLoss(val) : null, initial);
+        }
+        finally
+        {
+            CloseProbe();
+        }
+    }
+
     /// <summary>Trains on <paramref name="train"/>, then evaluates <paramref name="val"/>; returns their mean losses.</summary>
-    private (double Train, double? Val) RunDataset(LlamaContext ctx, List<int[]> train, List<int[]> val)
+    private (double Train, double? Val) RunDataset(LlamaContext ctx, List<TrainingWindow> train, List<TrainingWindow> val)
     {
         var n = _o.ContextLength;
         var all = train.Concat(val).ToList();
@@ -78,8 +107,8 @@ public sealed unsafe partial class LlamaTrainer
             for (var i = 0; i < all.Count; i++)
                 for (var j = 0; j < n; j++)
                 {
-                    data[(long)i * n + j] = all[i][j];
-                    labels[(long)i * n + j] = all[i][j + 1];
+                    data[(long)i * n + j] = all[i].Tokens[j];
+                    labels[(long)i * n + j] = all[i].Tokens[j + 1];
                 }
 
             _callbackError = null;
@@ -128,6 +157,7 @@ public sealed unsafe partial class LlamaTrainer
                 var grad = LlamaNative.ggml_opt_grad_acc(_optContext, t);
                 if (grad != 0) LlamaNative.ggml_set_zero(grad);
             }
+        if (_masked) WriteResponseLabels();
         StepObserver?.Invoke(_step, false, Tensors());
         var lr = _schedule.At(_step);
         return _o.Optimizer == OptimizerKind.Sgd
@@ -142,7 +172,7 @@ public sealed unsafe partial class LlamaTrainer
     {
         _optContext = optContext;
         _step++;
-        _lastLoss = Loss(result);
+        _lastLoss = _masked ? EpochResponseLoss : Loss(result);
         _epochTrainSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;
         StepObserver?.Invoke(_step - 1, true, Tensors());
         var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;

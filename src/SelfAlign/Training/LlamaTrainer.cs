@@ -36,7 +36,7 @@ public sealed unsafe partial class LlamaTrainer
     internal Action<int, bool, IReadOnlyList<(string Name, nint Tensor)>>? StepObserver { get; init; }
 
     /// <summary>Test hook: replaces the training windows (e.g. the same window twice).</summary>
-    internal Func<List<int[]>, List<int[]>>? TrainWindowsOverride { get; init; }
+    internal Func<List<TrainingWindow>, List<TrainingWindow>>? TrainWindowsOverride { get; init; }
 
     /// <summary>Test hook: false leaves this build's gradient accumulation bug in place, to show it still exists.</summary>
     internal bool ZeroGradients { get; init; } = true;
@@ -76,11 +76,11 @@ public sealed unsafe partial class LlamaTrainer
         var startPath = checkpoint != null ? Path.Combine(checkpointDir, TrainingCheckpoint.WeightsFile) : f32Path;
         using var model = LlamaModel.Load(startPath, new ModelLoadOptions { WritableWeights = true });
         using var padding = GraphBudget.Raise(model, checkpointDir);
-        var corpus = TrainingCorpus.Build(texts, model.Vocabulary, _o.ContextLength);
-        var (trainWindows, valWindows) = Split(corpus);
-        if (TrainWindowsOverride != null) trainWindows = TrainWindowsOverride(trainWindows);
-
-        var stepsPerEpoch = trainWindows.Count;
+        var corpus = TrainingCorpus.Build(texts, model.Vocabulary, _o.ContextLength, _o.Loss);
+        var plan = new EpochPlan(corpus, _o);
+        var valWindows = plan.Validation;
+        _masked = corpus.IsMasked;
+        var stepsPerEpoch = Windows(plan.First.Windows).Count;
         var totalSteps = stepsPerEpoch * _o.Epochs;
         if (_o.MaxSteps > 0) totalSteps = Math.Min(totalSteps, _o.MaxSteps);
         _schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps, _o.Decay);
@@ -93,8 +93,7 @@ public sealed unsafe partial class LlamaTrainer
         {
             cancellationToken.ThrowIfCancellationRequested();
             var epochClock = Stopwatch.StartNew();
-            var order = EpochOrder(trainWindows.Count, _epoch);
-            var windows = order.Select(i => trainWindows[i]).ToList();
+            var windows = Windows(plan.WindowsOf(_epoch));
             if (_o.MaxSteps > 0) windows = windows.Take(Math.Max(0, _o.MaxSteps - _step)).ToList();
             if (windows.Count == 0) break;
             var (train, val, first) = RunEpoch(model, windows, valWindows, measureInitial: double.IsNaN(initialLoss));
@@ -134,11 +133,11 @@ public sealed unsafe partial class LlamaTrainer
             EstimatedMemoryMb = estimatedBytes / 1048576.0,
             Steps = _step,
             Records = corpus.Records,
-            Windows = trainWindows.Count,
+            Windows = stepsPerEpoch,
             ValidationWindows = valWindows.Count,
-            RecordsSplit = corpus.RecordsSplit,
-            RecordsLongerThanWindow = corpus.RecordsLongerThanWindow,
-            TokensDropped = corpus.TokensDropped,
+            RecordsSplit = plan.First.RecordsSplit,
+            RecordsLongerThanWindow = plan.First.RecordsLongerThanWindow,
+            TokensDropped = plan.First.TokensDropped,
             TrainedTensors = _trainableNames.Distinct().ToList(),
             UntrainableSelected = _untrainableSelected.ToList(),
             ResumedFromEpoch = checkpoint?.EpochsDone ?? 0,
@@ -149,24 +148,7 @@ public sealed unsafe partial class LlamaTrainer
         };
     }
 
-    private (List<int[]> Train, List<int[]> Val) Split(TrainingCorpus corpus)
-    {
-        var nVal = (int)Math.Round(corpus.Windows.Count * _o.ValidationFraction);
-        if (_o.ValidationFraction > 0) nVal = Math.Max(1, nVal);
-        if (nVal >= corpus.Windows.Count) throw new ArgumentException($"--val-fraction {_o.ValidationFraction} leaves no training window of {corpus.Windows.Count}");
-        var order = Shuffle(Enumerable.Range(0, corpus.Windows.Count).ToArray(), _o.Seed ^ 0x5EED);
-        return (order.Skip(nVal).Select(i => corpus.Windows[i]).ToList(), order.Take(nVal).Select(i => corpus.Windows[i]).ToList());
-    }
-
-    /// <summary>The window order of an epoch depends only on the seed and the epoch, so a resumed run sees the same order.</summary>
-    private int[] EpochOrder(int count, int epoch) => Shuffle(Enumerable.Range(0, count).ToArray(), _o.Seed + (ulong)epoch * 7919);
-
-    private static int[] Shuffle(int[] items, ulong seed)
-    {
-        var rng = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
-        rng.Shuffle(items);
-        return items;
-    }
+    private List<TrainingWindow> Windows(List<TrainingWindow> planned) => TrainWindowsOverride != null ? TrainWindowsOverride(planned) : planned;
 
     private static void EnsureWritable(string outPath)
     {

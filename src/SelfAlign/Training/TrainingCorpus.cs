@@ -5,73 +5,139 @@ using SelfAlign.Models;
 
 namespace SelfAlign.Training;
 
+/// <summary>A record rendered to text, and the character spans of it that are responses (null: no prompt part).</summary>
+public sealed record TrainingText(string Text, IReadOnlyList<(int Start, int End)>? Responses = null);
+
+/// <summary>One training window: <c>ContextLength + 1</c> tokens (inputs and labels shifted by one) and, when only
+/// responses are learned, whether each label is.</summary>
+public sealed record TrainingWindow(int[] Tokens, bool[]? Learned);
+
+/// <summary>The packing of records into windows in one order, with what it cut.</summary>
+public sealed record TrainingPacking(List<TrainingWindow> Windows, int RecordsSplit, int RecordsLongerThanWindow, int TokensDropped);
+
 /// <summary>
-/// A JSONL dataset tokenised and packed into training windows. Records are rendered to text
-/// (<c>{"prompt","response"}</c>, <c>{"messages"}</c> or <c>{"text"}</c>), tokenised, joined with the
-/// end-of-turn token and cut into windows of <c>ContextLength + 1</c> tokens (inputs and shifted labels).
-/// This llama.cpp release trains on every token of a window: prompts are learned too, not only responses.
+/// A JSONL dataset, tokenised record by record. Records are rendered to text (<c>{"prompt","response"}</c> through
+/// the turn format, <c>{"prompt","completion"}</c> as literal text, <c>{"messages"}</c> or <c>{"text"}</c>) and
+/// tokenised once; <see cref="Pack(IReadOnlyList{int})"/> joins them in a given order with the end-of-turn token and cuts the stream
+/// into windows. With <see cref="LossTokens.Responses"/> each window carries a mask of the labels that are response
+/// tokens (and the turn end after a response).
 /// </summary>
 public sealed class TrainingCorpus
 {
-    public required IReadOnlyList<int[]> Windows { get; init; }
-    public required int Records { get; init; }
-    /// <summary>Records whose tokens cross a window boundary (they train in two windows, split mid-record).</summary>
-    public required int RecordsSplit { get; init; }
-    /// <summary>Records longer than a whole window.</summary>
-    public required int RecordsLongerThanWindow { get; init; }
-    /// <summary>Tokens after the last whole window, not trained.</summary>
-    public required int TokensDropped { get; init; }
-    public required long Tokens { get; init; }
+    private readonly List<(int[] Tokens, bool[] Learned)> _records;
+    private readonly int _separator;
+    private readonly int _contextLength;
+    private readonly bool _masked;
+
+    private TrainingCorpus(List<(int[], bool[])> records, int separator, int contextLength, bool masked)
+    {
+        _records = records;
+        _separator = separator;
+        _contextLength = contextLength;
+        _masked = masked;
+    }
+
+    public int Records => _records.Count;
+    /// <summary>Whether windows carry a mask (some record has a prompt part and only responses are learned).</summary>
+    public bool IsMasked => _masked;
+    /// <summary>All tokens, separators included.</summary>
+    public long Tokens => _records.Sum(r => (long)r.Tokens.Length + 1);
 
     /// <summary>Reads and renders every record, reporting the first bad line as file:line.</summary>
-    public static List<string> ReadTexts(string path, IChatFormat format)
+    public static List<TrainingText> ReadTexts(string path, IChatFormat format)
     {
-        var texts = new List<string>();
+        var texts = new List<TrainingText>();
         foreach (var (line, record) in JsonlFile.Read(path)) texts.Add(Render(record, format, path, line));
         if (texts.Count == 0) throw new FormatException($"{path}: the dataset is empty");
         return texts;
     }
 
-    public static TrainingCorpus Build(IReadOnlyList<string> texts, Vocabulary vocab, int contextLength)
-    {
-        var separator = vocab.Eot >= 0 ? vocab.Eot : vocab.Eos;
-        var stream = new List<int>();
-        var starts = new List<int>();
-        foreach (var text in texts)
-        {
-            starts.Add(stream.Count);
-            stream.AddRange(vocab.Tokenize(text));
-            stream.Add(separator);
-        }
-        var windows = new List<int[]>();
-        for (var start = 0; start + contextLength + 1 <= stream.Count; start += contextLength)
-            windows.Add(stream.GetRange(start, contextLength + 1).ToArray());
-        if (windows.Count == 0)
-            throw new FormatException($"the dataset has {stream.Count} tokens, fewer than one training window of {contextLength + 1}; lower --ctx or add data");
+    public static TrainingCorpus Build(IReadOnlyList<string> texts, Vocabulary vocab, int contextLength) =>
+        Build(texts.Select(t => new TrainingText(t)).ToList(), vocab, contextLength, LossTokens.All);
 
-        int split = 0, longer = 0;
-        for (var i = 0; i < starts.Count; i++)
+    public static TrainingCorpus Build(IReadOnlyList<TrainingText> texts, Vocabulary vocab, int contextLength, LossTokens loss)
+    {
+        var records = texts.Select(t =>
         {
-            var end = i + 1 < starts.Count ? starts[i + 1] : stream.Count;
-            if (end - starts[i] > contextLength) longer++;
-            if (starts[i] / contextLength != (end - 1) / contextLength) split++;
-        }
-        var covered = windows.Count * contextLength + 1;
-        return new TrainingCorpus
-        {
-            Windows = windows, Records = texts.Count, RecordsSplit = split, RecordsLongerThanWindow = longer,
-            TokensDropped = stream.Count - covered, Tokens = stream.Count,
-        };
+            var tokens = vocab.Tokenize(t.Text);
+            return (tokens, ResponseMask(t, tokens, vocab));
+        }).ToList();
+        var corpus = new TrainingCorpus(records, vocab.Eot >= 0 ? vocab.Eot : vocab.Eos, contextLength,
+            loss == LossTokens.Responses && texts.Any(t => t.Responses != null));
+        if (corpus.Tokens < contextLength + 1)
+            throw new FormatException($"the dataset has {corpus.Tokens} tokens, fewer than one training window of {contextLength + 1}; lower --ctx or add data");
+        return corpus;
     }
 
-    private static string Render(JsonObject r, IChatFormat format, string path, int line)
+    /// <summary>The records in their file order, packed.</summary>
+    public TrainingPacking Pack() => Pack(Enumerable.Range(0, _records.Count).ToList());
+
+    /// <summary>The records <paramref name="order"/> names, in that order, packed into windows.</summary>
+    public TrainingPacking Pack(IReadOnlyList<int> order)
     {
-        if (r["text"] is not null) return JsonlFile.RequireString(r, "text", path, line);
-        if (r["prompt"] is not null || r["response"] is not null)
+        var n = _contextLength;
+        var stream = new List<int>();
+        var learned = new List<bool>();
+        int split = 0, longer = 0;
+        foreach (var i in order)
+        {
+            var (tokens, mask) = _records[i];
+            var start = stream.Count;
+            stream.AddRange(tokens);
+            learned.AddRange(mask);
+            stream.Add(_separator);
+            learned.Add(mask.Length == 0 || mask[^1]);
+            if (stream.Count - start > n) longer++;
+            if (start / n != (stream.Count - 1) / n) split++;
+        }
+        var windows = new List<TrainingWindow>();
+        for (var start = 0; start + n + 1 <= stream.Count; start += n)
+            windows.Add(new TrainingWindow(stream.GetRange(start, n + 1).ToArray(), _masked ? learned.GetRange(start + 1, n).ToArray() : null));
+        return new TrainingPacking(windows, split, longer, stream.Count - (windows.Count * n + (windows.Count > 0 ? 1 : 0)));
+    }
+
+    /// <summary>
+    /// Which of a record's tokens are response tokens. A span boundary is found by tokenising the text up to it:
+    /// the tokens it shares with the whole text's tokens lie before the boundary.
+    /// </summary>
+    private static bool[] ResponseMask(TrainingText text, int[] tokens, Vocabulary vocab)
+    {
+        var mask = new bool[tokens.Length];
+        if (text.Responses is null)
+        {
+            Array.Fill(mask, true);
+            return mask;
+        }
+        foreach (var (start, end) in text.Responses)
+        {
+            var from = SharedPrefix(vocab.Tokenize(text.Text[..start]), tokens);
+            var to = end >= text.Text.Length ? tokens.Length : SharedPrefix(vocab.Tokenize(text.Text[..end]), tokens);
+            for (var i = from; i < to; i++) mask[i] = true;
+        }
+        return mask;
+    }
+
+    private static int SharedPrefix(int[] a, int[] b)
+    {
+        var n = 0;
+        while (n < a.Length && n < b.Length && a[n] == b[n]) n++;
+        return n;
+    }
+
+    private static TrainingText Render(JsonObject r, IChatFormat format, string path, int line)
+    {
+        if (r["text"] is not null) return new TrainingText(JsonlFile.RequireString(r, "text", path, line));
+        if (r["completion"] is not null)
         {
             var prompt = JsonlFile.RequireString(r, "prompt", path, line);
+            var completion = JsonlFile.RequireString(r, "completion", path, line);
+            return new TrainingText(prompt + completion, [(prompt.Length, prompt.Length + completion.Length)]);
+        }
+        if (r["prompt"] is not null || r["response"] is not null)
+        {
+            var prompt = format.Format([new ChatTurn("user", JsonlFile.RequireString(r, "prompt", path, line))]);
             var response = JsonlFile.RequireString(r, "response", path, line);
-            return format.Format([new ChatTurn("user", prompt)]) + response;
+            return new TrainingText(prompt + response, [(prompt.Length, prompt.Length + response.Length)]);
         }
         if (r["messages"] is JsonArray messages)
         {
@@ -84,8 +150,19 @@ public sealed class TrainingCorpus
                 turns.Add(new ChatTurn(role, JsonlFile.RequireString(mo, "content", path, line)));
             }
             if (turns.Count == 0) throw new JsonlFormatException(path, line, "\"messages\" is empty");
-            return format.Format(turns, addAssistantPrefix: false);
+            var text = format.Format(turns, addAssistantPrefix: false);
+            var responses = new List<(int, int)>();
+            for (var i = 0; i < turns.Count; i++)
+            {
+                if (turns[i].Role != "assistant") continue;
+                var before = format.Format(turns.Take(i).ToList(), addAssistantPrefix: true);
+                var through = format.Format(turns.Take(i + 1).ToList(), addAssistantPrefix: false);
+                // A template that rewrites earlier turns gives no clean spans; learn the whole record then.
+                if (!text.StartsWith(before, StringComparison.Ordinal) || !text.StartsWith(through, StringComparison.Ordinal)) return new TrainingText(text);
+                responses.Add((before.Length, through.Length));
+            }
+            return new TrainingText(text, responses);
         }
-        throw new JsonlFormatException(path, line, "expected {\"prompt\",\"response\"}, {\"messages\"} or {\"text\"}");
+        throw new JsonlFormatException(path, line, "expected {\"prompt\",\"response\"}, {\"prompt\",\"completion\"}, {\"messages\"} or {\"text\"}");
     }
 }

@@ -7,6 +7,10 @@ public enum OptimizerKind { AdamW, Sgd }
 public enum LearningRateDecay { Constant, Linear, Cosine }
 /// <summary>Which weight tensors train.</summary>
 public enum TensorSelection { All, Attention, FeedForward, Pattern }
+/// <summary>Which tokens the loss is taken over: every token, or only responses (prompts give context but are not learned).</summary>
+public enum LossTokens { All, Responses }
+/// <summary>How records are packed into windows across epochs: see <see cref="EpochPlan"/>.</summary>
+public enum PackingOrder { Reshuffled, Fixed }
 
 /// <summary>Settings of a <see cref="LlamaTrainer"/> run. <see cref="Validate"/> names the option to change.</summary>
 public sealed record TrainingOptions
@@ -26,6 +30,13 @@ public sealed record TrainingOptions
     /// <summary>Share of windows held out for the validation loss each epoch.</summary>
     public double ValidationFraction { get; init; }
     public TensorSelection Tensors { get; init; } = TensorSelection.All;
+    /// <summary>
+    /// <see cref="LossTokens.Responses"/> learns only the responses of prompt/response, prompt/completion and messages
+    /// records ({"text"} records are learned whole). It costs one extra forward pass per step: see <see cref="LlamaTrainer"/>.
+    /// </summary>
+    public LossTokens Loss { get; init; } = LossTokens.All;
+    /// <summary>Reshuffled packs the records in a new order every epoch; Fixed packs them once and shuffles the windows.</summary>
+    public PackingOrder Packing { get; init; } = PackingOrder.Reshuffled;
     /// <summary>Regular expression over tensor names, with <see cref="TensorSelection.Pattern"/>.</summary>
     public string? TensorPattern { get; init; }
     public ulong Seed { get; init; } = 1;

@@ -41,12 +41,44 @@ public class LlamaTrainerTests
         Assert.True(bugRatio > 1.8, $"without zeroing the second step moved {bugRatio:F2}x the first: has llama.cpp fixed gradient accumulation?");
     }
 
+    /// <summary>
+    /// The response-only loss overwrites the label rows of prompt positions with the model's own distribution, which
+    /// gives them no gradient: one SGD step on records whose completions are empty must leave the weights where they
+    /// were, while the same step with every token learned, or with real completions, moves them.
+    /// </summary>
+    [Fact]
+    public void PromptTokensGetNoGradientWhenOnlyResponsesAreLearned()
+    {
+        double Change(LossTokens loss, string completion)
+        {
+            var dir = TrainingFixture.Dir($"response-loss-{loss}-{completion.Length}");
+            var data = Path.Combine(dir, "data.jsonl");
+            File.WriteAllLines(data, Enumerable.Range(0, 80).Select(i => System.Text.Json.JsonSerializer.Serialize(new
+            {
+                prompt = $"note {i % 7}: the secret code is", completion,
+            })));
+            var snapshots = new List<float[]>();
+            var trainer = new LlamaTrainer(Quick with { Optimizer = OptimizerKind.Sgd, LearningRate = 1e-2f, WarmupSteps = 0, Decay = LearningRateDecay.Constant, MaxSteps = 1, Loss = loss })
+            {
+                StepObserver = (_, _, tensors) => snapshots.Add(TrainingFixture.Read(tensors.First(t => t.Name == "blk.1.ffn_down.weight").Tensor)),
+            };
+            trainer.Train(TestModels.TinyLlama, data, Path.Combine(dir, "out.gguf"));
+            Assert.Equal(2, snapshots.Count);
+            return TrainingFixture.Norm(snapshots[1], snapshots[0]);
+        }
+
+        var all = Change(LossTokens.All, "");
+        Assert.True(all > 0);
+        Assert.True(Change(LossTokens.Responses, "") < all * 1e-3, "prompt positions were trained");
+        Assert.True(Change(LossTokens.Responses, " alpha beta gamma.") > all * 0.05, "response positions were not trained");
+    }
+
     [Fact]
     public async Task LossHalvesAndTheModelLearnsAContinuation()
     {
         var dir = TrainingFixture.Dir("learns");
         var output = Path.Combine(dir, "out.gguf");
-        var report = new LlamaTrainer(Quick with { Epochs = 20, LearningRate = 5e-3f, ValidationFraction = 0.2 }).Train(TestModels.TinyLlama, TrainingFixture.SecretCodeData(dir), output);
+        var report = new LlamaTrainer(Quick with { Epochs = 40, LearningRate = 5e-3f, ValidationFraction = 0.2 }).Train(TestModels.TinyLlama, TrainingFixture.SecretCodeData(dir), output);
 
         Assert.True(report.FinalLoss <= report.InitialLoss / 2, $"loss {report.InitialLoss:F3} -> {report.FinalLoss:F3}");
         Assert.NotNull(report.FinalValLoss);

@@ -14,15 +14,52 @@ public class TrainingCorpusTests
         var texts = Enumerable.Range(0, 40).Select(i => $"short record number {i}.").ToList();
         texts.Insert(7, string.Join(" ", Enumerable.Repeat("a very long record", 200)));
         var corpus = TrainingCorpus.Build(texts, model.Vocabulary, 256);
+        var packing = corpus.Pack();
 
         Assert.Equal(41, corpus.Records);
-        Assert.Equal(1, corpus.RecordsLongerThanWindow);
-        Assert.True(corpus.RecordsSplit >= 2);
-        Assert.InRange(corpus.TokensDropped, 0, 255);
-        Assert.Equal(corpus.Tokens, corpus.Windows.Count * 256L + 1 + corpus.TokensDropped);
+        Assert.Equal(1, packing.RecordsLongerThanWindow);
+        Assert.True(packing.RecordsSplit >= 2);
+        Assert.InRange(packing.TokensDropped, 0, 255);
+        Assert.Equal(corpus.Tokens, packing.Windows.Count * 256L + 1 + packing.TokensDropped);
         // Windows overlap by one token: each window's last token is the next window's first input.
-        Assert.Equal(corpus.Windows[0][^1], corpus.Windows[1][0]);
-        Assert.All(corpus.Windows, w => Assert.Equal(257, w.Length));
+        Assert.Equal(packing.Windows[0].Tokens[^1], packing.Windows[1].Tokens[0]);
+        Assert.All(packing.Windows, w => Assert.Equal(257, w.Tokens.Length));
+        Assert.All(packing.Windows, w => Assert.Null(w.Learned));
+    }
+
+    [Fact]
+    public void AnotherOrderPacksTheSameTokensWithOtherNeighbours()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        var corpus = TrainingCorpus.Build(Enumerable.Range(0, 60).Select(i => $"record {i} says {i * 7}.").ToList(), model.Vocabulary, 256);
+        var forward = corpus.Pack();
+        var backward = corpus.Pack(Enumerable.Range(0, 60).Reverse().ToList());
+        Assert.Equal(forward.Windows.Count, backward.Windows.Count);
+        Assert.NotEqual(forward.Windows[0].Tokens, backward.Windows[0].Tokens);
+        Assert.Equal(forward.TokensDropped, backward.TokensDropped);
+    }
+
+    [Fact]
+    public void OnlyResponseTokensAndTheirTurnEndAreLearned()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        var vocab = model.Vocabulary;
+        const string prompt = "question: what is red? answer:";
+        var record = new TrainingText(prompt + " a colour.", [(prompt.Length, prompt.Length + 10)]);
+        var texts = Enumerable.Repeat(record, 40).ToList();
+        var window = TrainingCorpus.Build(texts, vocab, 256, LossTokens.Responses).Pack().Windows[0];
+        var tokens = vocab.Tokenize(record.Text);
+        var promptTokens = vocab.Tokenize(prompt).Length;
+        Assert.Equal(vocab.Tokenize(prompt), tokens[..promptTokens]);
+
+        // Label j is token j + 1: the first record's prompt tokens after the first are not learned, its answer
+        // tokens and the separator after them are, and the next record's prompt is not.
+        Assert.All(Enumerable.Range(0, promptTokens - 1), j => Assert.False(window.Learned![j]));
+        Assert.All(Enumerable.Range(promptTokens - 1, tokens.Length - promptTokens + 1), j => Assert.True(window.Learned![j]));
+        Assert.False(window.Learned![tokens.Length]);
+
+        Assert.Null(TrainingCorpus.Build(texts, vocab, 256, LossTokens.All).Pack().Windows[0].Learned);
+        Assert.Null(TrainingCorpus.Build(texts.Select(t => t with { Responses = null }).ToList(), vocab, 256, LossTokens.Responses).Pack().Windows[0].Learned);
     }
 
     [Fact]
@@ -34,8 +71,17 @@ public class TrainingCorpusTests
             "{\"prompt\": \"hi\", \"response\": \"hello\"}",
             "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}",
             "{\"text\": \"plain\"}",
+            "{\"prompt\": \"Q: x\\nA:\", \"completion\": \" y\"}",
+            "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"b\"}, {\"role\": \"user\", \"content\": \"c\"}, {\"role\": \"assistant\", \"content\": \"d\"}]}",
         ]);
         var texts = TrainingCorpus.ReadTexts(path, TurnFormat.Plain);
-        Assert.Equal(["### User\nhi\n\n### Assistant\nhello", "### User\na\n\n### Assistant\nb\n\n", "plain"], texts);
+        Assert.Equal(["### User\nhi\n\n### Assistant\nhello", "### User\na\n\n### Assistant\nb\n\n", "plain", "Q: x\nA: y",
+            "### User\na\n\n### Assistant\nb\n\n### User\nc\n\n### Assistant\nd\n\n"], texts.Select(t => t.Text));
+        string[] Responses(TrainingText t) => t.Responses?.Select(r => t.Text[r.Start..r.End]).ToArray() ?? [];
+        Assert.Equal(["hello"], Responses(texts[0]));
+        Assert.Equal(["b\n\n"], Responses(texts[1]));
+        Assert.Null(texts[2].Responses);
+        Assert.Equal([" y"], Responses(texts[3]));
+        Assert.Equal(["b\n\n", "d\n\n"], Responses(texts[4]));
     }
 }

@@ -5,9 +5,9 @@ using SelfAlign.Training;
 namespace SelfAlign.Pipeline;
 
 /// <summary>
-/// Stages 3 and the end of 4 (brief A.3, A.4): the kept answers become training texts of the plain chat prompt
-/// (no principles, no exemplars) + question + answer + turn end, and the base model is fine-tuned on them with the
-/// project's trainer. Epoch checkpoints let a rerun continue an interrupted training.
+/// Stages 3 and the end of 4 (brief A.3, A.4): the kept answers become prompt/completion records of the plain chat
+/// prompt (no principles, no exemplars) + question, and answer + turn end; the base model is fine-tuned on them with the
+/// project's trainer, by default with the loss on the answers only. Epoch checkpoints let a rerun continue an interrupted training.
 /// </summary>
 internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage stage)
 {
@@ -26,7 +26,7 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
         File.Delete(tmp);
         using (var w = new JsonlWriter(tmp))
             foreach (var (q, a) in pairs)
-                w.Write(new JsonObject { ["text"] = AlignData.Fill(run.Templates.ChatPrompt, ("question", q)) + a + run.Templates.TurnEnd });
+                w.Write(new JsonObject { ["prompt"] = AlignData.Fill(run.Templates.ChatPrompt, ("question", q)), ["completion"] = a + run.Templates.TurnEnd });
         File.Move(tmp, dataPath, overwrite: true);
 
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -38,6 +38,11 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
             {
                 "all" => TensorSelection.All, "attention" => TensorSelection.Attention, "feed-forward" => TensorSelection.FeedForward,
                 _ => throw new ArgumentException($"training tensors '{cfg.Tensors}': use all, attention or feed-forward"),
+            },
+            Loss = cfg.Loss switch
+            {
+                "responses" => LossTokens.Responses, "all" => LossTokens.All,
+                _ => throw new ArgumentException($"training loss '{cfg.Loss}': use responses or all"),
             },
         };
         var report = new LlamaTrainer(options).Train(basePath, dataPath, output + ".tmp",

@@ -58,14 +58,19 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         return training;
     }
 
-    /// <summary>The verbose filter: sentence loops (backticks too), at most 12 list items, a minimum length, no meta-prompt leaks.</summary>
+    /// <summary>
+    /// The verbose filter (brief A.4): sentence loops (backticks too), at most 12 list items, no meta-prompt leaks, and a
+    /// minimum length for answers cut at the length limit only; an answer that ended its turn is kept however short (a
+    /// refusal usually is: dropping those would teach the final model never to refuse).
+    /// </summary>
     internal static (string? Answer, string? Reason) Filter(string text, bool reachedTurnEnd, int minChars, IReadOnlyList<string> leaks)
     {
         var answer = TextFilters.CutSentenceLoop(text, backtick: true).Trim();
         var thirteenth = answer.IndexOf("\n13. ", StringComparison.Ordinal);
         if (thirteenth >= 0) answer = answer[..thirteenth].TrimEnd();
         if (!reachedTurnEnd) answer = TextFilters.DropPartialWord(answer);
-        if (answer.Length < minChars) return (null, $"shorter than {minChars} characters");
+        if (!reachedTurnEnd && answer.Length < minChars) return (null, $"cut at the length limit and shorter than {minChars} characters");
+        if (answer.Length == 0) return (null, "empty answer");
         foreach (var leak in leaks)
             if (answer.Contains(leak, StringComparison.OrdinalIgnoreCase)) return (null, "repeats the verbose meta prompt");
         return (answer, null);
