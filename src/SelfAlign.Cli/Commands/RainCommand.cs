@@ -26,7 +26,7 @@ internal static class RainCommand
         public readonly Option<int> MaxNew = new("--max-new-tokens", "-n") { DefaultValueFactory = _ => 128 };
         public readonly Option<float> Temperature = new("--temperature") { DefaultValueFactory = _ => 1.0f };
         public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => 0UL };
-        public readonly Option<int> Leaves = new("--leaves-per-round") { Description = "Leaves simulated and judged together", DefaultValueFactory = _ => 8 };
+        public readonly Option<int> Leaves = new("--leaves-per-round") { Description = "Leaves simulated and judged together", DefaultValueFactory = _ => new RainOptions().LeavesPerRound };
         public readonly Option<RainScoring> Scoring = new("--scoring") { Description = "vote (the reference) or continuous", DefaultValueFactory = _ => RainScoring.Vote };
         public readonly Option<string> Similarity = new("--similarity") { Description = "model, off, or an embedding GGUF path", DefaultValueFactory = _ => "model" };
         public readonly Option<bool> NoCache = new("--no-cache") { Description = "No KV-cache reuse and no batching (recompute every context, as the reference)" };

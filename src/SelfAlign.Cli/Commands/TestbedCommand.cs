@@ -1,3 +1,4 @@
+using SelfAlign.Rain;
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using SelfAlign.Cli.Output;
@@ -89,8 +90,10 @@ internal static class TestbedCommand
         var decoder = new Option<TestbedDecoder>("--decoder") { DefaultValueFactory = _ => TestbedDecoder.Greedy };
         var n = new Option<int>("--n") { Description = "Held-out requests per kind", DefaultValueFactory = _ => 300 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1000 };
+        var scoring = new Option<RainScoring>("--scoring") { Description = "RAIN's self-evaluation with --decoder rain: vote (the reference) or continuous", DefaultValueFactory = _ => RainScoring.Vote };
+        var leaves = new Option<int>("--leaves-per-round") { Description = "RAIN's leaves simulated and judged together, with --decoder rain", DefaultValueFactory = _ => new RainOptions().LeavesPerRound };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("eval", "Ground-truth figures of a model on held-out requests") { model, level, principled, principles, decoder, n, seed, json };
+        var cmd = new Command("eval", "Ground-truth figures of a model on held-out requests") { model, level, principled, principles, decoder, n, seed, scoring, leaves, json };
         cmd.SetAction(async (p, ct) =>
         {
             if (p.GetValue(n) < 1) throw new ArgumentException("--n must be at least 1");
@@ -104,6 +107,7 @@ internal static class TestbedCommand
             var r = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions
             {
                 N = p.GetValue(n), Seed = p.GetValue(seed), PrinciplesPrefix = prefix, Decoder = p.GetValue(decoder),
+                Rain = new RainOptions { Scoring = p.GetValue(scoring), LeavesPerRound = p.GetValue(leaves) },
             }, ct);
             var summary = Summary(path, prefix != null, p.GetValue(decoder).ToString().ToLowerInvariant(), r);
             if (p.GetValue(json)) { Console.WriteLine(summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })); return 0; }

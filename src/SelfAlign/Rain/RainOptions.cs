@@ -21,9 +21,9 @@ public enum RainSimilarity
 }
 
 /// <summary>
-/// RAIN's constants. Defaults are the reference implementation's (methods brief B.2); <see cref="LeavesPerRound"/>,
-/// <see cref="UseCache"/> are SelfAlign's and only change speed, not the algorithm's choices
-/// for a fixed <see cref="LeavesPerRound"/>.
+/// RAIN's constants. Defaults are the reference implementation's (methods brief B.2); <see cref="LeavesPerRound"/> and
+/// <see cref="UseCache"/> are SelfAlign's. <see cref="UseCache"/> changes speed only; <see cref="LeavesPerRound"/>
+/// also changes which leaves a round visits (virtual loss), with 1 the reference's one-leaf-at-a-time search.
 /// </summary>
 public sealed record RainOptions
 {
@@ -70,8 +70,12 @@ public sealed record RainOptions
     /// <summary>Text that ends the answer (a new user turn); end-of-generation tokens always do.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     public ulong Seed { get; init; } = 0;
-    /// <summary>Leaves selected (with virtual loss), simulated and judged together per round.</summary>
-    public int LeavesPerRound { get; init; } = 8;
+    /// <summary>
+    /// Leaves selected (with virtual loss), simulated and judged together per round. 4, because virtual loss spreads
+    /// visits over siblings: on the testbed 8 leaves sent a third of benign answers down refusal branches (helpful
+    /// 0.547 against vanilla's 0.633), 4 did not (0.647) and were also faster per prompt.
+    /// </summary>
+    public int LeavesPerRound { get; init; } = 4;
     /// <summary>Keep tree nodes and the judge prompt in the KV cache and batch work; off recomputes every context (as the reference does).</summary>
     public bool UseCache { get; init; } = true;
     /// <summary>KV-cache cells of the search context.</summary>
