@@ -1,9 +1,9 @@
-using SelfAlign.Rain;
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using SelfAlign.Cli.Output;
 using SelfAlign.Generation;
 using SelfAlign.Models;
+using SelfAlign.Rain;
 using SelfAlign.Testbed;
 
 namespace SelfAlign.Cli.Commands;

@@ -1,4 +1,5 @@
 using SelfAlign.Data;
+using SelfAlign.Training;
 using YamlDotNet.Serialization;
 
 namespace SelfAlign.Pipeline;
@@ -89,6 +90,18 @@ public sealed record FineTuneConfig
     public string Tensors { get; init; } = "all";
     /// <summary>responses (the answers are learned, the prompts are context, as the paper's training does) or all.</summary>
     public string Loss { get; init; } = "responses";
+
+    // Methods, not properties, so that the config's serialised form (manifest, stage fingerprints) stays as it was.
+
+    /// <summary>The trainer's tensor selection; null when <see cref="Tensors"/> is not one of the names.</summary>
+    public TensorSelection? TensorSelection() => Tensors switch
+    {
+        "all" => Training.TensorSelection.All, "attention" => Training.TensorSelection.Attention, "feed-forward" => Training.TensorSelection.FeedForward,
+        _ => null,
+    };
+
+    /// <summary>The trainer's loss tokens; null when <see cref="Loss"/> is not one of the names.</summary>
+    public LossTokens? LossTokens() => Loss switch { "responses" => Training.LossTokens.Responses, "all" => Training.LossTokens.All, _ => null };
 }
 
 /// <summary>Stage 4: verbose cloning (brief A.4).</summary>
@@ -151,6 +164,11 @@ public sealed record AlignConfig
         Check(RedTeam.TopicRounds >= 0 && RedTeam.HintsPerRequest >= 1 && RedTeam.MaxTopicWords >= 1, "red_team counts must be positive");
         Check(Engraving.Epochs >= 1 && Verbose.Training.Epochs >= 1, "training epochs must be >= 1");
         Check(Engraving.ContextLength % 256 == 0 && Verbose.Training.ContextLength % 256 == 0, "training context_length must be a multiple of 256");
+        foreach (var (key, t) in new[] { ("engraving", Engraving), ("verbose.training", Verbose.Training) })
+        {
+            Check(t.TensorSelection() != null, $"{key}.tensors '{t.Tensors}': use all, attention or feed-forward");
+            Check(t.LossTokens() != null, $"{key}.loss '{t.Loss}': use responses or all");
+        }
         Check(Threads >= 1 && ContextSize >= 256, "threads must be >= 1 and context_size >= 256");
         foreach (var s in new[] { SelfInstruct.Sampling, RedTeam.TopicSampling, RedTeam.QuestionSampling, Answers.Sampling, Verbose.Sampling })
             Check(s.MaxNewTokens >= 1 && s.Temperature >= 0 && s.TopP is > 0 and <= 1, "sampling needs max_new_tokens >= 1, temperature >= 0 and top_p in (0, 1]");

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using SelfAlign.Generation;
 using SelfAlign.Models;
 using SelfAlign.Native;
@@ -25,14 +26,13 @@ public sealed unsafe partial class LlamaTrainer
     /// <summary>Mean loss over the learned positions of this epoch's steps so far.</summary>
     private double EpochResponseLoss => _responseLossSum / Math.Max(1, _responseLossCount);
 
-    private LlamaContext OpenProbe(LlamaModel model)
+    private void OpenProbe(LlamaModel model)
     {
         _probe = new LlamaContext(model, new ContextOptions
         {
             ContextSize = _o.ContextLength, BatchSize = _o.ContextLength, MaxSequences = 1, Threads = _o.Threads, FlashAttention = false, F32KvCache = true,
         });
         _probeBatch = new TokenBatch(_o.ContextLength);
-        return _probe;
     }
 
     private void CloseProbe()
@@ -85,26 +85,27 @@ public sealed unsafe partial class LlamaTrainer
         for (var i = 0; i < n; i++) _probeBatch.Add(tokens[i], i, 0, true);
         probe.Decode(_probeBatch);
 
+        // exp(logit - max) once per position, in double: its sum gives the loss of a learned position, and divided by
+        // the sum it is the distribution written for the others.
+        var exp = new double[vocab];
         var row = new float[vocab];
         double loss = 0;
         var learned = 0;
         for (var i = 0; i < n; i++)
         {
+            if (!mask[i] && labels == 0) continue;
             var logits = probe.GetLogits(i);
-            var max = float.NegativeInfinity;
-            foreach (var x in logits) max = Math.Max(max, x);
+            var max = TensorPrimitives.Max(logits);
             double sum = 0;
-            for (var t = 0; t < vocab; t++) sum += Math.Exp(logits[t] - max);
+            for (var t = 0; t < vocab; t++) sum += exp[t] = Math.Exp(logits[t] - max);
             if (mask[i])
             {
                 loss += Math.Log(sum) - (logits[tokens[i + 1]] - max);
                 learned++;
+                continue;
             }
-            else if (labels != 0)
-            {
-                for (var t = 0; t < vocab; t++) row[t] = (float)(Math.Exp(logits[t] - max) / sum);
-                fixed (float* r = row) LlamaNative.ggml_backend_tensor_set(labels, r, (nuint)((long)i * vocab * sizeof(float)), (nuint)(vocab * sizeof(float)));
-            }
+            for (var t = 0; t < vocab; t++) row[t] = (float)(exp[t] / sum);
+            fixed (float* r = row) LlamaNative.ggml_backend_tensor_set(labels, r, (nuint)((long)i * vocab * sizeof(float)), (nuint)(vocab * sizeof(float)));
         }
         return (loss, learned);
     }

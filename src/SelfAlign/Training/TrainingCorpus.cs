@@ -24,22 +24,22 @@ public sealed record TrainingPacking(List<TrainingWindow> Windows, int RecordsSp
 /// </summary>
 public sealed class TrainingCorpus
 {
-    private readonly List<(int[] Tokens, bool[] Learned)> _records;
+    /// <summary>Each record's tokens and, when <see cref="IsMasked"/>, which of them are learned.</summary>
+    private readonly List<(int[] Tokens, bool[]? Learned)> _records;
     private readonly int _separator;
     private readonly int _contextLength;
-    private readonly bool _masked;
 
-    private TrainingCorpus(List<(int[], bool[])> records, int separator, int contextLength, bool masked)
+    private TrainingCorpus(List<(int[], bool[]?)> records, int separator, int contextLength, bool masked)
     {
         _records = records;
         _separator = separator;
         _contextLength = contextLength;
-        _masked = masked;
+        IsMasked = masked;
     }
 
     public int Records => _records.Count;
     /// <summary>Whether windows carry a mask (some record has a prompt part and only responses are learned).</summary>
-    public bool IsMasked => _masked;
+    public bool IsMasked { get; }
     /// <summary>All tokens, separators included.</summary>
     public long Tokens => _records.Sum(r => (long)r.Tokens.Length + 1);
 
@@ -57,13 +57,13 @@ public sealed class TrainingCorpus
 
     public static TrainingCorpus Build(IReadOnlyList<TrainingText> texts, Vocabulary vocab, int contextLength, LossTokens loss)
     {
+        var masked = loss == LossTokens.Responses && texts.Any(t => t.Responses != null);
         var records = texts.Select(t =>
         {
             var tokens = vocab.Tokenize(t.Text);
-            return (tokens, ResponseMask(t, tokens, vocab));
+            return (tokens, masked ? ResponseMask(t, tokens, vocab) : null);
         }).ToList();
-        var corpus = new TrainingCorpus(records, vocab.Eot >= 0 ? vocab.Eot : vocab.Eos, contextLength,
-            loss == LossTokens.Responses && texts.Any(t => t.Responses != null));
+        var corpus = new TrainingCorpus(records, vocab.Eot >= 0 ? vocab.Eot : vocab.Eos, contextLength, masked);
         if (corpus.Tokens < contextLength + 1)
             throw new FormatException($"the dataset has {corpus.Tokens} tokens, fewer than one training window of {contextLength + 1}; lower --ctx or add data");
         return corpus;
@@ -84,15 +84,18 @@ public sealed class TrainingCorpus
             var (tokens, mask) = _records[i];
             var start = stream.Count;
             stream.AddRange(tokens);
-            learned.AddRange(mask);
             stream.Add(_separator);
-            learned.Add(mask.Length == 0 || mask[^1]);
+            if (mask != null)
+            {
+                learned.AddRange(mask);
+                learned.Add(mask.Length == 0 || mask[^1]);
+            }
             if (stream.Count - start > n) longer++;
             if (start / n != (stream.Count - 1) / n) split++;
         }
         var windows = new List<TrainingWindow>();
         for (var start = 0; start + n + 1 <= stream.Count; start += n)
-            windows.Add(new TrainingWindow(stream.GetRange(start, n + 1).ToArray(), _masked ? learned.GetRange(start + 1, n).ToArray() : null));
+            windows.Add(new TrainingWindow(stream.GetRange(start, n + 1).ToArray(), IsMasked ? learned.GetRange(start + 1, n).ToArray() : null));
         return new TrainingPacking(windows, split, longer, stream.Count - (windows.Count * n + (windows.Count > 0 ? 1 : 0)));
     }
 

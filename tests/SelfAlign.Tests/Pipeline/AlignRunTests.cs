@@ -199,6 +199,13 @@ public class AlignRunTests
         Assert.Equal(2, o.ExitCode);
         Assert.Contains("data.principles not found", o.Stderr);
 
+        config = WriteConfig("align-loss");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("engraving: { epochs: 1,", "engraving: { loss: everything, epochs: 1,"));
+        o = CliProcess.Run("align", "run", config);
+        Assert.Equal(2, o.ExitCode);
+        Assert.Contains("engraving.loss 'everything': use responses or all", o.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(config)!, "runs")));
+
         config = WriteConfig("align-thoughtless");
         var exemplars = Path.Combine(Path.GetDirectoryName(config)!, "exemplars.yaml");
         File.WriteAllText(exemplars, "- user: hi\n  thoughts: rule 1 ( safety ) .\n  answer: hello\n- user: bye\n  answer: bye\n");

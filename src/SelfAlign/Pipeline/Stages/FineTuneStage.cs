@@ -34,16 +34,7 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
         {
             Epochs = cfg.Epochs, LearningRate = cfg.LearningRate, WarmupSteps = cfg.WarmupSteps, ContextLength = cfg.ContextLength,
             Seed = run.Config.Seed, Threads = run.Config.Threads, CheckpointDirectory = output + ".checkpoints", Resume = true,
-            Tensors = cfg.Tensors switch
-            {
-                "all" => TensorSelection.All, "attention" => TensorSelection.Attention, "feed-forward" => TensorSelection.FeedForward,
-                _ => throw new ArgumentException($"training tensors '{cfg.Tensors}': use all, attention or feed-forward"),
-            },
-            Loss = cfg.Loss switch
-            {
-                "responses" => LossTokens.Responses, "all" => LossTokens.All,
-                _ => throw new ArgumentException($"training loss '{cfg.Loss}': use responses or all"),
-            },
+            Tensors = cfg.TensorSelection()!.Value, Loss = cfg.LossTokens()!.Value,
         };
         var report = new LlamaTrainer(options).Train(basePath, dataPath, output + ".tmp",
             p => progress?.Report(new AlignProgress(stage, verbose ? "verbose training" : "engraving", p.Step, p.TotalSteps, $"loss {p.Loss:F3}")), ct);
