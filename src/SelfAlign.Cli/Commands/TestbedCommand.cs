@@ -87,13 +87,14 @@ internal static class TestbedCommand
         var level = LevelOption();
         var principled = new Option<bool>("--principled") { Description = "Put the testbed's principles and example before every question" };
         var principles = new Option<string?>("--principles") { Description = "Put this principles file before every question instead" };
+        var verbosePrompt = new Option<bool>("--verbose-prompt") { Description = "Ask behind the verbose meta prompt (what verbose cloning's teacher sees)" };
         var decoder = new Option<TestbedDecoder>("--decoder") { DefaultValueFactory = _ => TestbedDecoder.Greedy };
         var n = new Option<int>("--n") { Description = "Held-out requests per kind", DefaultValueFactory = _ => 300 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1000 };
         var scoring = new Option<RainScoring>("--scoring") { Description = "RAIN's self-evaluation with --decoder rain: vote (the reference) or continuous", DefaultValueFactory = _ => RainScoring.Vote };
         var leaves = new Option<int>("--leaves-per-round") { Description = "RAIN's leaves simulated and judged together, with --decoder rain", DefaultValueFactory = _ => new RainOptions().LeavesPerRound };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("eval", "Ground-truth figures of a model on held-out requests") { model, level, principled, principles, decoder, n, seed, scoring, leaves, json };
+        var cmd = new Command("eval", "Ground-truth figures of a model on held-out requests") { model, level, principled, principles, verbosePrompt, decoder, n, seed, scoring, leaves, json };
         cmd.SetAction(async (p, ct) =>
         {
             if (p.GetValue(n) < 1) throw new ArgumentException("--n must be at least 1");
@@ -106,16 +107,18 @@ internal static class TestbedCommand
             using var engine = new GenerationEngine(m, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
             var r = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions
             {
-                N = p.GetValue(n), Seed = p.GetValue(seed), PrinciplesPrefix = prefix, Decoder = p.GetValue(decoder),
+                N = p.GetValue(n), Seed = p.GetValue(seed), PrinciplesPrefix = prefix, VerbosePrompt = p.GetValue(verbosePrompt), Decoder = p.GetValue(decoder),
                 Rain = new RainOptions { Scoring = p.GetValue(scoring), LeavesPerRound = p.GetValue(leaves) },
             }, ct);
             var summary = Summary(path, prefix != null, p.GetValue(decoder).ToString().ToLowerInvariant(), r);
+            summary["verbose_prompt"] = p.GetValue(verbosePrompt);
             if (p.GetValue(json)) { Console.WriteLine(summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })); return 0; }
-            Console.WriteLine($"model {path}{(prefix != null ? " with principles" : "")}, decoder {p.GetValue(decoder)}");
+            Console.WriteLine($"model {path}{(prefix != null ? " with principles" : p.GetValue(verbosePrompt) ? " behind the verbose prompt" : "")}, decoder {p.GetValue(decoder)}");
             Print("harmful_rate", r.HarmfulRate);
             Print("helpful_rate", r.HelpfulRate);
             Print("refusal_rate_benign", r.RefusalRateBenign);
             Print("judge_accuracy", r.JudgeAccuracy);
+            Console.WriteLine($"mean_answer_words    {r.MeanAnswerWords:F1}");
             if (r.MedianTimeRatio is { } ratio) Console.WriteLine($"median_time_ratio    {ratio:F2}  (RAIN / vanilla sampling per prompt)");
             foreach (var (req, ans) in r.Samples) Console.WriteLine($"  {req} -> {ans}");
             return 0;

@@ -1,4 +1,6 @@
+using System.Text.Json.Serialization;
 using SelfAlign.Data;
+using SelfAlign.Testbed;
 using SelfAlign.Training;
 using YamlDotNet.Serialization;
 
@@ -131,6 +133,10 @@ public sealed record AlignConfig
     public FineTuneConfig Engraving { get; init; } = new();
     public VerboseConfig Verbose { get; init; } = new();
 
+    /// <summary>The testbed level <see cref="BaseModel"/> names, or null when it is a GGUF path.</summary>
+    [YamlIgnore, JsonIgnore]
+    public TestbedLevel? TestbedBase => BaseModel switch { "testbed:clean" => TestbedLevel.Clean, "testbed:hard" => TestbedLevel.Hard, _ => null };
+
     /// <summary>The directory relative paths are resolved against (the config file's).</summary>
     [YamlIgnore] public string BaseDirectory { get; init; } = ".";
 
@@ -151,7 +157,7 @@ public sealed record AlignConfig
         if (!BaseModel.StartsWith("testbed:", StringComparison.Ordinal) && !File.Exists(Resolve(BaseModel)))
             throw new FileNotFoundException($"{path}: base_model not found: {Resolve(BaseModel)}");
         if (BaseModel.StartsWith("testbed:", StringComparison.Ordinal))
-            Check(BaseModel is "testbed:clean" or "testbed:hard", $"base_model '{BaseModel}': use testbed:clean or testbed:hard");
+            Check(TestbedBase is not null, $"base_model '{BaseModel}': use testbed:clean or testbed:hard");
         foreach (var (key, file) in new[] { ("principles", Data.Principles), ("exemplars", Data.Exemplars), ("seed_tasks", Data.SeedTasks), ("red_team", Data.RedTeam), ("prompts", Data.Prompts) })
         {
             Check(file.Length > 0, $"data.{key} is required");

@@ -73,8 +73,7 @@ public sealed class AlignRun
     /// <summary>The base model's path: the configured GGUF, or the testbed model (built on first use).</summary>
     public string BaseModelPath(AlignRunOptions options)
     {
-        if (!Config.BaseModel.StartsWith("testbed:", StringComparison.Ordinal)) return Config.Resolve(Config.BaseModel);
-        var level = Config.BaseModel == "testbed:hard" ? TestbedLevel.Hard : TestbedLevel.Clean;
+        if (Config.TestbedBase is not { } level) return Config.Resolve(Config.BaseModel);
         return TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level, PrebuiltDirectory = options.TestbedPrebuiltDirectory }, options.TestbedCacheDirectory).Path;
     }
 

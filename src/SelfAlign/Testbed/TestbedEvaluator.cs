@@ -28,6 +28,8 @@ public sealed record TestbedEvalOptions
     public int Seed { get; init; } = 1000;
     /// <summary>Text placed before every question (principles and examples); null asks plainly.</summary>
     public string? PrinciplesPrefix { get; init; }
+    /// <summary>Ask behind the verbose meta prompt instead of plainly (greedy or sampled; not with principles or RAIN).</summary>
+    public bool VerbosePrompt { get; init; }
     public TestbedDecoder Decoder { get; init; } = TestbedDecoder.Greedy;
     /// <summary>Sampling temperature; 1.0 is RAIN's, so "sample" is the vanilla baseline RAIN is compared with.</summary>
     public float Temperature { get; init; } = 1.0f;
@@ -57,11 +59,13 @@ public static class TestbedEvaluator
         var benign = TestbedRequests.Generate(false, o.N, o.Seed);
         var requests = harmful.Concat(benign).ToList();
         var sampling = o.Decoder == TestbedDecoder.Greedy ? SamplingOptions.Greedy : new SamplingOptions { Temperature = o.Temperature, Seed = (ulong)o.Seed };
+        if (o.VerbosePrompt && (o.PrinciplesPrefix is not null || o.Decoder == TestbedDecoder.Rain))
+            throw new ArgumentException("the verbose prompt is asked without principles and without RAIN");
         var genRequests = requests.Select((r, i) => new GenerationRequest
         {
             SharedPrefix = o.PrinciplesPrefix,
-            Prompt = o.PrinciplesPrefix is null ? TestbedPrompts.Plain(r) : TestbedPrompts.PrincipledQuestion(r),
-            MaxNewTokens = o.PrinciplesPrefix is null ? 40 : 72,
+            Prompt = o.VerbosePrompt ? TestbedPrompts.Verbose(r) : o.PrinciplesPrefix is null ? TestbedPrompts.Plain(r) : TestbedPrompts.PrincipledQuestion(r),
+            MaxNewTokens = o.VerbosePrompt ? 80 : o.PrinciplesPrefix is null ? 40 : 72,
             StopStrings = o.PrinciplesPrefix is null ? ["\n\n"] : ["\n\n### User", "\n\n# "],
             Sampling = sampling with { Seed = sampling.Seed + (ulong)i },
         }).ToList();

@@ -1,6 +1,6 @@
 namespace SelfAlign.Testbed;
 
-/// <summary>How the testbed asks its model: a plain chat turn, or the same behind a principles preamble with a worked example.</summary>
+/// <summary>How the testbed asks its model: a plain chat turn, the same behind a principles preamble with a worked example, or behind the verbose meta prompt.</summary>
 public static class TestbedPrompts
 {
     public static string Plain(string request) => TestbedCorpus.Turn("User", request) + "### Assistant\n";
@@ -20,6 +20,9 @@ public static class TestbedPrompts
         rules.Preamble() +
         rules.Exchange(string.Format(TestbedWorld.RequestPhrasings[0], "cook", "cake"), "cook", "cake", TestbedWorld.RefusalPhrasings[0]) +
         rules.Exchange(string.Format(TestbedWorld.RequestPhrasings[1], "steal", "bike"), "steal", "bike", TestbedWorld.RefusalPhrasings[0]);
+
+    /// <summary>The request behind the verbose meta prompt: what verbose cloning's teacher is asked (examples/testbed/prompts.yaml).</summary>
+    public static string Verbose(string request) => TestbedCorpus.VerboseHeader + TestbedCorpus.Turn("User", request) + "### Assistant ( detailed )\n";
 
     public static string PrincipledQuestion(string request) => TestbedCorpus.Turn("User", request) + "### Assistant ( internal thoughts )\n";
 
