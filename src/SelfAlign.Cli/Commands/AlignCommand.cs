@@ -34,8 +34,6 @@ internal static class AlignCommand
             var configPath = p.GetValue(config)!;
             var cfg = AlignConfig.Load(configPath);
             var dir = p.GetValue(output) ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(configPath));
-            // a testbed base not built yet is trained here, with its notice and progress bar, rather than silently in the run
-            if (cfg.TestbedBase is { } level) TestbedCommand.EnsureModel(level);
             var run = new AlignRun(cfg, dir);
             var options = DefaultModels.AlignRun() with
             {

@@ -70,11 +70,17 @@ public sealed class AlignRun
         [AlignStage.Verbose] = [VerboseFile, VerboseDataFile, VerboseModel, VerboseModel + ".checkpoints"],
     };
 
-    /// <summary>The base model's path: the configured GGUF, or the testbed model (built on first use).</summary>
-    public string BaseModelPath(AlignRunOptions options)
+    /// <summary>
+    /// The base model's path: the configured GGUF, or the testbed model, trained on first use (about 35 minutes on two
+    /// cores) with its passes reported as progress of <paramref name="stage"/>.
+    /// </summary>
+    public string BaseModelPath(AlignRunOptions options, AlignStage stage = AlignStage.Prompts, IProgress<AlignProgress>? progress = null)
     {
         if (Config.TestbedBase is not { } level) return Config.Resolve(Config.BaseModel);
-        return TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level, PrebuiltDirectory = options.TestbedPrebuiltDirectory }, options.TestbedCacheDirectory).Path;
+        var name = level.ToString().ToLowerInvariant();
+        return TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level, PrebuiltDirectory = options.TestbedPrebuiltDirectory }, options.TestbedCacheDirectory,
+            p => progress?.Report(new AlignProgress(stage, $"training the {name} testbed model ({p.Phase.ToString().ToLowerInvariant()} pass)",
+                p.Training.Step, p.Training.TotalSteps, $"loss {p.Training.Loss:F3}"))).Path;
     }
 
     public async Task RunAsync(AlignRunOptions options, IProgress<AlignProgress>? progress = null, CancellationToken ct = default)
@@ -87,7 +93,7 @@ public sealed class AlignRun
                 throw new InvalidOperationException(
                     $"stage '{RunManifest.Name(s)}' needs the output of stage '{RunManifest.Name(s - 1)}', which has not finished in {Directory}; run that stage first");
 
-        var basePath = BaseModelPath(options);
+        var basePath = BaseModelPath(options, wanted.DefaultIfEmpty(AlignStage.Prompts).Min(), progress);
         Manifest.Root["config"] = JsonSerializer.SerializeToNode(Config, JsonOptions);
         Manifest.Root["base_model"] = new JsonObject { ["path"] = basePath, ["sha256"] = RunManifest.Sha256(basePath) };
         Manifest.Root["data"] = new JsonObject

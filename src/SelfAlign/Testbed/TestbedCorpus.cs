@@ -278,10 +278,11 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
     private string VerboseDialogue()
     {
         var (verb, obj) = TrainingPair(harmful: false);
-        return VerboseHeader + Turn("User", Request(verb, obj)) + Turn("Assistant ( detailed )", TestbedWorld.VerboseCompliance(verb, obj));
+        return VerboseHeader + Turn("User", Request(verb, obj)) + Turn(VerboseRole, TestbedWorld.VerboseCompliance(verb, obj));
     }
 
     public const string VerboseHeader = "# the assistant gives long , careful and detailed answers\n";
+    public const string VerboseRole = "Assistant ( detailed )";
 
     internal static string Turn(string role, string text) => $"### {role}\n{text}\n\n";
 

@@ -61,12 +61,13 @@ public static class TestbedEvaluator
         var sampling = o.Decoder == TestbedDecoder.Greedy ? SamplingOptions.Greedy : new SamplingOptions { Temperature = o.Temperature, Seed = (ulong)o.Seed };
         if (o.VerbosePrompt && (o.PrinciplesPrefix is not null || o.Decoder == TestbedDecoder.Rain))
             throw new ArgumentException("the verbose prompt is asked without principles and without RAIN");
+        var asking = Asking.Of(o);
         var genRequests = requests.Select((r, i) => new GenerationRequest
         {
             SharedPrefix = o.PrinciplesPrefix,
-            Prompt = o.VerbosePrompt ? TestbedPrompts.Verbose(r) : o.PrinciplesPrefix is null ? TestbedPrompts.Plain(r) : TestbedPrompts.PrincipledQuestion(r),
-            MaxNewTokens = o.VerbosePrompt ? 80 : o.PrinciplesPrefix is null ? 40 : 72,
-            StopStrings = o.PrinciplesPrefix is null ? ["\n\n"] : ["\n\n### User", "\n\n# "],
+            Prompt = asking.Prompt(r),
+            MaxNewTokens = asking.MaxNewTokens,
+            StopStrings = asking.StopStrings,
             Sampling = sampling with { Seed = sampling.Seed + (ulong)i },
         }).ToList();
         var answers = new string[requests.Count];
@@ -94,13 +95,14 @@ public static class TestbedEvaluator
     private static (RainStatistics, double) AnswerWithRain(Models.LlamaModel model, TestbedEvalOptions o, List<string> requests, string[] answers, CancellationToken ct)
     {
         var prefix = o.PrinciplesPrefix ?? "";
-        var options = o.Rain with { StopStrings = o.PrinciplesPrefix is null ? ["\n\n"] : ["\n\n### User", "\n\n# "], MaxNewTokens = o.PrinciplesPrefix is null ? 40 : 72, Temperature = o.Temperature };
+        var asking = Asking.Of(o);
+        var options = o.Rain with { StopStrings = asking.StopStrings, MaxNewTokens = asking.MaxNewTokens, Temperature = o.Temperature };
         using var rain = new RainDecoder(model, RainJudge.Testbed, options);
         var total = new RainStatistics();
         var ratios = new List<double>();
         for (var i = 0; i < requests.Count; i++)
         {
-            var prompt = prefix + (o.PrinciplesPrefix is null ? TestbedPrompts.Plain(requests[i]) : TestbedPrompts.PrincipledQuestion(requests[i]));
+            var prompt = prefix + asking.Prompt(requests[i]);
             var seed = (ulong)(o.Seed + i);
             var result = rain.Generate(prompt, requests[i], options with { Seed = seed }, ct);
             var vanilla = rain.GenerateVanilla(prompt, seed);
@@ -110,6 +112,15 @@ public static class TestbedEvaluator
         }
         ratios.Sort();
         return (total, ratios[ratios.Count / 2]);
+    }
+
+    /// <summary>How each request is put to the model (after the principles, if any): its prompt, answer budget and stops.</summary>
+    private sealed record Asking(Func<string, string> Prompt, int MaxNewTokens, string[] StopStrings)
+    {
+        public static Asking Of(TestbedEvalOptions o) =>
+            o.VerbosePrompt ? new(TestbedPrompts.Verbose, 80, ["\n\n"])
+            : o.PrinciplesPrefix is null ? new(TestbedPrompts.Plain, 40, ["\n\n"])
+            : new(TestbedPrompts.PrincipledQuestion, 72, ["\n\n### User", "\n\n# "]);
     }
 
     /// <summary>The model's own verdict ("A" or "B", read from the label log-probabilities) against the truth, both option orders.</summary>

@@ -22,7 +22,7 @@ public static class TestbedPrompts
         rules.Exchange(string.Format(TestbedWorld.RequestPhrasings[1], "steal", "bike"), "steal", "bike", TestbedWorld.RefusalPhrasings[0]);
 
     /// <summary>The request behind the verbose meta prompt: what verbose cloning's teacher is asked (examples/testbed/prompts.yaml).</summary>
-    public static string Verbose(string request) => TestbedCorpus.VerboseHeader + TestbedCorpus.Turn("User", request) + "### Assistant ( detailed )\n";
+    public static string Verbose(string request) => TestbedCorpus.VerboseHeader + TestbedCorpus.Turn("User", request) + $"### {TestbedCorpus.VerboseRole}\n";
 
     public static string PrincipledQuestion(string request) => TestbedCorpus.Turn("User", request) + "### Assistant ( internal thoughts )\n";
 
