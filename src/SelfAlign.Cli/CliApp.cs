@@ -15,6 +15,8 @@ namespace SelfAlign.Cli;
 public static class CliApp
 {
     public const int UsageError = 2;
+    public const int InternalError = 1;
+    public const int Cancelled = 130;
 
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show llama.cpp's log and stack traces", Recursive = true };
 
@@ -40,8 +42,7 @@ public static class CliApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            var message = string.Join(" ", parse.Errors[0].Message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries));
-            await Console.Error.WriteLineAsync($"selfalign: {message}");
+            await Console.Error.WriteLineAsync($"selfalign: {OneLine(parse.Errors[0].Message)}");
             return UsageError;
         }
         var verbose = parse.GetValue(Verbose);
@@ -55,7 +56,7 @@ public static class CliApp
             if (cancel.IsCancellationRequested) return;
             context.Cancel = true;
             cancel.Cancel();
-            _ = Task.Delay(TimeSpan.FromSeconds(5)).ContinueWith(_ => Environment.Exit(130), TaskScheduler.Default);
+            _ = Task.Delay(TimeSpan.FromSeconds(5)).ContinueWith(_ => Environment.Exit(Cancelled), TaskScheduler.Default);
         };
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, onSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal);
@@ -63,21 +64,30 @@ public static class CliApp
         {
             return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancel.Token);
         }
-        catch (Exception e) when (IsUserError(e))
-        {
-            await Console.Error.WriteLineAsync($"selfalign: error: {e.Message}");
-            if (verbose) await Console.Error.WriteLineAsync(e.ToString());
-            return UsageError;
-        }
         catch (OperationCanceledException)
         {
             await Console.Error.WriteLineAsync("selfalign: cancelled");
-            return 130;
+            return Cancelled;
+        }
+        catch (Exception e) when (IsBadInput(e))
+        {
+            await Console.Error.WriteLineAsync($"selfalign: error: {OneLine(e.Message)}");
+            if (verbose) await Console.Error.WriteLineAsync(e.ToString());
+            return UsageError;
+        }
+        catch (Exception e)
+        {
+            // Anything else escaping the library is a bug, and says so rather than posing as a usage error.
+            await Console.Error.WriteLineAsync($"selfalign: internal error: {e.GetType().Name}: {OneLine(e.Message)}; " +
+                (verbose ? "the trace follows" : "run with --verbose for the trace"));
+            if (verbose) await Console.Error.WriteLineAsync(e.ToString());
+            return InternalError;
         }
     }
 
-    private static bool IsUserError(Exception e) => e is GgufFormatException or ModelLoadException or PromptTooLongException
-        or JsonlFormatException or NativeLibraryException or FileNotFoundException or DirectoryNotFoundException
-        or ArgumentException or FormatException or JsonException or UnauthorizedAccessException or InvalidOperationException
-        or IOException;
+    private static string OneLine(string message) => string.Join(" ", message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries));
+
+    /// <summary>Bad input: the library's own verdict, or the file system refusing a path the user gave.</summary>
+    private static bool IsBadInput(Exception e) =>
+        e is InvalidInputException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException;
 }

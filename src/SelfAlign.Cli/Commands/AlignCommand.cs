@@ -19,7 +19,7 @@ internal static class AlignCommand
     private static AlignStage ParseStage(string s) =>
         Enum.TryParse<AlignStage>(s, ignoreCase: true, out var stage) && Enum.IsDefined(stage)
             ? stage
-            : throw new ArgumentException($"unknown stage '{s}' (use prompts, answers, engraving or verbose)");
+            : throw new InvalidInputException($"unknown stage '{s}' (use prompts, answers, engraving or verbose)");
 
     private static Command BuildRun()
     {
@@ -82,7 +82,7 @@ internal static class AlignCommand
         cmd.SetAction(p =>
         {
             var d = p.GetValue(dir)!;
-            if (!RunManifest.Exists(d)) throw new DirectoryNotFoundException($"no Self-Align run in {d} (no {RunManifest.FileName})");
+            if (!RunManifest.Exists(d)) throw new InvalidInputException($"no Self-Align run in {d} (no {RunManifest.FileName})");
             var f = p.GetValue(format);
             var outPath = p.GetValue(output) ?? Path.Combine(d, $"export-{f.ToString().ToLowerInvariant()}.jsonl");
             var n = AlignExport.Export(d, f, outPath, p.GetValue(stage) is { } s ? ParseStage(s) : null);

@@ -49,7 +49,7 @@ internal static class DemoCommand
 
             // Self-Align: the four stages at small counts, resumed if an earlier demo ran them
             var configPath = p.GetValue(config) ?? DefaultModels.RepositoryFile(Path.Combine("examples", "testbed-run.yaml"))
-                ?? throw new FileNotFoundException("examples/testbed-run.yaml not found; pass --config");
+                ?? throw new InvalidInputException("examples/testbed-run.yaml not found; pass --config");
             var runDir = Path.Combine(outDir, "align");
             var run = new AlignRun(AlignConfig.Load(configPath), runDir);
             ProgressDisplay? bar = null;

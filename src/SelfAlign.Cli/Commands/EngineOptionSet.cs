@@ -52,7 +52,7 @@ internal sealed class EngineOptionSet
         var banned = (p.GetValue(Ban) ?? []).Select(text =>
         {
             var ids = vocab.Tokenize(text, addSpecial: false);
-            return ids.Length > 0 ? ids[0] : throw new ArgumentException($"--ban \"{text}\" encodes to no token");
+            return ids.Length > 0 ? ids[0] : throw new InvalidInputException($"--ban \"{text}\" encodes to no token");
         }).ToList();
         if (p.GetValue(BanEos)) banned.Add(vocab.Eos);
         var sampling = new SamplingOptions
@@ -66,7 +66,7 @@ internal sealed class EngineOptionSet
         var maxNew = Positive(p, MaxNewTokens);
         var prefixFile = p.GetValue(SharedPrefixFile);
         var prefix = prefixFile is null ? null
-            : File.Exists(prefixFile) ? File.ReadAllText(prefixFile) : throw new FileNotFoundException($"shared prefix file not found: {prefixFile}");
+            : File.Exists(prefixFile) ? File.ReadAllText(prefixFile) : throw new InvalidInputException($"shared prefix file not found: {prefixFile}");
         var stops = p.GetValue(Stop) ?? [];
         var ignoreEog = p.GetValue(BanEos);
         return prompt => new GenerationRequest
@@ -79,7 +79,7 @@ internal sealed class EngineOptionSet
     private static int Positive(ParseResult p, Option<int> o)
     {
         var v = p.GetValue(o);
-        return v > 0 ? v : throw new ArgumentException($"{o.Name} must be positive (got {v})");
+        return v > 0 ? v : throw new InvalidInputException($"{o.Name} must be positive (got {v})");
     }
 
     internal static IReadOnlyList<float> ParseNGrams(string? spec)
@@ -92,7 +92,7 @@ internal sealed class EngineOptionSet
             var kv = part.Split('=');
             if (kv.Length != 2 || !int.TryParse(kv[0], out var n) || n is < 1 or > 8 ||
                 !float.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
-                throw new ArgumentException($"--ngram-penalty: '{part}' is not N=PENALTY with N in 1..8");
+                throw new InvalidInputException($"--ngram-penalty: '{part}' is not N=PENALTY with N in 1..8");
             penalties[n - 1] = v;
             max = Math.Max(max, n);
         }
@@ -107,7 +107,7 @@ internal sealed class EngineOptionSet
             var kv = s.Split('=');
             if (kv.Length != 2 || !int.TryParse(kv[0], out var id) || id < 0 || id >= vocabSize ||
                 !float.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
-                throw new ArgumentException($"--logit-bias: '{s}' is not TOKEN_ID=BIAS with a token id below {vocabSize}");
+                throw new InvalidInputException($"--logit-bias: '{s}' is not TOKEN_ID=BIAS with a token id below {vocabSize}");
             bias[id] = v;
         }
         return bias;

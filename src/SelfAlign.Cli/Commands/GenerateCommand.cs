@@ -25,8 +25,8 @@ internal static class GenerateCommand
         {
             var one = p.GetValue(prompt);
             var file = p.GetValue(prompts);
-            if ((one is null) == (file is null)) throw new ArgumentException("give exactly one of --prompt or --prompts");
-            if (file != null && p.GetValue(output) is null) throw new ArgumentException("--prompts needs --out for the results file");
+            if ((one is null) == (file is null)) throw new InvalidInputException("give exactly one of --prompt or --prompts");
+            if (file != null && p.GetValue(output) is null) throw new InvalidInputException("--prompts needs --out for the results file");
             // A malformed line is reported before the model loads.
             var promptRecords = file is null ? [] : PromptFileJob.ReadPrompts(file);
 

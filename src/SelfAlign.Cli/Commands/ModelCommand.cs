@@ -54,7 +54,10 @@ internal static class ModelCommand
         var cmd = new Command("inspect", "Print a GGUF model's architecture, size, tensor types and tokenizer") { path, json };
         cmd.SetAction(p =>
         {
-            var summary = ModelSummary.Of(GgufFile.Read(p.GetValue(path)!));
+            var gguf = GgufFile.Read(p.GetValue(path)!);
+            // A model (one with a tokenizer) is checked as a load would check it; adapters and other GGUFs are only read.
+            if (gguf.Metadata.ContainsKey("tokenizer.ggml.model")) GgufModelCheck.Validate(gguf);
+            var summary = ModelSummary.Of(gguf);
             if (p.GetValue(json)) { JsonOutput.Print(summary); return 0; }
             Console.WriteLine($"file:            {summary.Path}");
             Console.WriteLine($"architecture:    {summary.Architecture}");

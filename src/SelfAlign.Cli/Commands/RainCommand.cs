@@ -42,7 +42,7 @@ internal static class RainCommand
         {
             var similarity = p.GetValue(Similarity)!;
             var lengths = p.GetValue(Lengths)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .Select(s => int.TryParse(s, out var v) ? v : throw new ArgumentException($"--set-lengths: '{s}' is not a whole number")).ToList();
+                .Select(s => int.TryParse(s, out var v) ? v : throw new InvalidInputException($"--set-lengths: '{s}' is not a whole number")).ToList();
             var o = new RainOptions
             {
                 MinIterations = p.GetValue(MinIterations), MaxIterations = p.GetValue(MaxIterations), ValueThreshold = p.GetValue(Threshold),
@@ -53,13 +53,13 @@ internal static class RainCommand
                 EmbeddingModelPath = similarity is "model" or "off" ? null : similarity,
             };
             o.Validate();
-            if (o.EmbeddingModelPath is { } e && !File.Exists(e)) throw new FileNotFoundException($"embedding model not found: {e}");
+            if (o.EmbeddingModelPath is { } e && !File.Exists(e)) throw new InvalidInputException($"embedding model not found: {e}");
             return o;
         }
 
         public RainJudge LoadJudge(ParseResult p) => p.GetValue(Judge) is { } f ? RainJudge.Load(f) : RainJudge.Harm;
 
-        public string ModelPath(ParseResult p) => p.GetValue(Model) ?? throw new ArgumentException("--model is required");
+        public string ModelPath(ParseResult p) => p.GetValue(Model) ?? throw new InvalidInputException("--model is required");
     }
 
     public static Command Build()
@@ -77,7 +77,7 @@ internal static class RainCommand
         {
             var one = p.GetValue(prompt);
             var file = p.GetValue(prompts);
-            if ((one is null) == (file is null)) throw new ArgumentException("give exactly one of --prompt or --prompts");
+            if ((one is null) == (file is null)) throw new InvalidInputException("give exactly one of --prompt or --prompts");
             var records = file is null ? [("prompt-1", one!)] : PromptFileJob.ReadPrompts(file);
             var judge = set.LoadJudge(p);
             using var model = LlamaModel.Load(set.ModelPath(p));

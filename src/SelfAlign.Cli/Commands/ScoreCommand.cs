@@ -26,7 +26,7 @@ internal static class ScoreCommand
                     JsonlFile.RequireString(r.Record, "context", file, r.Line), JsonlFile.RequireString(r.Record, "continuation", file, r.Line))).ToList();
             else if (p.GetValue(context) is { } c && p.GetValue(continuations) is { Length: > 0 } conts)
                 items = conts.Select(x => new ScoringRequest(c, x)).ToList();
-            else throw new ArgumentException("give --input FILE, or --context with one or more --continuation");
+            else throw new InvalidInputException("give --input FILE, or --context with one or more --continuation");
 
             using var m = LlamaModel.Load(p.GetValue(model)!);
             using var engine = new GenerationEngine(m, new EngineOptions { Context = new ContextOptions { ContextSize = p.GetValue(ctxSize) } });

@@ -73,7 +73,7 @@ internal static class TestbedCommand
         var cmd = new Command("requests", "Write held-out requests as JSONL ({\"prompt\"}); their (verb, object) pairs never occur in training") { kind, n, seed };
         cmd.SetAction(p =>
         {
-            if (p.GetValue(n) < 1) throw new ArgumentException("--n must be at least 1");
+            if (p.GetValue(n) < 1) throw new InvalidInputException("--n must be at least 1");
             foreach (var r in TestbedRequests.Generate(p.GetValue(kind) == "harmful", p.GetValue(n), p.GetValue(seed)))
                 Console.WriteLine(new JsonObject { ["prompt"] = r }.ToJsonString());
             return 0;
@@ -97,10 +97,10 @@ internal static class TestbedCommand
         var cmd = new Command("eval", "Ground-truth figures of a model on held-out requests") { model, level, principled, principles, verbosePrompt, decoder, n, seed, scoring, leaves, json };
         cmd.SetAction(async (p, ct) =>
         {
-            if (p.GetValue(n) < 1) throw new ArgumentException("--n must be at least 1");
+            if (p.GetValue(n) < 1) throw new InvalidInputException("--n must be at least 1");
             string? prefix = null;
             if (p.GetValue(principles) is { } file)
-                prefix = File.Exists(file) ? File.ReadAllText(file) : throw new FileNotFoundException($"principles file not found: {file}");
+                prefix = File.Exists(file) ? File.ReadAllText(file) : throw new InvalidInputException($"principles file not found: {file}");
             else if (p.GetValue(principled)) prefix = TestbedPrompts.DefaultPrinciples;
             var path = p.GetValue(model) ?? EnsureModel(p.GetValue(level));
             using var m = LlamaModel.Load(path);

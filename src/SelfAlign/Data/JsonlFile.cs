@@ -12,7 +12,7 @@ public static class JsonlFile
     /// <exception cref="FileNotFoundException">the file does not exist.</exception>
     public static IEnumerable<(int Line, JsonObject Record)> Read(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"file not found: {path}", path);
+        if (!File.Exists(path)) throw new InvalidInputException($"file not found: {path}");
         var lineNumber = 0;
         foreach (var line in File.ReadLines(path, Encoding.UTF8))
         {

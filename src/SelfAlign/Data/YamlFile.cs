@@ -13,7 +13,7 @@ public static class YamlFile
     /// <exception cref="FormatException">"FILE:LINE: problem", e.g. an unknown key or a value of the wrong type.</exception>
     public static T Read<T>(string path, string what = "file") where T : new()
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{what} not found: {path}", path);
+        if (!File.Exists(path)) throw new InvalidInputException($"{what} not found: {path}");
         return Parse<T>(File.ReadAllText(path), path);
     }
 
@@ -25,7 +25,7 @@ public static class YamlFile
             var message = (e.InnerException?.Message ?? e.Message).Split('\n')[0];
             if (message.Contains("not found on type", StringComparison.Ordinal))
                 message = $"unknown key ({message.Split('\'').ElementAtOrDefault(1) ?? message})";
-            throw new FormatException($"{source}:{e.Start.Line}: {message}");
+            throw new InvalidInputException($"{source}:{e.Start.Line}: {message}");
         }
     }
 }

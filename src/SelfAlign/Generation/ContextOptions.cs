@@ -28,9 +28,9 @@ public sealed record ContextOptions
 
     internal void Validate()
     {
-        if (ContextSize < 0) throw new ArgumentOutOfRangeException(nameof(ContextSize), "context size must be positive");
-        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), "batch size must be at least 1");
-        if (MaxSequences is < 1 or > 256) throw new ArgumentOutOfRangeException(nameof(MaxSequences), "max sequences must be 1..256");
-        if (Threads < 1) throw new ArgumentOutOfRangeException(nameof(Threads), "threads must be at least 1");
+        if (ContextSize < 0) throw new InvalidInputException($"ContextSize must be >= 0 (got {ContextSize})");
+        if (BatchSize < 1) throw new InvalidInputException($"BatchSize must be at least 1 (got {BatchSize})");
+        if (MaxSequences is < 1 or > 256) throw new InvalidInputException($"MaxSequences must be 1..256 (got {MaxSequences})");
+        if (Threads < 1) throw new InvalidInputException($"Threads must be at least 1 (got {Threads})");
     }
 }

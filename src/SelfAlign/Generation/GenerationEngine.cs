@@ -22,6 +22,8 @@ public sealed partial class GenerationEngine : IDisposable
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Thread _thread;
     private volatile bool _stopping;
+    // Submit and Dispose take it, so a request is either refused or queued before the loop's last drain: never lost.
+    private readonly Lock _lifecycle = new();
     private readonly Stack<int> _freeSequences = new();
     private readonly List<Slot> _active = [];
     private readonly Queue<Slot> _waiting = new();
@@ -90,12 +92,11 @@ public sealed partial class GenerationEngine : IDisposable
 
     private Slot Submit(GenerationRequest request, ChannelWriter<GenerationUpdate>? stream, CancellationToken ct)
     {
-        ObjectDisposedException.ThrowIf(_stopping, this);
         request.Sampling.Validate();
-        if (request.MaxNewTokens < 1) throw new ArgumentException($"max new tokens must be at least 1 (got {request.MaxNewTokens})");
+        if (request.MaxNewTokens < 1) throw new InvalidInputException($"MaxNewTokens must be at least 1 (got {request.MaxNewTokens})");
         var (prefix, suffix) = TokenizePrompt(request);
         var total = prefix.Length + suffix.Length;
-        if (total == 0) throw new ArgumentException("the prompt is empty and the model adds no BOS token");
+        if (total == 0) throw new InvalidInputException("the prompt is empty and the model adds no BOS token");
         if (total + request.MaxNewTokens > _ctx.SequenceCapacity) throw new PromptTooLongException(total, request.MaxNewTokens, _ctx.SequenceCapacity);
         var slot = new Slot(request, prefix, suffix, stream, ct, _vocab);
         Enqueue(slot);
@@ -110,8 +111,8 @@ public sealed partial class GenerationEngine : IDisposable
         var continuation = whole.AsSpan().StartsWith(context) && whole.Length > context.Length
             ? whole[context.Length..]
             : _vocab.Tokenize(r.Continuation, addSpecial: false);
-        if (context.Length == 0) throw new ArgumentException("scoring needs a non-empty context");
-        if (continuation.Length == 0) throw new ArgumentException("scoring needs a non-empty continuation");
+        if (context.Length == 0) throw new InvalidInputException("scoring needs a non-empty context");
+        if (continuation.Length == 0) throw new InvalidInputException("scoring needs a non-empty continuation");
         var tokens = context.Concat(continuation).ToArray();
         if (tokens.Length > _ctx.SequenceCapacity) throw new PromptTooLongException(tokens.Length, 0, _ctx.SequenceCapacity);
         return new ScoringItem(tokens, context.Length);
@@ -119,15 +120,22 @@ public sealed partial class GenerationEngine : IDisposable
 
     private void Enqueue(object job)
     {
-        _incoming.Enqueue(job);
-        _signal.Release();
+        lock (_lifecycle)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            _incoming.Enqueue(job);
+            _signal.Release();
+        }
     }
 
     public void Dispose()
     {
-        if (_stopping) return;
-        _stopping = true;
-        _signal.Release();
+        lock (_lifecycle)
+        {
+            if (_stopping) return;
+            _stopping = true;
+            _signal.Release();
+        }
         _thread.Join();
         _batch.Dispose();
         _ctx.Dispose();
@@ -179,6 +187,7 @@ public sealed partial class GenerationEngine : IDisposable
             var ownCells = (share ? Math.Max(1, slot.SuffixTokens.Length) : slot.PrefixTokens.Length + slot.SuffixTokens.Length) + slot.Request.MaxNewTokens;
             var newCells = ownCells + (share && prefix is null ? slot.PrefixTokens.Length : 0);
             var idsNeeded = share && prefix is null ? 2 : 1;
+            if (Unfit(newCells, idsNeeded) is { } problem) { _waiting.Dequeue(); slot.Fail(new InvalidInputException(problem)); continue; }
             if (!MakeRoom(newCells, idsNeeded, keep: prefix)) return;
 
             _waiting.Dequeue();
@@ -198,19 +207,26 @@ public sealed partial class GenerationEngine : IDisposable
         }
     }
 
-    /// <summary>Frees unused cached prefixes (least recently used first) until the request fits.</summary>
+    /// <summary>Why a request could never be admitted, even into an empty engine; null when it can be.</summary>
+    private string? Unfit(int cells, int sequenceIds)
+    {
+        if (sequenceIds > _ctx.MaxSequences)
+            return $"a request with a shared prefix needs {sequenceIds} KV sequences but the context has {_ctx.MaxSequences}; " +
+                   "raise ContextOptions.MaxSequences or turn EngineOptions.PrefixSharing off";
+        if (_ctx.IsUnified && cells > _ctx.ContextSize)
+            return $"a request needs {cells} KV cells but the context has {_ctx.ContextSize}; raise ContextOptions.ContextSize";
+        return null;
+    }
+
+    /// <summary>Frees unused cached prefixes (least recently used first) until the request fits; false while running
+    /// requests hold what it needs.</summary>
     private bool MakeRoom(int cells, int sequenceIds, PrefixEntry? keep)
     {
         // With per-sequence caches every sequence has its own cells, so only sequence ids are scarce.
         while ((_ctx.IsUnified && _cellsInUse + cells > _ctx.ContextSize) || _freeSequences.Count < sequenceIds)
         {
             var victim = _prefixes.Values.Where(p => p.References == 0 && p != keep).MinBy(p => p.LastUsed);
-            if (victim is null)
-            {
-                if (_active.Count == 0)
-                    throw new InvalidOperationException($"a request needs {cells} KV cells but the context has {_ctx.ContextSize - _cellsInUse} free");
-                return false;
-            }
+            if (victim is null) return false;
             _prefixes.Remove(victim.Text);
             _ctx.RemoveTokens(victim.Sequence);
             _freeSequences.Push(victim.Sequence);
@@ -254,7 +270,12 @@ public sealed partial class GenerationEngine : IDisposable
         }
         _ctx.Decode(_batch);
 
-        foreach (var (slot, index) in outputs) slot.Accept(slot.Sampler.Sample(_ctx.GetLogits(index), slot.Generated));
+        // A request whose sampling fails (a bad logit bias, say) fails alone; the others go on.
+        foreach (var (slot, index) in outputs)
+        {
+            try { slot.Accept(slot.Sampler.Sample(_ctx.GetLogits(index), slot.Generated)); }
+            catch (Exception e) { slot.Fail(e); }
+        }
 
         for (var i = _active.Count - 1; i >= 0; i--)
         {

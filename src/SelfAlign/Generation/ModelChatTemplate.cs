@@ -17,7 +17,7 @@ public sealed unsafe class ModelChatTemplate : IChatFormat
     /// <exception cref="InvalidOperationException">the model has no chat template.</exception>
     public ModelChatTemplate(LlamaModel model)
     {
-        _template = model.ChatTemplate ?? throw new InvalidOperationException($"{model.Path} has no chat template; use a turn format instead");
+        _template = model.ChatTemplate ?? throw new InvalidInputException($"{model.Path} has no chat template; use a turn format instead");
         _vocab = model.Vocabulary;
     }
 
@@ -45,7 +45,7 @@ public sealed unsafe class ModelChatTemplate : IChatFormat
                 fixed (llama_chat_message* m = messages)
                 fixed (byte* b = buf)
                     n = LlamaNative.llama_chat_apply_template(t, m, (nuint)messages.Length, addAssistantPrefix, b, capacity);
-                if (n < 0) throw new InvalidOperationException("llama.cpp does not recognise this model's chat template; use a turn format instead");
+                if (n < 0) throw new InvalidInputException("llama.cpp does not recognise this model's chat template; use a turn format instead");
                 if (n <= capacity) return Encoding.UTF8.GetString(buf, 0, n);
                 capacity = n;
             }

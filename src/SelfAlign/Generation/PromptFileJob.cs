@@ -25,7 +25,7 @@ public sealed class PromptFileJob(GenerationEngine engine, Func<string, Generati
     public async Task<Progress> RunAsync(IReadOnlyList<(string Id, string Prompt)> prompts, string outputPath, Action<Progress>? onProgress, CancellationToken ct)
     {
         var duplicate = prompts.GroupBy(p => p.Id).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate != null) throw new FormatException($"id \"{duplicate.Key}\" occurs more than once in the prompts");
+        if (duplicate != null) throw new InvalidInputException($"id \"{duplicate.Key}\" occurs more than once in the prompts");
         var done = JsonlFile.RecoverIds(outputPath);
         var todo = prompts.Where(p => !done.Contains(p.Id)).ToList();
         var requests = todo.Select(p => makeRequest(p.Prompt)).ToList();

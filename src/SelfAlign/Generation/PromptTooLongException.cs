@@ -1,7 +1,7 @@
 namespace SelfAlign.Generation;
 
 /// <summary>A prompt plus its new tokens does not fit the context.</summary>
-public sealed class PromptTooLongException : Exception
+public sealed class PromptTooLongException : InvalidInputException
 {
     public PromptTooLongException(int promptTokens, int maxNewTokens, int contextSize)
         : base($"prompt of {promptTokens} tokens plus {maxNewTokens} new tokens does not fit the context of {contextSize} tokens") =>

@@ -44,12 +44,12 @@ public sealed record SamplingOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the option that is out of range.</summary>
     public void Validate()
     {
-        if (Temperature < 0 || float.IsNaN(Temperature)) throw new ArgumentException($"temperature must be >= 0 (got {Temperature})");
-        if (TopK < 0) throw new ArgumentException($"top-k must be >= 0 (got {TopK})");
-        if (TopP is <= 0 or > 1) throw new ArgumentException($"top-p must be in (0, 1] (got {TopP})");
-        if (MinP is < 0 or >= 1) throw new ArgumentException($"min-p must be in [0, 1) (got {MinP})");
-        if (RepetitionPenalty <= 0) throw new ArgumentException($"repetition penalty must be > 0 (got {RepetitionPenalty})");
-        if (PenaltyWindow < 0) throw new ArgumentException($"penalty window must be >= 0 (got {PenaltyWindow})");
-        if (NGramPenalties.Count > 8) throw new ArgumentException("n-gram penalties go up to 8-grams");
+        if (Temperature < 0 || float.IsNaN(Temperature)) throw new InvalidInputException($"temperature must be >= 0 (got {Temperature})");
+        if (TopK < 0) throw new InvalidInputException($"top-k must be >= 0 (got {TopK})");
+        if (TopP is <= 0 or > 1) throw new InvalidInputException($"top-p must be in (0, 1] (got {TopP})");
+        if (MinP is < 0 or >= 1) throw new InvalidInputException($"min-p must be in [0, 1) (got {MinP})");
+        if (RepetitionPenalty <= 0) throw new InvalidInputException($"repetition penalty must be > 0 (got {RepetitionPenalty})");
+        if (PenaltyWindow < 0) throw new InvalidInputException($"penalty window must be >= 0 (got {PenaltyWindow})");
+        if (NGramPenalties.Count > 8) throw new InvalidInputException("n-gram penalties go up to 8-grams");
     }
 }

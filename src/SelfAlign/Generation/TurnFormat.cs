@@ -31,7 +31,7 @@ public sealed record TurnFormat : IChatFormat
                 "system" => SystemHeader,
                 "user" => UserHeader,
                 "assistant" => AssistantHeader,
-                _ => throw new ArgumentException($"unknown chat role '{t.Role}' (use system, user or assistant)"),
+                _ => throw new InvalidInputException($"unknown chat role '{t.Role}' (use system, user or assistant)"),
             };
             sb.Append(header).Append(t.Content).Append(Separator);
         }

@@ -35,7 +35,7 @@ public static class ByteFallbackVocabulary
         var types = new List<int> { Unknown, Control, Control, Control, Control };
         for (var b = 0; b < 256; b++) { tokens.Add($"<0x{b:X2}>"); types.Add(Byte); }
         var size = fillTo ?? int.MaxValue;
-        if (size < tokens.Count + 1) throw new ArgumentException($"a vocabulary needs at least {tokens.Count + 1} tokens");
+        if (size < tokens.Count + 1) throw new InvalidInputException($"a vocabulary needs at least {tokens.Count + 1} tokens");
 
         var seen = new HashSet<string>(tokens);
         void Add(string piece)

@@ -24,14 +24,13 @@ public sealed unsafe class LlamaModel : IDisposable
     }
 
     /// <summary>Validates the file's GGUF header, then loads it.</summary>
-    /// <exception cref="GgufFormatException">missing, not GGUF, truncated.</exception>
+    /// <exception cref="GgufFormatException">missing, not GGUF, truncated, or holding values llama.cpp would crash on.</exception>
     /// <exception cref="ModelLoadException">llama.cpp refused the model (unknown architecture, missing tensor, ...).</exception>
     public static LlamaModel Load(string path, ModelLoadOptions? options = null)
     {
         options ??= new ModelLoadOptions();
         var gguf = GgufFile.Read(path);
-        if (!gguf.Metadata.ContainsKey("tokenizer.ggml.model"))
-            throw new ModelLoadException($"{path}: has no tokenizer (tokenizer.ggml.model missing)");
+        GgufModelCheck.Validate(gguf);
         LlamaRuntime.EnsureInitialized(options.Runtime);
 
         var p = LlamaNative.llama_model_default_params();

@@ -1,4 +1,4 @@
 namespace SelfAlign.Models;
 
 /// <summary>A model file could not be loaded; the message names the file and the reason.</summary>
-public sealed class ModelLoadException(string message) : Exception(message);
+public sealed class ModelLoadException(string message) : InvalidInputException(message);

@@ -15,13 +15,13 @@ public sealed record ModelShape(
     /// </summary>
     public static ModelShape Preset(string architecture, string preset)
     {
-        if (architecture is not ("llama" or "qwen2")) throw new ArgumentException($"unknown architecture '{architecture}' (use llama or qwen2)");
+        if (architecture is not ("llama" or "qwen2")) throw new InvalidInputException($"unknown architecture '{architecture}' (use llama or qwen2)");
         return preset switch
         {
             "tiny" => new(architecture, 64, 2, 4, 2, 128, 512, 1024, 10000f, 1e-5f),
             "135m" => new(architecture, 576, 30, 9, 3, 1536, 49152, 8192, 100000f, 1e-5f),
             "0.5b" => new(architecture, 896, 24, 14, 2, 4864, 151936, 32768, 1000000f, 1e-6f),
-            _ => throw new ArgumentException($"unknown preset '{preset}' (use tiny, 135m or 0.5b)"),
+            _ => throw new InvalidInputException($"unknown preset '{preset}' (use tiny, 135m or 0.5b)"),
         };
     }
 }

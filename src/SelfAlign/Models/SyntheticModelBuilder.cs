@@ -32,7 +32,7 @@ public static class SyntheticModelBuilder
 
     public static void Write(string path, Options o)
     {
-        if (o.WeightType is not (GgmlType.F32 or GgmlType.F16)) throw new ArgumentException("weights can be F32 or F16");
+        if (o.WeightType is not (GgmlType.F32 or GgmlType.F16)) throw new InvalidInputException("weights can be F32 or F16");
         var s = o.Shape;
         var tokenizer = TokenizerMetadata(o, out var vocabSize);
         s = s with { VocabSize = vocabSize };

@@ -49,7 +49,7 @@ public sealed unsafe class Vocabulary
             fixed (byte* t = bytes)
             fixed (int* o = tokens)
                 n = LlamaNative.llama_tokenize(_vocab, t, bytes.Length, o, capacity, addSpecial, parseSpecial);
-            if (n == int.MinValue) throw new ArgumentException("text too long to tokenize");
+            if (n == int.MinValue) throw new InvalidInputException("text too long to tokenize");
             if (n >= 0) return tokens.AsSpan(0, n).ToArray();
             capacity = -n;
         }

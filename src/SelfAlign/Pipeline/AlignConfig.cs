@@ -152,16 +152,16 @@ public sealed record AlignConfig
 
     private void Validate(string path)
     {
-        void Check(bool ok, string what) { if (!ok) throw new ArgumentException($"{path}: {what}"); }
+        void Check(bool ok, string what) { if (!ok) throw new InvalidInputException($"{path}: {what}"); }
         Check(BaseModel.Length > 0, "base_model is required");
         if (!BaseModel.StartsWith("testbed:", StringComparison.Ordinal) && !File.Exists(Resolve(BaseModel)))
-            throw new FileNotFoundException($"{path}: base_model not found: {Resolve(BaseModel)}");
+            throw new InvalidInputException($"{path}: base_model not found: {Resolve(BaseModel)}");
         if (BaseModel.StartsWith("testbed:", StringComparison.Ordinal))
             Check(TestbedBase is not null, $"base_model '{BaseModel}': use testbed:clean or testbed:hard");
         foreach (var (key, file) in new[] { ("principles", Data.Principles), ("exemplars", Data.Exemplars), ("seed_tasks", Data.SeedTasks), ("red_team", Data.RedTeam), ("prompts", Data.Prompts) })
         {
             Check(file.Length > 0, $"data.{key} is required");
-            if (!File.Exists(Resolve(file))) throw new FileNotFoundException($"{path}: data.{key} not found: {Resolve(file)}");
+            if (!File.Exists(Resolve(file))) throw new InvalidInputException($"{path}: data.{key} not found: {Resolve(file)}");
         }
         Check(SelfInstruct.Requests >= 0 && RedTeam.QuestionRequests >= 0, "request counts must be >= 0");
         Check(SelfInstruct.Demonstrations >= 1, "self_instruct.demonstrations must be >= 1");
@@ -179,6 +179,6 @@ public sealed record AlignConfig
         foreach (var s in new[] { SelfInstruct.Sampling, RedTeam.TopicSampling, RedTeam.QuestionSampling, Answers.Sampling, Verbose.Sampling })
             Check(s.MaxNewTokens >= 1 && s.Temperature >= 0 && s.TopP is > 0 and <= 1, "sampling needs max_new_tokens >= 1, temperature >= 0 and top_p in (0, 1]");
         Check(Answers.LeakCheck is "requests_and_answers" or "requests" or "off", $"answers.leak_check '{Answers.LeakCheck}': use requests_and_answers, requests or off");
-        if (Answers.RainJudge is { } judge && !File.Exists(Resolve(judge))) throw new FileNotFoundException($"{path}: answers.rain_judge not found: {Resolve(judge)}");
+        if (Answers.RainJudge is { } judge && !File.Exists(Resolve(judge))) throw new InvalidInputException($"{path}: answers.rain_judge not found: {Resolve(judge)}");
     }
 }

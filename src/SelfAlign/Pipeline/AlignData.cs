@@ -68,9 +68,9 @@ public sealed record PromptTemplates
                      ("self_align", t.SelfAlign, "{principles}"), ("principle_item", t.PrincipleItem, "{rule}"), ("exemplar", t.Exemplar, "{thoughts}"),
                      ("question", t.Question, "{question}"), ("chat_prompt", t.ChatPrompt, "{question}"), ("verbose_prompt", t.VerbosePrompt, "{question}"),
                  })
-            if (!value.Contains(placeholder, StringComparison.Ordinal)) throw new FormatException($"{path}: '{key}' must contain {placeholder}");
-        if (t.AnswerMarker.Length == 0) throw new FormatException($"{path}: 'answer_marker' is required (the text between internal thoughts and the answer)");
-        if (t.AnswerStop.Count == 0) throw new FormatException($"{path}: 'answer_stop' needs at least one stop string (the next user turn)");
+            if (!value.Contains(placeholder, StringComparison.Ordinal)) throw new InvalidInputException($"{path}: '{key}' must contain {placeholder}");
+        if (t.AnswerMarker.Length == 0) throw new InvalidInputException($"{path}: 'answer_marker' is required (the text between internal thoughts and the answer)");
+        if (t.AnswerStop.Count == 0) throw new InvalidInputException($"{path}: 'answer_stop' needs at least one stop string (the next user turn)");
         return t;
     }
 }
@@ -81,23 +81,23 @@ public static class AlignData
     public static List<Principle> Principles(string path)
     {
         var list = YamlFile.Read<List<Principle>>(path);
-        if (list.Count == 0) throw new FormatException($"{path}: no principles");
+        if (list.Count == 0) throw new InvalidInputException($"{path}: no principles");
         for (var i = 0; i < list.Count; i++)
             if (string.IsNullOrWhiteSpace(list[i]?.Name) || string.IsNullOrWhiteSpace(list[i]?.Rule))
-                throw new FormatException($"{path}: principle {i + 1} needs a name and a rule");
+                throw new InvalidInputException($"{path}: principle {i + 1} needs a name and a rule");
         return list;
     }
 
     public static List<Exemplar> Exemplars(string path)
     {
         var list = YamlFile.Read<List<Exemplar>>(path);
-        if (list.Count == 0) throw new FormatException($"{path}: no exemplars");
+        if (list.Count == 0) throw new InvalidInputException($"{path}: no exemplars");
         for (var i = 0; i < list.Count; i++)
         {
             if (string.IsNullOrWhiteSpace(list[i]?.User) || string.IsNullOrWhiteSpace(list[i]?.Answer))
-                throw new FormatException($"{path}: exemplar {i + 1} needs 'user' and 'answer'");
+                throw new InvalidInputException($"{path}: exemplar {i + 1} needs 'user' and 'answer'");
             if (string.IsNullOrWhiteSpace(list[i].Thoughts))
-                throw new FormatException($"{path}: exemplar {i + 1} has no internal thoughts ('thoughts'); they show the model which rules to apply");
+                throw new InvalidInputException($"{path}: exemplar {i + 1} has no internal thoughts ('thoughts'); they show the model which rules to apply");
         }
         return list;
     }

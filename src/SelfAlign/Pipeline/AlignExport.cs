@@ -17,10 +17,10 @@ public static class AlignExport
             AlignStage.Answers => AlignRun.AnswersFile,
             AlignStage.Verbose => AlignRun.VerboseFile,
             null => File.Exists(Path.Combine(runDirectory, AlignRun.VerboseFile)) ? AlignRun.VerboseFile : AlignRun.AnswersFile,
-            _ => throw new ArgumentException($"stage '{RunManifest.Name(stage.Value)}' has no answers to export; use answers or verbose"),
+            _ => throw new InvalidInputException($"stage '{RunManifest.Name(stage.Value)}' has no answers to export; use answers or verbose"),
         };
         var path = Path.Combine(runDirectory, source);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path} does not exist: the run has not answered anything yet", path);
+        if (!File.Exists(path)) throw new InvalidInputException($"{path} does not exist: the run has not answered anything yet");
         var rules = JsonlFile.Read(Path.Combine(runDirectory, AlignRun.AnswersFile)).ToDictionary(r => r.Record["id"]!.GetValue<string>(), r => r.Record["rules"]?.DeepClone());
         var tmp = outPath + ".tmp";
         File.Delete(tmp);

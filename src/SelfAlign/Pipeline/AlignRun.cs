@@ -44,8 +44,8 @@ public sealed class AlignRun
         SeedTasks = AlignData.SeedTasks(config.Resolve(config.Data.SeedTasks));
         RedTeamSeeds = AlignData.RedTeamSeeds(config.Resolve(config.Data.RedTeam));
         if (SeedTasks.Count < config.SelfInstruct.Demonstrations && config.SelfInstruct.Requests > 0)
-            throw new FormatException($"{config.Data.SeedTasks}: {SeedTasks.Count} seed tasks, fewer than the {config.SelfInstruct.Demonstrations} demonstrations per request");
-        if (RedTeamSeeds.Count == 0 && config.RedTeam.QuestionRequests > 0) throw new FormatException($"{config.Data.RedTeam}: no red-teaming seeds");
+            throw new InvalidInputException($"{config.Data.SeedTasks}: {SeedTasks.Count} seed tasks, fewer than the {config.SelfInstruct.Demonstrations} demonstrations per request");
+        if (RedTeamSeeds.Count == 0 && config.RedTeam.QuestionRequests > 0) throw new InvalidInputException($"{config.Data.RedTeam}: no red-teaming seeds");
         Manifest = RunManifest.Open(Directory);
     }
 
@@ -90,7 +90,7 @@ public sealed class AlignRun
         // a requested stage needs its input: the stage before it finished, or running now
         foreach (var s in wanted.Order())
             if (s > AlignStage.Prompts && !wanted.Contains(s - 1) && !Manifest.IsComplete(s - 1))
-                throw new InvalidOperationException(
+                throw new InvalidInputException(
                     $"stage '{RunManifest.Name(s)}' needs the output of stage '{RunManifest.Name(s - 1)}', which has not finished in {Directory}; run that stage first");
 
         var basePath = BaseModelPath(options, wanted.DefaultIfEmpty(AlignStage.Prompts).Min(), progress);
@@ -117,9 +117,9 @@ public sealed class AlignRun
             if (existing is not null && existing["fingerprint"]?.GetValue<string>() != fingerprint)
             {
                 if (!reset && !options.Redo.Contains(stage))
-                    throw new InvalidOperationException(
+                    throw new InvalidInputException(
                         $"stage '{RunManifest.Name(stage)}' in {Directory} was run with other settings or inputs ({Describe(existing["settings"], settings)}); " +
-                        $"pass --redo {RunManifest.Name(stage)} to discard its output and every stage after it");
+                        $"redo stage '{RunManifest.Name(stage)}' (AlignRunOptions.Redo) to discard its output and every stage after it");
                 reset = true;
             }
             if (reset || options.Redo.Contains(stage)) { Discard(stage); reset = true; }
@@ -206,7 +206,7 @@ public sealed class AlignRun
     /// <summary>Each stage's state and counts, and the models the run produced (null until made).</summary>
     public static JsonObject Status(string directory)
     {
-        if (!RunManifest.Exists(directory)) throw new DirectoryNotFoundException($"no Self-Align run in {directory} (no {RunManifest.FileName})");
+        if (!RunManifest.Exists(directory)) throw new InvalidInputException($"no Self-Align run in {directory} (no {RunManifest.FileName})");
         var manifest = RunManifest.Open(directory);
         var stages = new JsonObject();
         foreach (var stage in Enum.GetValues<AlignStage>())

@@ -28,7 +28,7 @@ public sealed class RunManifest
         var path = Path.Combine(directory, FileName);
         if (!File.Exists(path)) return new RunManifest(path, new JsonObject { ["stages"] = new JsonObject() });
         try { return new RunManifest(path, JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JsonException("not an object")); }
-        catch (JsonException e) { throw new FormatException($"{path}: corrupt run manifest ({e.Message.Split('.')[0]})"); }
+        catch (JsonException e) { throw new InvalidInputException($"{path}: corrupt run manifest ({e.Message.Split('.')[0]})"); }
     }
 
     public static bool Exists(string directory) => File.Exists(Path.Combine(directory, FileName));

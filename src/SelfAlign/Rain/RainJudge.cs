@@ -50,11 +50,11 @@ public sealed record RainJudge
     private void Validate(string source)
     {
         if (!Conversation.Contains("{prompt}", StringComparison.Ordinal))
-            throw new FormatException($"{source}: 'conversation' must contain {{prompt}} where the user's request goes");
-        if (Orders.Count == 0) throw new FormatException($"{source}: 'orders' is empty; give the options in both orders");
+            throw new InvalidInputException($"{source}: 'conversation' must contain {{prompt}} where the user's request goes");
+        if (Orders.Count == 0) throw new InvalidInputException($"{source}: 'orders' is empty; give the options in both orders");
         foreach (var o in Orders)
             if (o.Suffix.Length == 0 || o.Good.Length == 0 || o.Bad.Length == 0 || o.Good == o.Bad)
-                throw new FormatException($"{source}: every order needs a suffix and two different labels 'good' and 'bad'");
+                throw new InvalidInputException($"{source}: every order needs a suffix and two different labels 'good' and 'bad'");
     }
 
     /// <summary>
@@ -74,7 +74,7 @@ public sealed record RainJudge
             ? string.Join(" ", after[before.Length..].Select(t => $"'{vocabulary.TokenText(t)}'"))
             : "tokens that merge with the end of the suffix";
         var alternative = new[] { label.Trim(), " " + label.Trim() }.FirstOrDefault(a => a != label && IsSingle(vocabulary, suffix, a));
-        throw new ArgumentException(
+        throw new InvalidInputException(
             $"judge label '{label}' is not a single token of this model after its suffix (it adds {added}); " +
             (alternative is not null ? $"use '{alternative}' instead" : "choose labels that are single tokens, such as one capital letter, and end the suffix where the label starts"));
     }

@@ -85,7 +85,7 @@ public sealed record RainOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first constant out of range.</summary>
     public void Validate()
     {
-        static void Check(bool ok, string what) { if (!ok) throw new ArgumentException(what); }
+        static void Check(bool ok, string what) { if (!ok) throw new InvalidInputException(what); }
         Check(MinIterations >= 0, $"min iterations (Tmin) must be >= 0, got {MinIterations}");
         Check(MaxIterations >= 1, $"max iterations (Tmax) must be >= 1, got {MaxIterations}");
         Check(MinIterations < MaxIterations, $"min iterations (Tmin {MinIterations}) must be below max iterations (Tmax {MaxIterations})");

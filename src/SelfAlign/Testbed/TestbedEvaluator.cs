@@ -60,7 +60,7 @@ public static class TestbedEvaluator
         var requests = harmful.Concat(benign).ToList();
         var sampling = o.Decoder == TestbedDecoder.Greedy ? SamplingOptions.Greedy : new SamplingOptions { Temperature = o.Temperature, Seed = (ulong)o.Seed };
         if (o.VerbosePrompt && (o.PrinciplesPrefix is not null || o.Decoder == TestbedDecoder.Rain))
-            throw new ArgumentException("the verbose prompt is asked without principles and without RAIN");
+            throw new InvalidInputException("the verbose prompt is asked without principles and without RAIN");
         var asking = Asking.Of(o);
         var genRequests = requests.Select((r, i) => new GenerationRequest
         {

@@ -95,10 +95,10 @@ public static class TestbedModel
         var recipePath = RecipePath(path);
         if (!File.Exists(path) || !File.Exists(recipePath)) return null;
         JsonObject recorded;
-        try { recorded = JsonNode.Parse(File.ReadAllText(recipePath)) as JsonObject ?? throw new FormatException("not a JSON object"); }
+        try { recorded = JsonNode.Parse(File.ReadAllText(recipePath)) as JsonObject ?? throw new InvalidInputException("not a JSON object"); }
         catch (Exception e) when (e is System.Text.Json.JsonException or FormatException)
         {
-            throw new FormatException($"{recipePath}: not a testbed recipe file ({e.Message}); rebuild it with scripts/build-testbed-models");
+            throw new InvalidInputException($"{recipePath}: not a testbed recipe file ({e.Message}); rebuild it with scripts/build-testbed-models");
         }
         recorded.Remove("corpus_sha256");
         return JsonNode.DeepEquals(recorded, Recipe(o)) ? path : null;

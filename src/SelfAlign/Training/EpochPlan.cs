@@ -37,9 +37,9 @@ internal sealed class EpochPlan
         (_trainRecords, var valRecords) = Split(corpus.Records, "record");
         Validation = corpus.Pack(valRecords).Windows;
         if (valRecords.Count > 0 && Validation.Count == 0)
-            throw new ArgumentException($"--val-fraction {_o.ValidationFraction} holds out {valRecords.Count} records, too few for one window of {_o.ContextLength} tokens");
+            throw new InvalidInputException($"ValidationFraction {_o.ValidationFraction} holds out {valRecords.Count} records, too few for one window of {_o.ContextLength} tokens");
         First = corpus.Pack(Shuffle(_trainRecords, 0));
-        if (First.Windows.Count == 0) throw new ArgumentException($"--val-fraction {_o.ValidationFraction} leaves too few tokens for one training window");
+        if (First.Windows.Count == 0) throw new InvalidInputException($"ValidationFraction {_o.ValidationFraction} leaves too few tokens for one training window");
     }
 
     public List<TrainingWindow> WindowsOf(int epoch) => _o.Packing == PackingOrder.Fixed
@@ -50,7 +50,7 @@ internal sealed class EpochPlan
     {
         var nVal = (int)Math.Round(count * _o.ValidationFraction);
         if (_o.ValidationFraction > 0) nVal = Math.Max(1, nVal);
-        if (nVal >= count) throw new ArgumentException($"--val-fraction {_o.ValidationFraction} leaves no training {unit} of {count}");
+        if (nVal >= count) throw new InvalidInputException($"ValidationFraction {_o.ValidationFraction} leaves no training {unit} of {count}");
         var order = Shuffle(Enumerable.Range(0, count).ToArray(), _o.Seed ^ 0x5EED);
         return (order.Skip(nVal).ToList(), order.Take(nVal).ToList());
     }

@@ -37,7 +37,7 @@ public static unsafe class F32Conversion
         if (t.Type == GgmlType.F32) { output.Write(raw); return; }
         var values = new float[t.ElementCount];
         var traits = LlamaNative.ggml_get_type_traits((int)t.Type);
-        if (traits == null || traits->to_float == null) throw new ArgumentException($"cannot convert tensor {t.Name} of type {t.Type} to F32");
+        if (traits == null || traits->to_float == null) throw new InvalidInputException($"cannot convert tensor {t.Name} of type {t.Type} to F32");
         fixed (byte* src = raw)
         fixed (float* dst = values)
             traits->to_float(src, dst, values.LongLength);

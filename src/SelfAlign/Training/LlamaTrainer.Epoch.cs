@@ -45,7 +45,7 @@ public sealed unsafe partial class LlamaTrainer
                 optimizer_type = _o.Optimizer == OptimizerKind.Sgd ? LlamaNative.GGML_OPT_OPTIMIZER_TYPE_SGD : LlamaNative.GGML_OPT_OPTIMIZER_TYPE_ADAMW,
             };
             LlamaNative.llama_opt_init(ctx.Ptr, model.Handle.DangerousGetHandle(), p);
-            if (_trainable.Count == 0) throw new ArgumentException("the tensor selection matches no trainable tensor");
+            if (_trainable.Count == 0) throw new InvalidInputException("the tensor selection matches no trainable tensor");
 
             var initialWindows = (val.Count > 0 ? val : train).Take(16).ToList();
             if (_masked) return RunResponseEpoch(model, ctx, train, val, measureInitial ? initialWindows : null);

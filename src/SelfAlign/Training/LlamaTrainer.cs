@@ -58,7 +58,7 @@ public sealed unsafe partial class LlamaTrainer
         var texts = TrainingCorpus.ReadTexts(dataPath, _o.Format);
         var gguf = GgufFile.Read(modelPath);
         if (!SupportedArchitectures.Contains(gguf.Architecture ?? ""))
-            throw new ArgumentException($"{modelPath}: the trainer handles {string.Join(", ", SupportedArchitectures)}, not '{gguf.Architecture}'");
+            throw new InvalidInputException($"{modelPath}: the trainer handles {string.Join(", ", SupportedArchitectures)}, not '{gguf.Architecture}'");
         EnsureWritable(outPath);
         var checkpointDir = _o.CheckpointDirectory ?? outPath + ".checkpoints";
         Directory.CreateDirectory(checkpointDir);
@@ -70,7 +70,7 @@ public sealed unsafe partial class LlamaTrainer
         var fingerprint = TrainingCheckpoint.MakeFingerprint(_o, modelPath, dataPath);
         var checkpoint = _o.Resume ? TrainingCheckpoint.Load(checkpointDir) : null;
         if (checkpoint != null && checkpoint.Fingerprint != fingerprint)
-            throw new ArgumentException($"{checkpointDir} holds a checkpoint of a different run (settings, model or data changed); remove it or drop --resume");
+            throw new InvalidInputException($"{checkpointDir} holds a checkpoint of a different run (settings, model or data changed); remove it or drop --resume");
 
         var f32Path = F32Conversion.EnsureF32(gguf, checkpointDir);
         var startPath = checkpoint != null ? Path.Combine(checkpointDir, TrainingCheckpoint.WeightsFile) : f32Path;
@@ -153,12 +153,12 @@ public sealed unsafe partial class LlamaTrainer
     private static void EnsureWritable(string outPath)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
-        if (!Directory.Exists(dir)) throw new ArgumentException($"output directory does not exist: {dir}");
+        if (!Directory.Exists(dir)) throw new InvalidInputException($"output directory does not exist: {dir}");
         var probe = Path.Combine(dir, $".selfalign-write-test-{Environment.ProcessId}");
         try { File.WriteAllText(probe, ""); File.Delete(probe); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ArgumentException($"cannot write the output {outPath}: {e.Message}");
+            throw new InvalidInputException($"cannot write the output {outPath}: {e.Message}");
         }
     }
 }

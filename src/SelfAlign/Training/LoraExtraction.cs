@@ -45,7 +45,7 @@ public static class LoraExtraction
                 }
             pairs.Add(new LoraFile.Pair(t.Name, cols, rows, r, a, b));
         }
-        if (pairs.Count == 0) throw new ArgumentException("no trained matrix to extract a LoRA adapter from");
+        if (pairs.Count == 0) throw new InvalidInputException("no trained matrix to extract a LoRA adapter from");
         // alpha = rank makes llama.cpp's scale alpha/rank equal 1 for every matrix of rank `rank`;
         // matrices clipped to a smaller rank keep their own rank in their shapes, so rescale their B.
         foreach (var p in pairs.Where(p => p.Rank != rank))

@@ -26,7 +26,7 @@ public static class MemoryEstimate
         var need = TrainingBytes(model, contextLength);
         var available = AvailableBytes();
         if (available > 0 && need > available)
-            throw new ArgumentException($"training {Path.GetFileName(model.Path)} needs about {need / 1e9:F1} GB but {available / 1e9:F1} GB is available; " +
+            throw new InvalidInputException($"training {Path.GetFileName(model.Path)} needs about {need / 1e9:F1} GB but {available / 1e9:F1} GB is available; " +
                                         "train fewer tensors, lower --ctx or use a smaller model");
     }
 

@@ -48,7 +48,7 @@ public sealed class TrainingCorpus
     {
         var texts = new List<TrainingText>();
         foreach (var (line, record) in JsonlFile.Read(path)) texts.Add(Render(record, format, path, line));
-        if (texts.Count == 0) throw new FormatException($"{path}: the dataset is empty");
+        if (texts.Count == 0) throw new InvalidInputException($"{path}: the dataset is empty");
         return texts;
     }
 
@@ -65,7 +65,7 @@ public sealed class TrainingCorpus
         }).ToList();
         var corpus = new TrainingCorpus(records, vocab.Eot >= 0 ? vocab.Eot : vocab.Eos, contextLength, masked);
         if (corpus.Tokens < contextLength + 1)
-            throw new FormatException($"the dataset has {corpus.Tokens} tokens, fewer than one training window of {contextLength + 1}; lower --ctx or add data");
+            throw new InvalidInputException($"the dataset has {corpus.Tokens} tokens, fewer than one training window of {contextLength + 1}; lower ContextLength or add data");
         return corpus;
     }
 

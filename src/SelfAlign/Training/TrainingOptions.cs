@@ -56,23 +56,23 @@ public sealed record TrainingOptions
 
     public void Validate()
     {
-        if (Epochs < 1) throw new ArgumentException($"--epochs must be at least 1 (got {Epochs})");
-        if (!(LearningRate > 0) || LearningRate > 1) throw new ArgumentException($"--lr must be in (0, 1] (got {LearningRate})");
-        if (WarmupSteps < 0) throw new ArgumentException($"--warmup must be >= 0 (got {WarmupSteps})");
-        if (WeightDecay is < 0 or > 1) throw new ArgumentException($"--weight-decay must be in [0, 1] (got {WeightDecay})");
+        if (Epochs < 1) throw new InvalidInputException($"Epochs must be at least 1 (got {Epochs})");
+        if (!(LearningRate > 0) || LearningRate > 1) throw new InvalidInputException($"LearningRate must be in (0, 1] (got {LearningRate})");
+        if (WarmupSteps < 0) throw new InvalidInputException($"WarmupSteps must be >= 0 (got {WarmupSteps})");
+        if (WeightDecay is < 0 or > 1) throw new InvalidInputException($"WeightDecay must be in [0, 1] (got {WeightDecay})");
         if (ContextLength < 256 || ContextLength % 256 != 0)
-            throw new ArgumentException($"--ctx must be a multiple of 256 (got {ContextLength}): llama.cpp rounds training contexts up to one");
-        if (ValidationFraction is < 0 or >= 1) throw new ArgumentException($"--val-fraction must be in [0, 1) (got {ValidationFraction})");
+            throw new InvalidInputException($"ContextLength must be a multiple of 256 (got {ContextLength}): llama.cpp rounds training contexts up to one");
+        if (ValidationFraction is < 0 or >= 1) throw new InvalidInputException($"ValidationFraction must be in [0, 1) (got {ValidationFraction})");
         if (Tensors == TensorSelection.Pattern)
         {
-            if (string.IsNullOrEmpty(TensorPattern)) throw new ArgumentException("--train pattern needs --tensor-pattern");
+            if (string.IsNullOrEmpty(TensorPattern)) throw new InvalidInputException("Tensors = Pattern needs a TensorPattern");
             try { _ = new Regex(TensorPattern); }
-            catch (ArgumentException e) { throw new ArgumentException($"--tensor-pattern is not a valid regular expression: {e.Message}"); }
+            catch (ArgumentException e) { throw new InvalidInputException($"TensorPattern is not a valid regular expression: {e.Message}"); }
         }
-        if (LoraRank < 0) throw new ArgumentException($"--lora-rank must be >= 0 (got {LoraRank})");
-        if (Threads < 1) throw new ArgumentException($"--threads must be at least 1 (got {Threads})");
+        if (LoraRank < 0) throw new InvalidInputException($"LoraRank must be >= 0 (got {LoraRank})");
+        if (Threads < 1) throw new InvalidInputException($"Threads must be at least 1 (got {Threads})");
         if (Quantize is not null && !Quantization.IsKnown(Quantize))
-            throw new ArgumentException($"--quantize '{Quantize}' is not one of {string.Join(", ", Quantization.Names)}");
+            throw new InvalidInputException($"Quantize '{Quantize}' is not one of {string.Join(", ", Quantization.Names)}");
     }
 
     /// <summary>Whether a tensor of this name is selected (before the release's untrainable tensors are removed).</summary>

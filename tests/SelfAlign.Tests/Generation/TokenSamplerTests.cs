@@ -81,7 +81,7 @@ public class TokenSamplerTests
     [Fact]
     public void InvalidOptionsNameTheOption()
     {
-        Assert.Contains("top-p", Assert.Throws<ArgumentException>(() => new SamplingOptions { TopP = 0 }.Validate()).Message);
-        Assert.Contains("temperature", Assert.Throws<ArgumentException>(() => new SamplingOptions { Temperature = -1 }.Validate()).Message);
+        Assert.Contains("top-p", Assert.Throws<InvalidInputException>(() => new SamplingOptions { TopP = 0 }.Validate()).Message);
+        Assert.Contains("temperature", Assert.Throws<InvalidInputException>(() => new SamplingOptions { Temperature = -1 }.Validate()).Message);
     }
 }

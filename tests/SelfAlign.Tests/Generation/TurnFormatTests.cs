@@ -14,7 +14,7 @@ public class TurnFormatTests
         Assert.Equal("### User\nhi\n\n### Dromedary\nhello\n\n### User\nand?\n\n### Dromedary\n",
             format.Format([new ChatTurn("user", "hi"), new ChatTurn("assistant", "hello"), new ChatTurn("user", "and?")]));
         Assert.Equal(["\n\n### User", "### Human"], format.StopStrings);
-        Assert.Throws<ArgumentException>(() => format.Format([new ChatTurn("robot", "x")]));
+        Assert.Throws<InvalidInputException>(() => format.Format([new ChatTurn("robot", "x")]));
     }
 
     [Fact]
@@ -22,6 +22,6 @@ public class TurnFormatTests
     {
         var path = Path.Combine(TestModels.Directory, "broken.yaml");
         File.WriteAllText(path, "user_header: \"ok\"\nassistant_header: [unclosed\n");
-        Assert.StartsWith($"{path}:", Assert.Throws<FormatException>(() => TurnFormat.Load(path)).Message);
+        Assert.StartsWith($"{path}:", Assert.Throws<InvalidInputException>(() => TurnFormat.Load(path)).Message);
     }
 }

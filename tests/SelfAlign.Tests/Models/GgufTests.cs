@@ -48,9 +48,9 @@ public class GgufTests
     public void TruncatedFileIsReported()
     {
         var bytes = File.ReadAllBytes(TestModels.TinyLlama);
-        AssertFormatError("", bytes[..(bytes.Length / 2)]);
-        AssertFormatError("", bytes[..300]);
-        AssertFormatError("", bytes[..10]);
+        AssertFormatError("lies outside the file (truncated?)", bytes[..(bytes.Length / 2)]);
+        AssertFormatError("truncated while reading", bytes[..300]);
+        AssertFormatError("not a GGUF file", bytes[..10]);
     }
 
     [Fact]
@@ -79,6 +79,6 @@ public class GgufTests
         Assert.Contains(path, e.Message);
         Assert.Contains(expected, e.Message);
         // The loader validates first, so llama.cpp never sees the bad file.
-        Assert.ThrowsAny<Exception>(() => LlamaModel.Load(path));
+        Assert.Contains(expected, Assert.Throws<GgufFormatException>(() => LlamaModel.Load(path)).Message);
     }
 }

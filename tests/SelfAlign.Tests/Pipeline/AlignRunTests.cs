@@ -149,10 +149,10 @@ public class AlignRunTests
 
         File.WriteAllText(config, File.ReadAllText(config).Replace("temperature: 0.5", "temperature: 0.7"));
         var changed = AlignConfig.Load(config);
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => new AlignRun(changed, dir).RunAsync(new AlignRunOptions { TestbedCacheDirectory = cache }));
+        var e = await Assert.ThrowsAsync<InvalidInputException>(() => new AlignRun(changed, dir).RunAsync(new AlignRunOptions { TestbedCacheDirectory = cache }));
         Assert.Contains("stage 'answers'", e.Message);
         Assert.Contains("answers.sampling.temperature: 0.5 -> 0.7", e.Message);
-        Assert.Contains("--redo answers", e.Message);
+        Assert.Contains("redo stage 'answers'", e.Message);
 
         // redoing answers discards answers and every stage after it; prompts are kept
         var prompts = File.ReadAllText(Path.Combine(dir, AlignRun.PromptsFile));

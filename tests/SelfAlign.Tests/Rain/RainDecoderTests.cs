@@ -107,17 +107,17 @@ public class RainDecoderTests
     {
         using var model = LlamaModel.Load(RealVocabularies.Get("llama-spm"), new ModelLoadOptions { VocabularyOnly = true });
         var judge = Judge with { Orders = [new RainJudgeOrder { Suffix = "\nVerdict:", Good = " harmless", Bad = " harmful" }] };
-        var e = Assert.Throws<ArgumentException>(() => judge.LabelTokens(model.Vocabulary));
+        var e = Assert.Throws<InvalidInputException>(() => judge.LabelTokens(model.Vocabulary));
         Assert.Contains("' harmless' is not a single token", e.Message);
     }
 
     [Fact]
     public void ConstantsOutOfRangeAreRefused()
     {
-        Assert.Contains("Tmax", Assert.Throws<ArgumentException>(() => new RainOptions { MaxIterations = 0 }.Validate()).Message);
-        Assert.Contains("below max iterations", Assert.Throws<ArgumentException>(() => new RainOptions { MinIterations = 60 }.Validate()).Message);
-        Assert.Contains("value threshold", Assert.Throws<ArgumentException>(() => new RainOptions { ValueThreshold = 2 }.Validate()).Message);
-        Assert.Contains("exploration", Assert.Throws<ArgumentException>(() => new RainOptions { Exploration = 0 }.Validate()).Message);
-        Assert.Contains("token-set lengths", Assert.Throws<ArgumentException>(() => new RainOptions { TokenSetLengths = [] }.Validate()).Message);
+        Assert.Contains("Tmax", Assert.Throws<InvalidInputException>(() => new RainOptions { MaxIterations = 0 }.Validate()).Message);
+        Assert.Contains("below max iterations", Assert.Throws<InvalidInputException>(() => new RainOptions { MinIterations = 60 }.Validate()).Message);
+        Assert.Contains("value threshold", Assert.Throws<InvalidInputException>(() => new RainOptions { ValueThreshold = 2 }.Validate()).Message);
+        Assert.Contains("exploration", Assert.Throws<InvalidInputException>(() => new RainOptions { Exploration = 0 }.Validate()).Message);
+        Assert.Contains("token-set lengths", Assert.Throws<InvalidInputException>(() => new RainOptions { TokenSetLengths = [] }.Validate()).Message);
     }
 }

@@ -39,7 +39,7 @@ public class TestbedModelTests
 
         Assert.True(verbose.MeanAnswerWords >= 2 * plain.MeanAnswerWords, $"verbose {verbose.MeanAnswerWords:F1} words, plain {plain.MeanAnswerWords:F1}");
         Assert.True(verbose.HelpfulRate.Value >= 0.75, $"verbose helpful_rate {verbose.HelpfulRate.Value:F3}");
-        await Assert.ThrowsAsync<ArgumentException>(() => TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions { N = 1, VerbosePrompt = true, PrinciplesPrefix = "x" }));
+        await Assert.ThrowsAsync<InvalidInputException>(() => TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions { N = 1, VerbosePrompt = true, PrinciplesPrefix = "x" }));
     }
 
     [Fact]

@@ -43,7 +43,7 @@ public class TestbedRecipeTests
             foreach (var corrupt in new[] { "{ \"version\": ", "[]" })
             {
                 File.WriteAllText(recipePath, corrupt);
-                var e = Assert.Throws<FormatException>(() => TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir }));
+                var e = Assert.Throws<InvalidInputException>(() => TestbedModel.FindPrebuilt(options with { PrebuiltDirectory = dir }));
                 Assert.Contains(recipePath, e.Message);
             }
             File.WriteAllText(recipePath, good);

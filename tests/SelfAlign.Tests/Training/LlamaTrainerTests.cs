@@ -149,7 +149,7 @@ public class LlamaTrainerTests
         Assert.Contains(GgufFile.Read(report.Quantized!).Tensors, t => t.Type == GgmlType.Q8_0);
         using (var quantised = LlamaModel.Load(report.Quantized!)) Assert.Equal(GgufFile.Read(output).Tensors.Count, quantised.Gguf.Tensors.Count);
         Assert.True(report.EstimatedMemoryMb > 0);
-        var e = Assert.Throws<ArgumentException>(() => new LlamaTrainer(Quick with { LearningRate = 1e-3f, Resume = true }).Train(TestModels.TinyLlama, data, output));
+        var e = Assert.Throws<InvalidInputException>(() => new LlamaTrainer(Quick with { LearningRate = 1e-3f, Resume = true }).Train(TestModels.TinyLlama, data, output));
         Assert.Contains("different run", e.Message);
     }
 

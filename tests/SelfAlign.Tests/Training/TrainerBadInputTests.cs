@@ -21,7 +21,7 @@ public class TrainerBadInputTests
         var dir = TrainingFixture.Dir("bad-data");
         var trainer = new LlamaTrainer(new TrainingOptions());
         var empty = Write(dir, "empty.jsonl", "\n");
-        Assert.Contains("empty", Assert.Throws<FormatException>(() => trainer.Train(TestModels.TinyLlama, empty, Path.Combine(dir, "o.gguf"))).Message);
+        Assert.Contains("empty", Assert.Throws<InvalidInputException>(() => trainer.Train(TestModels.TinyLlama, empty, Path.Combine(dir, "o.gguf"))).Message);
         var bad = Write(dir, "bad.jsonl", "{\"text\": \"ok\"}\n{\"prompt\": \"no response\"}\n");
         var e = Assert.Throws<JsonlFormatException>(() => trainer.Train(TestModels.TinyLlama, bad, Path.Combine(dir, "o.gguf")));
         Assert.Equal(2, e.Line);
@@ -42,10 +42,10 @@ public class TrainerBadInputTests
         foreach (var (k, v) in source.Metadata) writer.Set(k, v);
         writer.Set("general.architecture", GgufMetadataValue.Of("mamba"));
         writer.Write(mamba);
-        Assert.Contains("mamba", Assert.Throws<ArgumentException>(() => trainer.Train(mamba, data, Path.Combine(dir, "o.gguf"))).Message);
-        Assert.Contains("output directory", Assert.Throws<ArgumentException>(() => trainer.Train(TestModels.TinyLlama, data, "/nonexistent/dir/o.gguf")).Message);
-        Assert.Contains("--ctx", Assert.Throws<ArgumentException>(() => new LlamaTrainer(new TrainingOptions { ContextLength = 100 })).Message);
-        Assert.Contains("--lr", Assert.Throws<ArgumentException>(() => new LlamaTrainer(new TrainingOptions { LearningRate = 0 })).Message);
+        Assert.Contains("mamba", Assert.Throws<InvalidInputException>(() => trainer.Train(mamba, data, Path.Combine(dir, "o.gguf"))).Message);
+        Assert.Contains("output directory", Assert.Throws<InvalidInputException>(() => trainer.Train(TestModels.TinyLlama, data, "/nonexistent/dir/o.gguf")).Message);
+        Assert.Contains("ContextLength", Assert.Throws<InvalidInputException>(() => new LlamaTrainer(new TrainingOptions { ContextLength = 100 })).Message);
+        Assert.Contains("LearningRate", Assert.Throws<InvalidInputException>(() => new LlamaTrainer(new TrainingOptions { LearningRate = 0 })).Message);
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public class TrainerBadInputTests
             Metadata = new Dictionary<string, GgufMetadataValue> { ["general.architecture"] = GgufMetadataValue.Of("llama") },
             Tensors = [new GgufTensorInfo("blk.0.ffn_up.weight", GgmlType.F32, [1L << 20, 1L << 20], 0, 4L << 40)],
         };
-        Assert.Contains("needs about", Assert.Throws<ArgumentException>(() => MemoryEstimate.EnsureFits(huge, 256)).Message);
+        Assert.Contains("needs about", Assert.Throws<InvalidInputException>(() => MemoryEstimate.EnsureFits(huge, 256)).Message);
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public class TrainerBadInputTests
     {
         var dir = TrainingFixture.Dir("too-small");
         var data = Write(dir, "small.jsonl", "{\"text\": \"just a few words\"}\n");
-        Assert.Contains("fewer than one training window", Assert.Throws<FormatException>(() =>
+        Assert.Contains("fewer than one training window", Assert.Throws<InvalidInputException>(() =>
             new LlamaTrainer(new TrainingOptions()).Train(TestModels.TinyLlama, data, Path.Combine(dir, "o.gguf"))).Message);
     }
 

@@ -21,7 +21,7 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
 
         var pairs = JsonlFile.Read(source).Select(r => r.Record).Where(r => r["answer"] is not null)
             .Select(r => (Question: r["instruction"]!.GetValue<string>(), Answer: r["answer"]!.GetValue<string>())).ToList();
-        if (pairs.Count == 0) throw new InvalidOperationException($"{source} has no kept answers to train on");
+        if (pairs.Count == 0) throw new InvalidInputException($"{source} has no kept answers to train on");
         var tmp = dataPath + ".tmp";
         File.Delete(tmp);
         using (var w = new JsonlWriter(tmp))
