@@ -93,6 +93,9 @@ public sealed partial class GenerationEngine : IDisposable
     private Slot Submit(GenerationRequest request, ChannelWriter<GenerationUpdate>? stream, CancellationToken ct)
     {
         request.Sampling.Validate();
+        foreach (var token in request.Sampling.LogitBias.Keys.Concat(request.Sampling.BannedTokens))
+            if ((uint)token >= (uint)_vocab.Count)
+                throw new InvalidInputException($"token id {token} in the logit bias or banned tokens is not in the vocabulary (ids 0..{_vocab.Count - 1})");
         if (request.MaxNewTokens < 1) throw new InvalidInputException($"MaxNewTokens must be at least 1 (got {request.MaxNewTokens})");
         var (prefix, suffix) = TokenizePrompt(request);
         var total = prefix.Length + suffix.Length;

@@ -154,4 +154,42 @@ public class GenerationEngineTests : IDisposable
     }
 
     public void Dispose() => _model.Dispose();
+
+    [Fact]
+    public async Task ARequestThatCanNeverBeAdmittedFailsAloneNamingSequences()
+    {
+        using var engine = new GenerationEngine(_model, new EngineOptions { Context = new ContextOptions { ContextSize = 512, MaxSequences = 1 } });
+        var shared = engine.GenerateAsync(new GenerationRequest { SharedPrefix = "These are the rules.", Prompt = " hello", MaxNewTokens = 4 });
+        var plain = engine.GenerateAsync(new GenerationRequest { Prompt = "hello", MaxNewTokens = 4 });
+        var e = await Assert.ThrowsAsync<InvalidInputException>(() => shared);
+        Assert.Contains("needs 2 KV sequences but the context has 1", e.Message);
+        Assert.Equal(4, (await plain).Tokens.Count);
+    }
+
+    [Fact]
+    public async Task TokenIdsOutsideTheVocabularyAreRefusedAtSubmit()
+    {
+        using var engine = NewEngine();
+        var bias = new GenerationRequest { Prompt = "hi", Sampling = new SamplingOptions { LogitBias = new Dictionary<int, float> { [_model.Vocabulary.Count] = 1f } } };
+        Assert.Contains("not in the vocabulary", (await Assert.ThrowsAsync<InvalidInputException>(() => engine.GenerateAsync(bias))).Message);
+        var ban = new GenerationRequest { Prompt = "hi", Sampling = new SamplingOptions { BannedTokens = [-1] } };
+        await Assert.ThrowsAsync<InvalidInputException>(() => engine.GenerateAsync(ban));
+    }
+
+    [Fact]
+    public async Task SubmitRacingDisposeNeverHangs()
+    {
+        for (var round = 0; round < 20; round++)
+        {
+            var engine = NewEngine();
+            var submit = Task.Run(async () =>
+            {
+                try { await engine.GenerateAsync(new GenerationRequest { Prompt = "hello", MaxNewTokens = 2 }); }
+                catch (ObjectDisposedException) { }
+            });
+            engine.Dispose();
+            // Either the request ran, or it was refused or failed as disposed: it completes in every interleaving.
+            await submit;
+        }
+    }
 }
