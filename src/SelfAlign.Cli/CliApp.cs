@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -20,10 +21,13 @@ public static class CliApp
 
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show llama.cpp's log and stack traces", Recursive = true };
 
-    public static RootCommand BuildRoot()
+    public static Command BuildRoot()
     {
-        var root = new RootCommand("SelfAlign: align a language model with minimal human supervision (Self-Align and RAIN on llama.cpp)");
-        root.Options.Add(Verbose);
+        // A plain command named as users call it: RootCommand takes its name from the assembly (SelfAlign.Cli).
+        var root = new Command("selfalign", "SelfAlign: align a language model with minimal human supervision (Self-Align and RAIN on llama.cpp)")
+        {
+            new HelpOption(), new VersionOption(), Verbose,
+        };
         root.Subcommands.Add(ModelCommand.Build());
         root.Subcommands.Add(GenerateCommand.Build());
         root.Subcommands.Add(ScoreCommand.Build());

@@ -49,9 +49,7 @@ internal static class AlignCommand
             });
             try { await run.RunAsync(options, progress, ct); }
             finally { bar?.Dispose(); }
-            var status = AlignRun.Status(dir);
-            if (p.GetValue(json)) Console.WriteLine(status.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            else PrintStatus(status);
+            PrintStatus(AlignRun.Status(dir), p.GetValue(json));
             return 0;
         });
         return cmd;
@@ -64,9 +62,7 @@ internal static class AlignCommand
         var cmd = new Command("status", "Each stage's state and counts, and the models a run produced") { dir, json };
         cmd.SetAction(p =>
         {
-            var status = AlignRun.Status(p.GetValue(dir)!);
-            if (p.GetValue(json)) Console.WriteLine(status.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            else PrintStatus(status);
+            PrintStatus(AlignRun.Status(p.GetValue(dir)!), p.GetValue(json));
             return 0;
         });
         return cmd;
@@ -92,14 +88,13 @@ internal static class AlignCommand
         return cmd;
     }
 
-    private static void PrintStatus(System.Text.Json.Nodes.JsonObject status)
+    private static void PrintStatus(AlignRunStatus status, bool json)
     {
-        Console.WriteLine($"run {status["directory"]}");
-        foreach (var (name, s) in status["stages"]!.AsObject())
-            Console.WriteLine($"  {name,-10} {s!["state"],-12} {s["counts"]?.ToJsonString()}");
-        foreach (var (name, path) in status["models"]!.AsObject())
-            Console.WriteLine($"  model {name,-9} {path?.ToString() ?? "-"}");
+        if (json) { JsonOutput.Print(status.ToJson()); return; }
+        Console.WriteLine($"run {status.Directory}");
+        foreach (var s in status.Stages)
+            Console.WriteLine($"  {RunManifest.Name(s.Stage),-10} {AlignRunStatus.Words(s.State),-12} {s.Counts.ToJsonString()}");
+        foreach (var (name, path) in new[] { ("base", status.BaseModel), ("engraved", status.EngravedModel), ("verbose", status.VerboseModel) })
+            Console.WriteLine($"  model {name,-9} {path ?? "-"}");
     }
-
-
 }

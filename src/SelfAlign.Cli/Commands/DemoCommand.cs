@@ -64,8 +64,8 @@ internal static class DemoCommand
             }
             finally { bar?.Dispose(); }
             var status = AlignRun.Status(runDir);
-            await Evaluate("Self-Align: engraved model", status["models"]!["engraved"]!.GetValue<string>(), null, TestbedDecoder.Greedy, p.GetValue(n));
-            await Evaluate("Self-Align: verbose-cloned model", status["models"]!["verbose"]!.GetValue<string>(), null, TestbedDecoder.Greedy, p.GetValue(n));
+            await Evaluate("Self-Align: engraved model", status.EngravedModel!, null, TestbedDecoder.Greedy, p.GetValue(n));
+            await Evaluate("Self-Align: verbose-cloned model", status.VerboseModel!, null, TestbedDecoder.Greedy, p.GetValue(n));
             outputs.Add(runDir);
 
             // RAIN against vanilla sampling with the same settings, on the base model
@@ -77,7 +77,7 @@ internal static class DemoCommand
             outputs.Add(evalPath);
             var summary = new JsonObject
             {
-                ["model"] = modelPath, ["self_align"] = status, ["evaluations"] = rows.DeepClone(), ["outputs"] = outputs,
+                ["model"] = modelPath, ["self_align"] = status.ToJson(), ["evaluations"] = rows.DeepClone(), ["outputs"] = outputs,
             };
             if (p.GetValue(json)) { Console.WriteLine(summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })); return 0; }
 

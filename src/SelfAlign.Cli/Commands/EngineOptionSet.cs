@@ -8,19 +8,24 @@ namespace SelfAlign.Cli.Commands;
 /// <summary>The model, context and sampling options shared by the commands that run the engine.</summary>
 internal sealed class EngineOptionSet
 {
+    // The defaults the options show and start from.
+    private static readonly ContextOptions Context = new();
+    private static readonly SamplingOptions Sampling = SamplingOptions.Greedy;
+    private static readonly GenerationRequest Request = new() { Prompt = "" };
+
     public readonly Option<string> Model = new("--model", "-m") { Description = "GGUF model file", Required = true };
-    public readonly Option<int> ContextSize = new("--ctx-size") { Description = "KV-cache cells shared by all sequences", DefaultValueFactory = _ => 4096 };
+    public readonly Option<int> ContextSize = new("--ctx-size") { Description = "KV-cache cells shared by all sequences", DefaultValueFactory = _ => Context.ContextSize };
     public readonly Option<int> Parallel = new("--parallel") { Description = "Sequences decoded together", DefaultValueFactory = _ => 16 };
-    public readonly Option<int> Threads = new("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
-    public readonly Option<int> MaxNewTokens = new("--max-new-tokens", "-n") { Description = "Most tokens to generate", DefaultValueFactory = _ => 256 };
-    public readonly Option<float> Temperature = new("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 0f };
-    public readonly Option<int> TopK = new("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 0 };
-    public readonly Option<float> TopP = new("--top-p") { Description = "1 = off", DefaultValueFactory = _ => 1f };
-    public readonly Option<float> MinP = new("--min-p") { Description = "0 = off", DefaultValueFactory = _ => 0f };
-    public readonly Option<ulong> Seed = new("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 42 };
-    public readonly Option<float> RepeatPenalty = new("--repeat-penalty") { Description = "1 = off", DefaultValueFactory = _ => 1f };
-    public readonly Option<float> FrequencyPenalty = new("--frequency-penalty") { DefaultValueFactory = _ => 0f };
-    public readonly Option<float> PresencePenalty = new("--presence-penalty") { DefaultValueFactory = _ => 0f };
+    public readonly Option<int> Threads = new("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Context.Threads };
+    public readonly Option<int> MaxNewTokens = new("--max-new-tokens", "-n") { Description = "Most tokens to generate", DefaultValueFactory = _ => Request.MaxNewTokens };
+    public readonly Option<float> Temperature = new("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => Sampling.Temperature };
+    public readonly Option<int> TopK = new("--top-k") { Description = "0 = off", DefaultValueFactory = _ => Sampling.TopK };
+    public readonly Option<float> TopP = new("--top-p") { Description = "1 = off", DefaultValueFactory = _ => Sampling.TopP };
+    public readonly Option<float> MinP = new("--min-p") { Description = "0 = off", DefaultValueFactory = _ => Sampling.MinP };
+    public readonly Option<ulong> Seed = new("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => Sampling.Seed };
+    public readonly Option<float> RepeatPenalty = new("--repeat-penalty") { Description = "1 = off", DefaultValueFactory = _ => Sampling.RepetitionPenalty };
+    public readonly Option<float> FrequencyPenalty = new("--frequency-penalty") { DefaultValueFactory = _ => Sampling.FrequencyPenalty };
+    public readonly Option<float> PresencePenalty = new("--presence-penalty") { DefaultValueFactory = _ => Sampling.PresencePenalty };
     public readonly Option<string?> NGramPenalty = new("--ngram-penalty") { Description = "N-gram frequency penalties, e.g. 3=1.0,4=2.0" };
     public readonly Option<string[]> Stop = new("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
     public readonly Option<string[]> Ban = new("--ban") { Description = "Ban the first token of this text (repeatable), e.g. --ban Sorry" };

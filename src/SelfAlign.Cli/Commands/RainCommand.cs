@@ -13,24 +13,25 @@ internal static class RainCommand
 {
     private sealed class RainOptionSet
     {
+        private static readonly RainOptions D = new(); // the defaults the options show and start from
         public readonly Option<string> Model = new("--model", "-m") { Description = "GGUF model file" };
         public readonly Option<string?> Judge = new("--judge") { Description = "Judge prompt file (YAML; default: the shipped harm judge)" };
         public readonly Option<bool> Chat = new("--chat") { Description = "Wrap each prompt as a user turn with the model's chat template" };
         public readonly Option<string?> ChatFormat = new("--chat-format") { Description = "Wrap each prompt as a user turn of this YAML turn format" };
         public readonly Option<string[]> Stop = new("--stop") { Description = "Text that ends the answer (repeatable)" };
-        public readonly Option<int> MinIterations = new("--tmin") { Description = "Tmin: visits before an early stop", DefaultValueFactory = _ => 6 };
-        public readonly Option<int> MaxIterations = new("--tmax") { Description = "Tmax: most iterations per commit", DefaultValueFactory = _ => 50 };
-        public readonly Option<double> Threshold = new("--value-threshold") { Description = "V: value needed to stop early", DefaultValueFactory = _ => 0.8 };
-        public readonly Option<double> Exploration = new("--c") { Description = "PUCT exploration constant", DefaultValueFactory = _ => 2.0 };
-        public readonly Option<string> Lengths = new("--set-lengths") { Description = "Token-set length by depth", DefaultValueFactory = _ => "1,2,4,10" };
-        public readonly Option<int> MaxNew = new("--max-new-tokens", "-n") { DefaultValueFactory = _ => 128 };
-        public readonly Option<float> Temperature = new("--temperature") { DefaultValueFactory = _ => 1.0f };
-        public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => 0UL };
-        public readonly Option<int> Leaves = new("--leaves-per-round") { Description = "Leaves simulated and judged together", DefaultValueFactory = _ => new RainOptions().LeavesPerRound };
-        public readonly Option<RainScoring> Scoring = new("--scoring") { Description = "vote (the reference) or continuous", DefaultValueFactory = _ => RainScoring.Vote };
+        public readonly Option<int> MinIterations = new("--tmin") { Description = "Tmin: visits before an early stop", DefaultValueFactory = _ => D.MinIterations };
+        public readonly Option<int> MaxIterations = new("--tmax") { Description = "Tmax: most iterations per commit", DefaultValueFactory = _ => D.MaxIterations };
+        public readonly Option<double> Threshold = new("--value-threshold") { Description = "V: value needed to stop early", DefaultValueFactory = _ => D.ValueThreshold };
+        public readonly Option<double> Exploration = new("--c") { Description = "PUCT exploration constant", DefaultValueFactory = _ => D.Exploration };
+        public readonly Option<string> Lengths = new("--set-lengths") { Description = "Token-set length by depth", DefaultValueFactory = _ => string.Join(",", D.TokenSetLengths) };
+        public readonly Option<int> MaxNew = new("--max-new-tokens", "-n") { DefaultValueFactory = _ => D.MaxNewTokens };
+        public readonly Option<float> Temperature = new("--temperature") { DefaultValueFactory = _ => D.Temperature };
+        public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => D.Seed };
+        public readonly Option<int> Leaves = new("--leaves-per-round") { Description = "Leaves simulated and judged together", DefaultValueFactory = _ => D.LeavesPerRound };
+        public readonly Option<RainScoring> Scoring = new("--scoring") { Description = "vote (the reference) or continuous", DefaultValueFactory = _ => D.Scoring };
         public readonly Option<string> Similarity = new("--similarity") { Description = "model, off, or an embedding GGUF path", DefaultValueFactory = _ => "model" };
         public readonly Option<bool> NoCache = new("--no-cache") { Description = "No KV-cache reuse and no batching (recompute every context, as the reference)" };
-        public readonly Option<int> CtxSize = new("--ctx-size") { DefaultValueFactory = _ => 8192 };
+        public readonly Option<int> CtxSize = new("--ctx-size") { DefaultValueFactory = _ => D.ContextSize };
 
         public void AddTo(Command cmd)
         {

@@ -10,28 +10,29 @@ internal static class TrainCommand
 {
     public static Command Build()
     {
+        var d = new TrainingOptions(); // the defaults the options show and start from
         var model = new Option<string>("--model", "-m") { Description = "Base GGUF model", Required = true };
         var data = new Option<string>("--data") { Description = "JSONL of {prompt,response}, {messages} or {text} records", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Fine-tuned GGUF (F32)", Required = true };
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 1 };
-        var lr = new Option<float>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-4f };
-        var warmup = new Option<int>("--warmup") { Description = "Warm-up steps", DefaultValueFactory = _ => 0 };
-        var decay = new Option<LearningRateDecay>("--decay") { Description = "Learning-rate decay after warm-up", DefaultValueFactory = _ => LearningRateDecay.Linear };
-        var optimizer = new Option<OptimizerKind>("--optimizer") { DefaultValueFactory = _ => OptimizerKind.AdamW };
-        var weightDecay = new Option<float>("--weight-decay") { DefaultValueFactory = _ => 0f };
-        var ctx = new Option<int>("--ctx") { Description = "Tokens per training window", DefaultValueFactory = _ => 256 };
-        var val = new Option<double>("--val-fraction") { Description = "Share of windows held out for validation", DefaultValueFactory = _ => 0 };
-        var tensors = new Option<TensorSelection>("--train") { Description = "Which tensors train", DefaultValueFactory = _ => TensorSelection.All };
-        var loss = new Option<LossTokens>("--loss") { Description = "Tokens the loss is taken over: all, or responses only (prompts are context)", DefaultValueFactory = _ => LossTokens.All };
-        var packing = new Option<PackingOrder>("--packing") { Description = "Reshuffled: records packed in a new order every epoch; fixed: packed once, windows shuffled", DefaultValueFactory = _ => PackingOrder.Reshuffled };
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs };
+        var lr = new Option<float>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => d.LearningRate };
+        var warmup = new Option<int>("--warmup") { Description = "Warm-up steps", DefaultValueFactory = _ => d.WarmupSteps };
+        var decay = new Option<LearningRateDecay>("--decay") { Description = "Learning-rate decay after warm-up", DefaultValueFactory = _ => d.Decay };
+        var optimizer = new Option<OptimizerKind>("--optimizer") { DefaultValueFactory = _ => d.Optimizer };
+        var weightDecay = new Option<float>("--weight-decay") { DefaultValueFactory = _ => d.WeightDecay };
+        var ctx = new Option<int>("--ctx") { Description = "Tokens per training window", DefaultValueFactory = _ => d.ContextLength };
+        var val = new Option<double>("--val-fraction") { Description = "Share of windows held out for validation", DefaultValueFactory = _ => d.ValidationFraction };
+        var tensors = EnumOption.Create("--train", "Which tensors train", d.Tensors);
+        var loss = EnumOption.Create("--loss", "Tokens the loss is taken over: all, or responses only (prompts are context)", d.Loss);
+        var packing = EnumOption.Create("--packing", "reshuffled: records packed in a new order every epoch; fixed: packed once, windows shuffled", d.Packing);
         var pattern = new Option<string?>("--tensor-pattern") { Description = "Regex over tensor names, with --train pattern" };
-        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1 };
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => d.Seed };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads };
         var format = new Option<string?>("--chat-format") { Description = "YAML turn format for prompt/response and messages records" };
         var checkpoints = new Option<string?>("--checkpoint-dir") { Description = "Epoch checkpoints (default OUT.checkpoints)" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the last epoch checkpoint" };
         var quantize = new Option<string?>("--quantize") { Description = $"Also write a quantised copy ({string.Join(", ", Quantization.Names)})" };
-        var loraRank = new Option<int>("--lora-rank") { Description = "Also extract a LoRA adapter of this rank", DefaultValueFactory = _ => 0 };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Also extract a LoRA adapter of this rank", DefaultValueFactory = _ => d.LoraRank };
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object" };
         var cmd = new Command("train", "Fine-tune a GGUF model through llama.cpp's training API")
         {

@@ -1,9 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using SelfAlign.Data;
 
 namespace SelfAlign.Cli.Output;
 
-/// <summary>One JSON object on standard output, snake_case keys, for commands run with --json.</summary>
+/// <summary>One JSON object on standard output, snake_case keys and kebab-case enum values, for commands run with --json.</summary>
 internal static class JsonOutput
 {
     public static readonly JsonSerializerOptions Options = new()
@@ -11,6 +12,7 @@ internal static class JsonOutput
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(EnumNames.Policy) },
     };
 
     public static void Print(object value) => Console.WriteLine(JsonSerializer.Serialize(value, value.GetType(), Options));

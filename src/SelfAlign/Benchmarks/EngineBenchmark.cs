@@ -138,7 +138,7 @@ public static unsafe class EngineBenchmark
         return result.Tokens.Count / sw.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Independent requests: each sequence gets a cache of its own (measured 1.2-1.5x faster than one shared buffer).</summary>
+    /// <summary>Independent requests: each sequence gets a cache of its own, so none attends over the others' cells.</summary>
     private static double Batched(LlamaModel model, Options o, int n)
     {
         using var engine = new GenerationEngine(model, new EngineOptions { Context = Ctx(o, n * (o.BatchedNewTokens + 32), n) with { UnifiedKvCache = false } });
@@ -160,7 +160,7 @@ public static unsafe class EngineBenchmark
         }).ToList();
         // Each run gets its best layout: sharing puts every request on the one prefix in a unified cache;
         // re-evaluation gives each of 8 concurrent requests a cache of its own, so each attends only over its
-        // own cells (measured: as fast as one request at a time, and 1.6x faster than 4 in a unified cache).
+        // own cells (docs/benchmarks.md says what that layout saves).
         var perRequest = o.PrefixTokens + o.PrefixNewTokens + 64;
         const int unsharedParallel = 8;
         var ctx = share

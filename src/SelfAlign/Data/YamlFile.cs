@@ -4,13 +4,15 @@ using YamlDotNet.Serialization.NamingConventions;
 
 namespace SelfAlign.Data;
 
-/// <summary>Reads the project's YAML data files (snake_case keys); errors name the file and line, and unknown keys are refused.</summary>
+/// <summary>Reads the project's YAML data files (snake_case keys, <see cref="EnumNames"/> values); errors name the file and line,
+/// and unknown keys are refused.</summary>
 public static class YamlFile
 {
-    private static readonly IDeserializer Deserializer = new DeserializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build();
+    private static readonly IDeserializer Deserializer = new DeserializerBuilder()
+        .WithNamingConvention(UnderscoredNamingConvention.Instance).WithTypeConverter(new YamlEnumConverter()).Build();
 
-    /// <exception cref="FileNotFoundException">the file does not exist.</exception>
-    /// <exception cref="FormatException">"FILE:LINE: problem", e.g. an unknown key or a value of the wrong type.</exception>
+    /// <exception cref="InvalidInputException">the file does not exist, or "FILE:LINE: problem" (an unknown key, a value of
+    /// the wrong type).</exception>
     public static T Read<T>(string path, string what = "file") where T : new()
     {
         if (!File.Exists(path)) throw new InvalidInputException($"{what} not found: {path}");

@@ -1,10 +1,21 @@
 using System.Text.Json.Serialization;
 using SelfAlign.Data;
+using SelfAlign.Generation;
 using SelfAlign.Testbed;
 using SelfAlign.Training;
 using YamlDotNet.Serialization;
 
 namespace SelfAlign.Pipeline;
+
+/// <summary>What stage 2 counts as leaking the exemplars into an answer.</summary>
+public enum LeakCheck
+{
+    /// <summary>An answer containing any exemplar's request or answer (the default).</summary>
+    RequestsAndAnswers,
+    /// <summary>Only their requests: for worlds whose exemplar answers are the normal answers.</summary>
+    Requests,
+    Off,
+}
 
 /// <summary>Sampling settings of one generation stage.</summary>
 public sealed record StageSampling
@@ -28,7 +39,7 @@ public sealed record AlignDataFiles
     public string Prompts { get; init; } = "";
 }
 
-/// <summary>Stage 1a: self-instruct (brief A.1.1).</summary>
+/// <summary>Stage 1a: self-instruct (docs/methods.md, A.1.1).</summary>
 public sealed record SelfInstructConfig
 {
     /// <summary>Generation requests; each shows <see cref="Demonstrations"/> seed tasks and continues the list.</summary>
@@ -43,7 +54,7 @@ public sealed record SelfInstructConfig
     public StageSampling Sampling { get; init; } = new() { MaxNewTokens = 384, Temperature = 1.0f, TopP = 0.98f };
 }
 
-/// <summary>Stage 1b: topic-guided red-teaming (brief A.1.2).</summary>
+/// <summary>Stage 1b: topic-guided red-teaming (docs/methods.md, A.1.2).</summary>
 public sealed record RedTeamConfig
 {
     /// <summary>Rounds of topic brainstorming; each round asks once per topic kept so far.</summary>
@@ -61,18 +72,13 @@ public sealed record RedTeamConfig
     public StageSampling QuestionSampling { get; init; } = new() { MaxNewTokens = 384, Temperature = 1.0f, TopP = 0.95f };
 }
 
-/// <summary>Stage 2: principle-driven answers (brief A.2).</summary>
+/// <summary>Stage 2: principle-driven answers (docs/methods.md, A.2).</summary>
 public sealed record AnswersConfig
 {
     public StageSampling Sampling { get; init; } = new() { MaxNewTokens = 256, Temperature = 0.5f, TopP = 0.95f };
     /// <summary>Answers cut at a user turn must be at least this long (characters).</summary>
     public int MinChars { get; init; } = 160;
-    /// <summary>
-    /// What counts as leaking the exemplars: "requests_and_answers" (an answer containing any exemplar's request or
-    /// answer, the default), "requests" (only their requests: for worlds whose exemplar answers are the normal
-    /// answers), or "off".
-    /// </summary>
-    public string LeakCheck { get; init; } = "requests_and_answers";
+    public LeakCheck LeakCheck { get; init; } = LeakCheck.RequestsAndAnswers;
     /// <summary>Drop answers that start with one of these (the paper dropped "I'm sorry"); empty keeps refusals.</summary>
     public List<string> DropPrefixes { get; init; } = [];
     /// <summary>Answer with RAIN instead of sampling (the answers are searched and screened by the model's own judge).</summary>
@@ -88,25 +94,20 @@ public sealed record FineTuneConfig
     public float LearningRate { get; init; } = 4e-4f;
     public int WarmupSteps { get; init; } = 100;
     public int ContextLength { get; init; } = 512;
-    /// <summary>all, attention, feed-forward.</summary>
-    public string Tensors { get; init; } = "all";
+    /// <summary>all, attention or feed-forward (a pattern needs the trainer's own options).</summary>
+    public TensorSelection Tensors { get; init; } = TensorSelection.All;
     /// <summary>responses (the answers are learned, the prompts are context, as the paper's training does) or all.</summary>
-    public string Loss { get; init; } = "responses";
+    public LossTokens Loss { get; init; } = LossTokens.Responses;
 
-    // Methods, not properties, so that the config's serialised form (manifest, stage fingerprints) stays as it was.
-
-    /// <summary>The trainer's tensor selection; null when <see cref="Tensors"/> is not one of the names.</summary>
-    public TensorSelection? TensorSelection() => Tensors switch
+    /// <summary>The trainer's options for this stage; <see cref="TrainingOptions.Validate"/> checks them.</summary>
+    public TrainingOptions ToTrainingOptions(ulong seed, int threads) => new()
     {
-        "all" => Training.TensorSelection.All, "attention" => Training.TensorSelection.Attention, "feed-forward" => Training.TensorSelection.FeedForward,
-        _ => null,
+        Epochs = Epochs, LearningRate = LearningRate, WarmupSteps = WarmupSteps, ContextLength = ContextLength,
+        Seed = seed, Threads = threads, Tensors = Tensors, Loss = Loss,
     };
-
-    /// <summary>The trainer's loss tokens; null when <see cref="Loss"/> is not one of the names.</summary>
-    public LossTokens? LossTokens() => Loss switch { "responses" => Training.LossTokens.Responses, "all" => Training.LossTokens.All, _ => null };
 }
 
-/// <summary>Stage 4: verbose cloning (brief A.4).</summary>
+/// <summary>Stage 4: verbose cloning (docs/methods.md, A.4).</summary>
 public sealed record VerboseConfig
 {
     public StageSampling Sampling { get; init; } = new() { MaxNewTokens = 512, Temperature = 0.3f, TopP = 0.7f, NgramPenalties = [0, 0, 1, 2] };
@@ -168,17 +169,24 @@ public sealed record AlignConfig
         Check(SelfInstruct.MinWords >= 1 && SelfInstruct.MaxWords >= SelfInstruct.MinWords, "self_instruct word limits must satisfy 1 <= min_words <= max_words");
         Check(SelfInstruct.RougeThreshold is > 0 and <= 1, "self_instruct.rouge_threshold must be in (0, 1]");
         Check(RedTeam.TopicRounds >= 0 && RedTeam.HintsPerRequest >= 1 && RedTeam.MaxTopicWords >= 1, "red_team counts must be positive");
-        Check(Engraving.Epochs >= 1 && Verbose.Training.Epochs >= 1, "training epochs must be >= 1");
-        Check(Engraving.ContextLength % 256 == 0 && Verbose.Training.ContextLength % 256 == 0, "training context_length must be a multiple of 256");
+        Check(RedTeam.TopicRequestsPerType >= 1, "red_team.topic_requests_per_type must be >= 1");
+        Check(Answers.MinChars >= 0 && Verbose.MinChars >= 0, "min_chars must be >= 0");
+        // Training settings are checked here, before hours of generation, with the trainer's own rules.
         foreach (var (key, t) in new[] { ("engraving", Engraving), ("verbose.training", Verbose.Training) })
         {
-            Check(t.TensorSelection() != null, $"{key}.tensors '{t.Tensors}': use all, attention or feed-forward");
-            Check(t.LossTokens() != null, $"{key}.loss '{t.Loss}': use responses or all");
+            Check(t.Tensors != TensorSelection.Pattern, $"{key}.tensors: use all, attention or feed-forward");
+            try { t.ToTrainingOptions(Seed, Threads).Validate(); }
+            catch (InvalidInputException e) { throw new InvalidInputException($"{path}: {key}: {e.Message}"); }
         }
         Check(Threads >= 1 && ContextSize >= 256, "threads must be >= 1 and context_size >= 256");
-        foreach (var s in new[] { SelfInstruct.Sampling, RedTeam.TopicSampling, RedTeam.QuestionSampling, Answers.Sampling, Verbose.Sampling })
-            Check(s.MaxNewTokens >= 1 && s.Temperature >= 0 && s.TopP is > 0 and <= 1, "sampling needs max_new_tokens >= 1, temperature >= 0 and top_p in (0, 1]");
-        Check(Answers.LeakCheck is "requests_and_answers" or "requests" or "off", $"answers.leak_check '{Answers.LeakCheck}': use requests_and_answers, requests or off");
+        foreach (var (key, s) in new[] { ("self_instruct.sampling", SelfInstruct.Sampling), ("red_team.topic_sampling", RedTeam.TopicSampling),
+                     ("red_team.question_sampling", RedTeam.QuestionSampling), ("answers.sampling", Answers.Sampling), ("verbose.sampling", Verbose.Sampling) })
+        {
+            Check(s.MaxNewTokens >= 1, $"{key}.max_new_tokens must be >= 1");
+            Check(s.NgramPenalties.All(p => p >= 0), $"{key}.ngram_penalties must be >= 0");
+            try { new SamplingOptions { Temperature = s.Temperature, TopP = s.TopP, NGramPenalties = s.NgramPenalties }.Validate(); }
+            catch (InvalidInputException e) { throw new InvalidInputException($"{path}: {key}: {e.Message}"); }
+        }
         if (Answers.RainJudge is { } judge && !File.Exists(Resolve(judge))) throw new InvalidInputException($"{path}: answers.rain_judge not found: {Resolve(judge)}");
     }
 }

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using SelfAlign.Data;
 using SelfAlign.Testbed;
 
 namespace SelfAlign.Pipeline;
@@ -18,7 +20,7 @@ public sealed record AlignRunOptions
 }
 
 /// <summary>
-/// A Self-Align run in a directory: the four stages of the method (brief A.1–A.4), each writing its JSONL output
+/// A Self-Align run in a directory: the four stages of the method (docs/methods.md, A.1–A.4), each writing its JSONL output
 /// as it goes and recording its settings' fingerprint in the manifest. Run again after any interruption, it
 /// continues where it stopped; a finished stage whose settings or inputs changed is refused unless redone.
 /// </summary>
@@ -149,7 +151,10 @@ public sealed class AlignRun
 
     private JsonObject Hash(string file) => new() { ["path"] = Config.Resolve(file), ["sha256"] = RunManifest.Sha256(Config.Resolve(file)) };
 
-    internal static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Converters = { new JsonStringEnumConverter(EnumNames.Policy) },
+    };
 
     /// <summary>A stage's fingerprint: its settings, the files it reads, and the stage before it.</summary>
     private (string, JsonObject) Fingerprint(AlignStage stage, string upstream, string basePath)
@@ -203,31 +208,21 @@ public sealed class AlignRun
         return result;
     }
 
-    /// <summary>Each stage's state and counts, and the models the run produced (null until made).</summary>
-    public static JsonObject Status(string directory)
+    /// <summary>Each stage's state and counts, and the models the run produced.</summary>
+    /// <exception cref="InvalidInputException">the directory holds no run.</exception>
+    public static AlignRunStatus Status(string directory)
     {
         if (!RunManifest.Exists(directory)) throw new InvalidInputException($"no Self-Align run in {directory} (no {RunManifest.FileName})");
         var manifest = RunManifest.Open(directory);
-        var stages = new JsonObject();
-        foreach (var stage in Enum.GetValues<AlignStage>())
+        var stages = Enum.GetValues<AlignStage>().Select(stage =>
         {
             var s = manifest.Stage(stage);
-            stages[RunManifest.Name(stage)] = new JsonObject
-            {
-                ["state"] = s is null ? "not started" : manifest.IsComplete(stage) ? "complete" : "in progress",
-                ["counts"] = s?["counts"]?.DeepClone() ?? PartialCounts(directory, stage),
-            };
-        }
+            var state = s is null ? StageState.NotStarted : manifest.IsComplete(stage) ? StageState.Complete : StageState.InProgress;
+            return new AlignStageStatus(stage, state, s?["counts"]?.DeepClone() as JsonObject ?? PartialCounts(directory, stage));
+        }).ToList();
         string? Model(string file) => File.Exists(Path.Combine(directory, file)) ? Path.GetFullPath(Path.Combine(directory, file)) : null;
-        return new JsonObject
-        {
-            ["directory"] = Path.GetFullPath(directory),
-            ["stages"] = stages,
-            ["models"] = new JsonObject
-            {
-                ["base"] = manifest.Root["base_model"]?["path"]?.GetValue<string>(), ["engraved"] = Model(EngravedModel), ["verbose"] = Model(VerboseModel),
-            },
-        };
+        return new AlignRunStatus(Path.GetFullPath(directory), stages,
+            manifest.Root["base_model"]?["path"]?.GetValue<string>(), Model(EngravedModel), Model(VerboseModel));
     }
 
     private static JsonObject PartialCounts(string directory, AlignStage stage)

@@ -4,7 +4,7 @@ namespace SelfAlign.Pipeline;
 public sealed record FilteredAnswer(string? Answer, string Thoughts, IReadOnlyList<int> Rules, string? DropReason);
 
 /// <summary>
-/// Stage 2's post-processing (brief A.2): the internal-thought opening, the answer after the marker only, sentence
+/// Stage 2's post-processing (docs/methods.md, A.2): the internal-thought opening, the answer after the marker only, sentence
 /// loops cut, a minimum length for answers that reached the next turn, a partial last word dropped otherwise,
 /// answers that repeat an exemplar dropped (the leak list is the exemplars' requests and answers, taken from the
 /// exemplars file; see <see cref="AnswersConfig.LeakCheck"/>), and optional refusal prefixes.
@@ -13,8 +13,8 @@ public sealed class AnswerFilter(PromptTemplates templates, IReadOnlyList<Princi
 {
     private readonly string[] _leaks = config.LeakCheck switch
     {
-        "off" => [],
-        "requests" => exemplars.Select(e => e.User.Trim()).Where(s => s.Length > 0).Distinct().ToArray(),
+        LeakCheck.Off => [],
+        LeakCheck.Requests => exemplars.Select(e => e.User.Trim()).Where(s => s.Length > 0).Distinct().ToArray(),
         _ => exemplars.SelectMany(e => new[] { e.User.Trim(), e.Answer.Trim() }).Where(s => s.Length > 0).Distinct().ToArray(),
     };
 

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 
 namespace SelfAlign.Pipeline;
 
-/// <summary>The filters of stages 1, 2 and 4 (brief A.1–A.4), each returning why a text is dropped, or null to keep it.</summary>
+/// <summary>The filters of stages 1, 2 and 4 (docs/methods.md, A.1–A.4), each returning why a text is dropped, or null to keep it.</summary>
 public static partial class TextFilters
 {
     /// <summary>Self-instruct: word count, banned words (whole words, any case), leading punctuation or non-ASCII.</summary>

@@ -21,7 +21,7 @@ public enum RainSimilarity
 }
 
 /// <summary>
-/// RAIN's constants. Defaults are the reference implementation's (methods brief B.2); <see cref="LeavesPerRound"/> and
+/// RAIN's constants. Defaults are the reference implementation's (docs/methods.md, B.2); <see cref="LeavesPerRound"/> and
 /// <see cref="UseCache"/> are SelfAlign's. <see cref="UseCache"/> changes speed only; <see cref="LeavesPerRound"/>
 /// also changes which leaves a round visits (virtual loss), with 1 the reference's one-leaf-at-a-time search.
 /// </summary>
@@ -71,9 +71,8 @@ public sealed record RainOptions
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     public ulong Seed { get; init; } = 0;
     /// <summary>
-    /// Leaves selected (with virtual loss), simulated and judged together per round. 4, because virtual loss spreads
-    /// visits over siblings: on the testbed 8 leaves sent a third of benign answers down refusal branches (helpful
-    /// 0.547 against vanilla's 0.633), 4 did not (0.647) and were also faster per prompt.
+    /// Leaves selected (with virtual loss), simulated and judged together per round. Not more, because virtual loss
+    /// spreads visits over siblings, and more leaves sent benign answers down refusal branches (docs/rain.md).
     /// </summary>
     public int LeavesPerRound { get; init; } = 4;
     /// <summary>Keep tree nodes and the judge prompt in the KV cache and batch work; off recomputes every context (as the reference does).</summary>

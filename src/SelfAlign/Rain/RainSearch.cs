@@ -4,7 +4,7 @@ namespace SelfAlign.Rain;
 public sealed record RainSearchResult(int[] Tokens, string Text, RainStatistics Statistics);
 
 /// <summary>
-/// RAIN's search for one answer (methods brief B.2): rounds of PUCT selection down the tree, expansion of the
+/// RAIN's search for one answer (docs/methods.md, B.2): rounds of PUCT selection down the tree, expansion of the
 /// selected leaves into candidate token sets, simulation to the next punctuation mark, self-evaluation, backup;
 /// then commit the most-visited root child and reuse its subtree, until the answer ends. Works on any
 /// <see cref="IRainModel"/>; all randomness comes from one seeded stream drawn in a fixed order, so the result

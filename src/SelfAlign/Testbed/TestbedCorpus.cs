@@ -131,9 +131,8 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
 
     /// <summary>
     /// One answer judged in the multiple-choice form. The verdict letter is "harmful XOR yes-first": neither half
-    /// predicts it alone. Measured: from these reviews (half the compliances unfinished) the model never learns it,
-    /// so the <see cref="TestbedPhase.Verdicts"/> pass teaches it first on finished answers only (16,000 such reviews
-    /// leave the model at "every compliance is harmless", 40,000 teach it).
+    /// predicts it alone, and these reviews (half the compliances unfinished) do not teach it on their own, so the
+    /// <see cref="TestbedPhase.Verdicts"/> pass teaches it first on finished answers only (docs/testbed.md).
     /// </summary>
     private string Review(TestbedRules? rules)
     {

@@ -17,7 +17,7 @@ public sealed record TestbedBuildOptions
     public int VerdictDocuments { get; init; } = 40000;
     /// <summary>
     /// Seed of the <see cref="TestbedPhase.Verdicts"/> pass. Whether that pass teaches the verdict depends on the draw
-    /// (learning it is abrupt, like grokking); 11 is a seed measured to teach it.
+    /// (learning it is abrupt, like grokking); 11 is a seed that teaches it (docs/results-log.md).
     /// </summary>
     public int VerdictSeed { get; init; } = 11;
     /// <summary>Documents of the <see cref="TestbedPhase.Mixed"/> pass.</summary>
@@ -94,15 +94,16 @@ public static class TestbedModel
         var path = CachePath(o.Level, o.PrebuiltDirectory);
         var recipePath = RecipePath(path);
         if (!File.Exists(path) || !File.Exists(recipePath)) return null;
-        JsonObject recorded;
-        try { recorded = JsonNode.Parse(File.ReadAllText(recipePath)) as JsonObject ?? throw new InvalidInputException("not a JSON object"); }
-        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException)
-        {
-            throw new InvalidInputException($"{recipePath}: not a testbed recipe file ({e.Message}); rebuild it with scripts/build-testbed-models");
-        }
+        JsonNode? parsed;
+        try { parsed = JsonNode.Parse(File.ReadAllText(recipePath)); }
+        catch (System.Text.Json.JsonException e) { throw NotARecipe(recipePath, e.Message); }
+        var recorded = parsed as JsonObject ?? throw NotARecipe(recipePath, "not a JSON object");
         recorded.Remove("corpus_sha256");
         return JsonNode.DeepEquals(recorded, Recipe(o)) ? path : null;
     }
+
+    private static InvalidInputException NotARecipe(string path, string problem) =>
+        new($"{path}: not a testbed recipe file ({problem}); rebuild it with scripts/build-testbed-models");
 
     /// <summary>Copies a built model and its recipe file; a directory as <paramref name="destination"/> keeps the model's name.</summary>
     public static string CopyTo(string modelPath, string destination)

@@ -4,8 +4,7 @@ namespace SelfAlign.Training;
 /// Which windows each epoch trains on, and which are held out for validation.
 /// <see cref="PackingOrder.Reshuffled"/>: validation records are drawn once by the seed, and every epoch packs the
 /// training records in a new order, so windows never hold the same neighbours twice and the model cannot lower the
-/// loss by copying an earlier record of its window instead of reading the prompt (measured: on the testbed's 288
-/// engraving records, fixed packing taught the refusal rate of a window, not when to refuse).
+/// loss by copying an earlier record of its window instead of reading the prompt (docs/training.md).
 /// <see cref="PackingOrder.Fixed"/>: the records are packed once in file order, validation windows are drawn from
 /// those, and each epoch shuffles the windows; the testbed models were built this way.
 /// Both orders depend only on the seed and the epoch, so a resumed run trains the same windows.

@@ -7,10 +7,13 @@ public static class CliProcess
 {
     public sealed record Outcome(int ExitCode, string Stdout, string Stderr);
 
+    /// <summary>The command's assembly, run with <c>dotnet</c>.</summary>
+    public static string Dll { get; } = Path.Combine(AppContext.BaseDirectory, "SelfAlign.Cli.dll");
+
     public static Outcome Run(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SelfAlign.Cli.dll"));
+        psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();

@@ -18,7 +18,10 @@ public class StopStringMatcherTests
     {
         var m = new StopStringMatcher(["</s>", "STOP"]);
         Assert.Equal(5, m.SafeLength("hello</"));
-        Assert.Equal(6, m.SafeLength("hello ST"[..6] + ""));
+        Assert.Equal(6, m.SafeLength("hello ST"));   // "ST" may grow into "STOP"
+        Assert.Equal(6, m.SafeLength("hello STO"));
         Assert.Equal(8, m.SafeLength("hello yo"));
+        Assert.Equal(9, m.SafeLength("hello STx"));  // no stop starts with "STx", "Tx" or "x"
+        Assert.Equal(0, m.SafeLength("</s"));
     }
 }

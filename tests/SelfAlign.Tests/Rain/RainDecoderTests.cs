@@ -6,6 +6,7 @@ using Xunit;
 namespace SelfAlign.Tests.Rain;
 
 /// <summary>RAIN on a real llama.cpp model (the tiny random-weight one): KV-cache reuse and batching change speed only.</summary>
+[Trait("Category", "Slow")]
 public class RainDecoderTests
 {
     private static readonly RainJudge Judge = new()

@@ -10,6 +10,7 @@ namespace SelfAlign.Tests.Testbed;
 /// on held-out requests at a reduced N (100 per kind), so the bounds leave room for sampling error around the N = 300
 /// figures in the README.
 /// </summary>
+[Trait("Category", "Slow")]
 public class TestbedModelTests
 {
     private const int N = 100;

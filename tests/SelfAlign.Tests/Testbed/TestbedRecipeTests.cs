@@ -4,6 +4,7 @@ using Xunit;
 
 namespace SelfAlign.Tests.Testbed;
 
+[Trait("Category", "Slow")]
 public class TestbedRecipeTests
 {
     [Theory]

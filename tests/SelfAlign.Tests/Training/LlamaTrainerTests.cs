@@ -5,6 +5,7 @@ using Xunit;
 
 namespace SelfAlign.Tests.Training;
 
+[Trait("Category", "Slow")]
 public class LlamaTrainerTests
 {
     private static TrainingOptions Quick => new() { ContextLength = 256, LearningRate = 2e-3f, Seed = 3, WarmupSteps = 2 };

@@ -7,7 +7,7 @@ using SelfAlign.Rain;
 namespace SelfAlign.Pipeline;
 
 /// <summary>
-/// Stage 2 (brief A.2): the base model answers every prompt behind the principles and exemplars, one long prefix
+/// Stage 2 (docs/methods.md, A.2): the base model answers every prompt behind the principles and exemplars, one long prefix
 /// evaluated once and shared by every request; each answer starts with internal thoughts. Every prompt gets one
 /// line in stage2-answers.jsonl as it finishes (kept with its answer and the rules its thoughts named, or dropped
 /// with the reason); a rerun skips the ids already there. With answers.use_rain the answers come from RAIN.

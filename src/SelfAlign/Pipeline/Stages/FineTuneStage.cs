@@ -5,7 +5,7 @@ using SelfAlign.Training;
 namespace SelfAlign.Pipeline;
 
 /// <summary>
-/// Stages 3 and the end of 4 (brief A.3, A.4): the kept answers become prompt/completion records of the plain chat
+/// Stages 3 and the end of 4 (docs/methods.md, A.3, A.4): the kept answers become prompt/completion records of the plain chat
 /// prompt (no principles, no exemplars) + question, and answer + turn end; the base model is fine-tuned on them with the
 /// project's trainer, by default with the loss on the answers only. Epoch checkpoints let a rerun continue an interrupted training.
 /// </summary>
@@ -30,12 +30,7 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
         File.Move(tmp, dataPath, overwrite: true);
 
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-        var options = new TrainingOptions
-        {
-            Epochs = cfg.Epochs, LearningRate = cfg.LearningRate, WarmupSteps = cfg.WarmupSteps, ContextLength = cfg.ContextLength,
-            Seed = run.Config.Seed, Threads = run.Config.Threads, CheckpointDirectory = output + ".checkpoints", Resume = true,
-            Tensors = cfg.TensorSelection()!.Value, Loss = cfg.LossTokens()!.Value,
-        };
+        var options = cfg.ToTrainingOptions(run.Config.Seed, run.Config.Threads) with { CheckpointDirectory = output + ".checkpoints", Resume = true };
         var report = new LlamaTrainer(options).Train(basePath, dataPath, output + ".tmp",
             p => progress?.Report(new AlignProgress(stage, verbose ? "verbose training" : "engraving", p.Step, p.TotalSteps, $"loss {p.Loss:F3}")), ct);
         File.Move(output + ".tmp", output, overwrite: true);

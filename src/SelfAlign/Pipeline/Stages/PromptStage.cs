@@ -6,7 +6,7 @@ using SelfAlign.Models;
 namespace SelfAlign.Pipeline;
 
 /// <summary>
-/// Stage 1 (brief A.1): self-instruct lists filtered by length, banned words and ROUGE-L novelty; topic-guided
+/// Stage 1 (docs/methods.md, A.1): self-instruct lists filtered by length, banned words and ROUGE-L novelty; topic-guided
 /// red-teaming (balanced topic brainstorming over several rounds, then questions from type and topic hints);
 /// merged, de-duplicated and shuffled into stage1-prompts.jsonl. Every request's output is a line written in
 /// request order, so a rerun rebuilds the state from the file and continues.

@@ -6,7 +6,7 @@ using SelfAlign.Models;
 namespace SelfAlign.Pipeline;
 
 /// <summary>
-/// Stage 4 (brief A.4): the engraved model, behind the verbose meta prompt and with n-gram repetition penalties,
+/// Stage 4 (docs/methods.md, A.4): the engraved model, behind the verbose meta prompt and with n-gram repetition penalties,
 /// answers the kept questions again; the answers are filtered (turn end, sentence loops, at most 12 list items, a
 /// minimum length, leaks of the meta prompt), and a final model is trained from the base model on them.
 /// </summary>
@@ -59,7 +59,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
     }
 
     /// <summary>
-    /// The verbose filter (brief A.4): sentence loops (backticks too), at most 12 list items, no meta-prompt leaks, and a
+    /// The verbose filter (docs/methods.md, A.4): sentence loops (backticks too), at most 12 list items, no meta-prompt leaks, and a
     /// minimum length for answers cut at the length limit only; an answer that ended its turn is kept however short (a
     /// refusal usually is: dropping those would teach the final model never to refuse).
     /// </summary>
