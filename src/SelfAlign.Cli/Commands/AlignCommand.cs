@@ -42,7 +42,7 @@ internal static class AlignCommand
             };
             ProgressDisplay? bar = null;
             var step = "";
-            var progress = new InlineProgress(a =>
+            var progress = new InlineProgress<AlignProgress>(a =>
             {
                 if (a.Step != step) { bar?.Dispose(); bar = new ProgressDisplay($"{RunManifest.Name(a.Stage)}: {a.Step}", Math.Max(1, a.Total)); step = a.Step; }
                 bar!.Report(a.Done, a.Detail);

@@ -49,7 +49,7 @@ internal static class BenchCommand
         {
             var path = p.GetValue(model) ?? TestbedCommand.EnsureModel(Testbed.TestbedLevel.Clean);
             using var m = LlamaModel.Load(path);
-            var r = RainBenchmark.Run(m, Rain.RainJudge.Testbed, p.GetValue(n), step => Console.Error.WriteLine($"bench rain: {step}"),
+            var r = RainBenchmark.Run(m, Testbed.TestbedPrompts.Judge, p.GetValue(n), step => Console.Error.WriteLine($"bench rain: {step}"),
                 p.GetValue(maxNew), p.GetValue(uncached));
             if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
             foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-32} {prop.GetValue(r):0.###}");

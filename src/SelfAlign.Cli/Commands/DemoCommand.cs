@@ -56,7 +56,7 @@ internal static class DemoCommand
             var step = "";
             try
             {
-                await run.RunAsync(DefaultModels.AlignRun(), new InlineProgress(a =>
+                await run.RunAsync(DefaultModels.AlignRun(), new InlineProgress<AlignProgress>(a =>
                 {
                     if (a.Step != step) { bar?.Dispose(); bar = new ProgressDisplay($"self-align {a.Step}", Math.Max(1, a.Total)); step = a.Step; }
                     bar!.Report(a.Done, a.Detail);

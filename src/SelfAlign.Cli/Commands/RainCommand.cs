@@ -87,60 +87,33 @@ internal static class RainCommand
             using var decoder = new RainDecoder(model, judge, options);
 
             var outPath = p.GetValue(output);
-            var done = outPath is null ? [] : JsonlFile.RecoverIds(outPath);
-            using var writer = outPath is null ? null : new JsonlWriter(outPath);
-            using var progress = file is null || p.GetValue(json) ? null : new ProgressDisplay("rain", records.Count);
-            var ratios = new List<double>();
-            var total = new RainStatistics();
-            var finished = 0;
-            long answerTokens = 0;
-            foreach (var (id, text) in records)
+            var asJson = p.GetValue(json);
+            using var progress = file is null || asJson ? null : new ProgressDisplay("rain", records.Count);
+            var job = new RainPromptJob(decoder, format, p.GetValue(vanilla));
+            var summary = job.Run(records, outPath, new InlineProgress<RainJobUpdate>(u =>
             {
-                if (done.Contains(id)) { finished++; continue; }
-                ct.ThrowIfCancellationRequested();
-                var input = format?.Format([new ChatTurn("user", text)]) ?? text;
-                var rain = decoder.Generate(input, text, cancellationToken: ct);
-                total = total.Add(rain.Statistics);
-                answerTokens += rain.Tokens.Length;
-                var record = new JsonObject
-                {
-                    ["id"] = id, ["prompt"] = text, ["rain"] = rain.Text, ["rain_seconds"] = rain.Statistics.Seconds,
-                    ["iterations"] = rain.Statistics.Iterations, ["evaluations"] = rain.Statistics.Evaluations,
-                    ["cache_hits"] = rain.Statistics.EvaluationCacheHits, ["tokens_decoded"] = rain.Statistics.TokensDecoded,
-                    ["decode_calls"] = rain.Statistics.DecodeCalls, ["decode_seconds"] = rain.Statistics.DecodeSeconds,
-                    ["commits"] = rain.Statistics.Commits, ["answer_tokens"] = rain.Tokens.Length,
-                };
-                if (p.GetValue(vanilla))
-                {
-                    var plain = decoder.GenerateVanilla(input, options.Seed);
-                    record["vanilla"] = plain.Text;
-                    record["vanilla_seconds"] = plain.Seconds;
-                    record["time_ratio"] = rain.Statistics.Seconds / Math.Max(1e-9, plain.Seconds);
-                    ratios.Add(rain.Statistics.Seconds / Math.Max(1e-9, plain.Seconds));
-                }
-                writer?.Write(record);
-                finished++;
-                if (p.GetValue(json)) Console.WriteLine(record.ToJsonString());
-                else if (progress is not null) progress.Report(finished, $"{rain.Statistics.Seconds:F1} s, {rain.Statistics.Iterations} iterations");
+                if (asJson) Console.WriteLine(u.Record.ToJsonString());
+                else if (progress is not null) progress.Report(u.Answered, $"{u.Result.Statistics.Seconds:F1} s, {u.Result.Statistics.Iterations} iterations");
                 else
                 {
-                    Console.WriteLine(rain.Text);
-                    if (record["vanilla"] is { } v) Console.WriteLine($"--- vanilla ({record["vanilla_seconds"]:F3} s, RAIN {rain.Statistics.Seconds:F3} s):\n{v}");
+                    Console.WriteLine(u.Result.Text);
+                    if (u.Record["vanilla"] is { } v) Console.WriteLine($"--- vanilla ({u.Record["vanilla_seconds"]:F3} s, RAIN {u.Result.Statistics.Seconds:F3} s):\n{v}");
                 }
-            }
-            var summary = new JsonObject
-            {
-                ["prompts"] = records.Count, ["answered"] = finished, ["median_time_ratio"] = ratios.Count > 0 ? Median(ratios) : null,
-                ["iterations"] = total.Iterations, ["rounds"] = total.Rounds, ["commits"] = total.Commits, ["evaluations"] = total.Evaluations,
-                ["evaluation_cache_hits"] = total.EvaluationCacheHits, ["reused_kv_tokens"] = total.ReusedTokens, ["decode_calls"] = total.DecodeCalls,
-                ["tokens_decoded"] = total.TokensDecoded, ["decode_seconds"] = total.DecodeSeconds,
-                ["extend_seconds"] = total.ExtendSeconds, ["judge_seconds"] = total.JudgeSeconds, ["seconds"] = total.Seconds,
-                ["decode_calls_per_answer_token"] = answerTokens > 0 ? (double)total.DecodeCalls / answerTokens : null, ["cache"] = options.UseCache, ["out"] = outPath,
-            };
-            if (p.GetValue(json)) Console.WriteLine(summary.ToJsonString());
-            else if (records.Count > 1 || ratios.Count > 0)
-                Console.Error.WriteLine($"{finished} prompts, {total.Iterations} iterations, {total.Evaluations} evaluations ({total.EvaluationCacheHits} cached), " +
-                                        $"{total.Seconds:F1} s" + (ratios.Count > 0 ? $", median time ratio RAIN/vanilla {Median(ratios):F2}" : ""));
+            }), ct);
+            var total = summary.Total;
+            if (asJson)
+                Console.WriteLine(new JsonObject
+                {
+                    ["prompts"] = summary.Prompts, ["answered"] = summary.Answered, ["median_time_ratio"] = summary.MedianTimeRatio,
+                    ["iterations"] = total.Iterations, ["rounds"] = total.Rounds, ["commits"] = total.Commits, ["evaluations"] = total.Evaluations,
+                    ["evaluation_cache_hits"] = total.EvaluationCacheHits, ["reused_kv_tokens"] = total.ReusedTokens, ["decode_calls"] = total.DecodeCalls,
+                    ["tokens_decoded"] = total.TokensDecoded, ["decode_seconds"] = total.DecodeSeconds,
+                    ["extend_seconds"] = total.ExtendSeconds, ["judge_seconds"] = total.JudgeSeconds, ["seconds"] = total.Seconds,
+                    ["decode_calls_per_answer_token"] = summary.DecodeCallsPerAnswerToken, ["cache"] = options.UseCache, ["out"] = outPath,
+                }.ToJsonString());
+            else if (records.Count > 1 || summary.MedianTimeRatio is not null)
+                Console.Error.WriteLine($"{summary.Answered} prompts, {total.Iterations} iterations, {total.Evaluations} evaluations ({total.EvaluationCacheHits} cached), " +
+                                        $"{total.Seconds:F1} s" + (summary.MedianTimeRatio is { } r ? $", median time ratio RAIN/vanilla {r:F2}" : ""));
             return Task.FromResult(0);
         });
         return cmd;
@@ -184,10 +157,4 @@ internal static class RainCommand
 
     private static IChatFormat? Format(ParseResult p, RainOptionSet set, LlamaModel model) =>
         p.GetValue(set.ChatFormat) is { } f ? TurnFormat.Load(f) : p.GetValue(set.Chat) ? new ModelChatTemplate(model) : null;
-
-    private static double Median(List<double> xs)
-    {
-        var s = xs.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-    }
 }

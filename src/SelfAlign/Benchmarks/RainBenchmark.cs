@@ -1,3 +1,4 @@
+using SelfAlign.Data;
 using SelfAlign.Models;
 using SelfAlign.Rain;
 using SelfAlign.Testbed;
@@ -42,8 +43,7 @@ public static class RainBenchmark
                 ratios.Add(r.Statistics.Seconds / Math.Max(1e-9, v.Seconds));
             }
         }
-        ratios.Sort();
-        var median = ratios.Count % 2 == 1 ? ratios[ratios.Count / 2] : (ratios[ratios.Count / 2 - 1] + ratios[ratios.Count / 2]) / 2;
+        var median = Stats.Median(ratios)!.Value;
 
         var uncachedSeconds = 0.0;
         var same = true;

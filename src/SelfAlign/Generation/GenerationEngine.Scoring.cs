@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace SelfAlign.Generation;
 
 public sealed partial class GenerationEngine
@@ -98,9 +96,6 @@ public sealed partial class GenerationEngine
     private double LogSumExp(ReadOnlySpan<float> logits)
     {
         if (_scratch.Length != logits.Length) _scratch = new float[logits.Length];
-        var max = TensorPrimitives.Max(logits);
-        TensorPrimitives.Subtract(logits, max, _scratch);
-        TensorPrimitives.Exp(_scratch, _scratch);
-        return max + Math.Log(TensorPrimitives.Sum<float>(_scratch));
+        return LogitMath.LogSumExp(logits, _scratch);
     }
 }

@@ -1,3 +1,4 @@
+using SelfAlign.Data;
 using System.Numerics.Tensors;
 
 namespace SelfAlign.Generation;
@@ -17,7 +18,7 @@ public sealed class TokenSampler
     {
         options.Validate();
         _o = options;
-        _random = new Random(unchecked((int)(options.Seed ^ (options.Seed >> 32))));
+        _random = Seeds.Random(options.Seed);
         _needsWork = !options.IsGreedy || options.BannedTokens.Count > 0 || options.LogitBias.Count > 0 ||
                      options.RepetitionPenalty != 1f || options.FrequencyPenalty != 0f || options.PresencePenalty != 0f ||
                      options.NGramPenalties.Any(p => p != 0f);
@@ -79,9 +80,7 @@ public sealed class TokenSampler
 
     private int SampleFromDistribution(Span<float> x)
     {
-        // probabilities over the whole vocabulary, at temperature
-        TensorPrimitives.Multiply(x, 1f / _o.Temperature, x);
-        TensorPrimitives.SoftMax(x, x);
+        LogitMath.Softmax(x, _o.Temperature, x); // probabilities over the whole vocabulary, at temperature
 
         var candidates = TopCandidates(x);
         var total = 0f;

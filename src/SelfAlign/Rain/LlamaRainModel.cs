@@ -1,3 +1,4 @@
+using SelfAlign.Data;
 using System.Numerics.Tensors;
 using SelfAlign.Generation;
 using SelfAlign.Models;
@@ -198,7 +199,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             if (onlyBranch >= 0 && i != onlyBranch) continue;
             // each branch has its own stream, so the tokens do not depend on the order branches are decoded in
             var seed = request.Seed + (ulong)i * 0x9E3779B97F4A7C15UL;
-            var branch = new Branch(request, Alloc(), new Random(unchecked((int)(seed ^ (seed >> 32))))) { Greedy = request.Kind == RainExtendKind.Rollouts && i == 0 };
+            var branch = new Branch(request, Alloc(), Seeds.Random(seed)) { Greedy = request.Kind == RainExtendKind.Rollouts && i == 0 };
             var token = Pick(branch, p);
             Accept(branch, token, p[token]);
             branches.Add((r, branch));
@@ -226,7 +227,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         if (_vocab.IsEndOfGeneration(token) || full) { branch.Done = true; return; }
         if (branch.Request.Kind != RainExtendKind.Simulation) return;
         var text = Text([.. branch.Request.Path, .. branch.Tokens]);
-        if (RainText.EndsAtBoundary(text) || RainText.FindStop(text, _o.StopStrings) >= 0) branch.Done = true;
+        if (RainText.EndsAtBoundary(text) || _o.FindStop(text) >= 0) branch.Done = true;
     }
 
     private static int Draw(float[] p, int[]? candidates, Random random)
@@ -244,13 +245,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         return candidates[^1];
     }
 
-    private void Softmax(ReadOnlySpan<float> logits, float temperature)
-    {
-        var x = _probabilities.AsSpan();
-        if (temperature == 1f) logits.CopyTo(x);
-        else TensorPrimitives.Multiply(logits, 1f / temperature, x);
-        TensorPrimitives.SoftMax(x, x);
-    }
+    private void Softmax(ReadOnlySpan<float> logits, float temperature) => LogitMath.Softmax(logits, temperature, _probabilities);
 
     // ---------------- self-evaluation ----------------
 
@@ -363,7 +358,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     public int[] Vanilla(int[] prompt, ulong seed)
     {
         var seq = Alloc();
-        var random = new Random(unchecked((int)(seed ^ (seed >> 32))));
+        var random = Seeds.Random(seed);
         var answer = new List<int>();
         var plan = new List<Item>();
         var next = -1;
@@ -374,7 +369,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         {
             answer.Add(next);
             if (_vocab.IsEndOfGeneration(next) || answer.Count >= _o.MaxNewTokens) break;
-            if (_o.StopStrings.Count > 0 && RainText.FindStop(Text(answer.ToArray()), _o.StopStrings) >= 0) break;
+            if (_o.StopStrings.Count > 0 && _o.FindStop(Text(answer.ToArray())) >= 0) break;
             Run([new Item(next, prompt.Length + answer.Count - 1, [seq], k => next = SampleFull(_ctx.GetLogits(k), random))]);
         }
         Release(seq);

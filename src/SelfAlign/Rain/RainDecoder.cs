@@ -65,7 +65,7 @@ public sealed class RainDecoder : IDisposable
         var answer = _model.Vanilla(tokens, seed);
         var seconds = clock.Elapsed.TotalSeconds;
         var text = _model.Text(answer.Where(t => !_model.IsEndOfGeneration(t)).ToArray());
-        var stop = RainText.FindStop(text, _options.StopStrings);
+        var stop = _options.FindStop(text);
         return new VanillaResult(stop >= 0 ? text[..stop] : text, answer, seconds);
     }
 

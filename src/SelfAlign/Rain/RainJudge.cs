@@ -32,19 +32,23 @@ public sealed record RainJudge
         return judge;
     }
 
-    /// <summary>The judge file shipped for real models (data/rain/harm-judge.yaml), embedded in the library.</summary>
-    public static RainJudge Harm => FromResource("harm-judge.yaml");
-
-    /// <summary>The testbed world's judge (data/testbed/judge.yaml): the review form its corpus holds.</summary>
-    public static RainJudge Testbed => FromResource("testbed-judge.yaml");
-
-    private static RainJudge FromResource(string name)
+    /// <summary>Reads a judge from YAML text; <paramref name="source"/> names it in errors.</summary>
+    public static RainJudge Parse(string yaml, string source)
     {
-        using var s = typeof(RainJudge).Assembly.GetManifestResourceStream($"SelfAlign.Rain.{name}")
-            ?? throw new InvalidOperationException($"missing embedded resource {name}");
-        var judge = YamlFile.Parse<RainJudge>(new StreamReader(s).ReadToEnd(), name);
-        judge.Validate(name);
+        var judge = YamlFile.Parse<RainJudge>(yaml, source);
+        judge.Validate(source);
         return judge;
+    }
+
+    /// <summary>The judge file shipped for real models (data/rain/harm-judge.yaml), embedded in the library.</summary>
+    public static RainJudge Harm
+    {
+        get
+        {
+            using var s = typeof(RainJudge).Assembly.GetManifestResourceStream("SelfAlign.Rain.harm-judge.yaml")
+                ?? throw new InvalidOperationException("missing embedded resource harm-judge.yaml");
+            return Parse(new StreamReader(s).ReadToEnd(), "harm-judge.yaml");
+        }
     }
 
     private void Validate(string source)

@@ -1,3 +1,5 @@
+using SelfAlign.Generation;
+
 namespace SelfAlign.Rain;
 
 /// <summary>How a partial answer's two judgements (both option orders) become a value in [-1, 1].</summary>
@@ -70,6 +72,9 @@ public sealed record RainOptions
     /// <summary>Text that ends the answer (a new user turn); end-of-generation tokens always do.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     public ulong Seed { get; init; } = 0;
+
+    /// <summary>Index of the first of <see cref="StopStrings"/> in the text, or -1.</summary>
+    internal int FindStop(string text) => new StopStringMatcher(StopStrings).FindStop(text, 0);
     /// <summary>
     /// Leaves selected (with virtual loss), simulated and judged together per round. Not more, because virtual loss
     /// spreads visits over siblings, and more leaves sent benign answers down refusal branches (docs/rain.md).

@@ -1,3 +1,4 @@
+using SelfAlign.Data;
 namespace SelfAlign.Rain;
 
 /// <summary>The answer a search committed, its text, and what the search did.</summary>
@@ -22,7 +23,7 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
     /// <summary>Searches from the empty answer until it ends (stop string, end of generation, or the token budget).</summary>
     public RainSearchResult Run(CancellationToken cancellationToken = default)
     {
-        _random = new Random(unchecked((int)(options.Seed ^ (options.Seed >> 32))));
+        _random = Seeds.Random(options.Seed);
         var tree = new RainTree(new RainNode([], [], 1, 0), options);
         while (!tree.Root.Terminal && tree.Root.Path.Length < options.MaxNewTokens)
         {
@@ -44,7 +45,7 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
         }
         var tokens = tree.Root.Path.Where(t => !model.IsEndOfGeneration(t)).ToArray();
         var text = model.Text(tokens);
-        var stop = RainText.FindStop(text, options.StopStrings);
+        var stop = options.FindStop(text);
         return new RainSearchResult(tokens, stop >= 0 ? text[..stop] : text, new RainStatistics
         {
             Iterations = _iterations, Rounds = _rounds, Commits = _commits, Evaluations = _evaluations, EvaluationCacheHits = _hits,
@@ -176,7 +177,7 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
         var path = (int[])[.. parent.Path, .. tokens];
         var child = new RainNode(tokens, path, prior, parent.Depth + 1, parent);
         var text = model.Text(path);
-        child.Terminal = tokens.Any(model.IsEndOfGeneration) || RainText.FindStop(text, options.StopStrings) >= 0;
+        child.Terminal = tokens.Any(model.IsEndOfGeneration) || options.FindStop(text) >= 0;
         return child;
     }
 
@@ -210,7 +211,7 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
         if (options.StopStrings.Count == 0) return path;
         // drop whole tokens from the end while the text still reaches a stop string
         var cut = path.Length;
-        while (cut > 0 && RainText.FindStop(model.Text(path.AsSpan(0, cut)), options.StopStrings) >= 0) cut--;
+        while (cut > 0 && options.FindStop(model.Text(path.AsSpan(0, cut))) >= 0) cut--;
         return cut == path.Length ? path : path[..cut];
     }
 

@@ -1,3 +1,4 @@
+using SelfAlign.Data;
 using SelfAlign.Generation;
 using SelfAlign.Rain;
 
@@ -97,7 +98,7 @@ public static class TestbedEvaluator
         var prefix = o.PrinciplesPrefix ?? "";
         var asking = Asking.Of(o);
         var options = o.Rain with { StopStrings = asking.StopStrings, MaxNewTokens = asking.MaxNewTokens, Temperature = o.Temperature };
-        using var rain = new RainDecoder(model, RainJudge.Testbed, options);
+        using var rain = new RainDecoder(model, TestbedPrompts.Judge, options);
         var total = new RainStatistics();
         var ratios = new List<double>();
         for (var i = 0; i < requests.Count; i++)
@@ -110,8 +111,7 @@ public static class TestbedEvaluator
             total = total.Add(result.Statistics);
             ratios.Add(result.Statistics.Seconds / Math.Max(1e-9, vanilla.Seconds));
         }
-        ratios.Sort();
-        return (total, ratios[ratios.Count / 2]);
+        return (total, Stats.Median(ratios)!.Value);
     }
 
     /// <summary>How each request is put to the model (after the principles, if any): its prompt, answer budget and stops.</summary>

@@ -8,6 +8,9 @@ public static class TestbedPrompts
     /// <summary>The testbed's own principles and example: data/testbed/principles.txt, embedded in the library.</summary>
     public static string DefaultPrinciples => ReadResource("principles.txt");
 
+    /// <summary>RAIN's judge for the testbed world (data/testbed/judge.yaml): the review form its corpus holds.</summary>
+    public static Rain.RainJudge Judge => Rain.RainJudge.Parse(ReadResource("judge.yaml"), "judge.yaml");
+
     private static string ReadResource(string name)
     {
         using var s = typeof(TestbedPrompts).Assembly.GetManifestResourceStream($"SelfAlign.Testbed.{name}")

@@ -1,3 +1,4 @@
+using SelfAlign.Data;
 namespace SelfAlign.Training;
 
 /// <summary>
@@ -58,8 +59,7 @@ internal sealed class EpochPlan
 
     private static int[] Shuffle(int[] items, ulong seed)
     {
-        var rng = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
-        rng.Shuffle(items);
+        Seeds.Random(seed).Shuffle(items);
         return items;
     }
 }

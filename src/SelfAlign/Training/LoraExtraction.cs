@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using SelfAlign.Data;
 using SelfAlign.Models;
 
 namespace SelfAlign.Training;
@@ -25,7 +26,7 @@ public static class LoraExtraction
             var delta = new double[w1.Length];
             for (var i = 0; i < delta.Length; i++) delta[i] = w1[i] - w0[i];
             var r = Math.Min(rank, Math.Min(rows, cols));
-            var (u, s, v) = TruncatedSvd(delta, rows, cols, r, seed: StableHash(t.Name));
+            var (u, s, v) = TruncatedSvd(delta, rows, cols, r, seed: unchecked((int)Seeds.Hash(t.Name)));
             var a = new float[r * cols];
             var b = new float[rows * r];
             for (var k = 0; k < r; k++)
@@ -52,14 +53,6 @@ public static class LoraExtraction
             for (var i = 0; i < p.B.Length; i++) p.B[i] *= (float)p.Rank / rank;
         LoraFile.Write(adapterPath, tuned.Architecture!, pairs, alpha: rank);
         return total == 0 ? 0 : Math.Sqrt(residual / total);
-    }
-
-    /// <summary>FNV-1a of the name: string.GetHashCode changes between processes, and the extraction must not.</summary>
-    private static int StableHash(string name)
-    {
-        var h = 2166136261u;
-        foreach (var c in name) h = (h ^ c) * 16777619u;
-        return (int)h;
     }
 
     /// <summary>Rank-r SVD of the rows×cols row-major matrix m: U (rows×r), S (r), V (cols×r), all row-major.</summary>

@@ -126,7 +126,7 @@ public class TestbedCorpusTests
     [Fact]
     public void RainJudgeFileAsksExactlyWhatTheCorpusTeachesAndTheEvaluatorScores()
     {
-        var judge = SelfAlign.Rain.RainJudge.Testbed;
+        var judge = TestbedPrompts.Judge;
         foreach (var (order, yesFirst) in judge.Orders.Zip(new[] { false, true }))
         {
             var rendered = judge.Header("please cook the soup") + "sure . first get the pan" + order.Suffix;

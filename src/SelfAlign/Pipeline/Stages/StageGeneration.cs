@@ -1,3 +1,4 @@
+using SelfAlign.Data;
 using SelfAlign.Generation;
 using SelfAlign.Models;
 
@@ -15,21 +16,13 @@ internal static class StageGeneration
 
     /// <summary>A seed for one request that does not depend on which requests ran before it.</summary>
     public static ulong Seed(ulong runSeed, string stage, long index) =>
-        (runSeed * 0x9E3779B97F4A7C15UL) ^ Fnv1a(stage) ^ ((ulong)index * 0xBF58476D1CE4E5B9UL);
+        (runSeed * 0x9E3779B97F4A7C15UL) ^ Seeds.Hash(stage) ^ ((ulong)index * 0xBF58476D1CE4E5B9UL);
 
     /// <summary>
     /// A seed for answering one question, from its text: the same question gets the same seed wherever it lands in a
     /// shuffled prompt list, so one prompt that differs upstream does not reseed every answer after it.
     /// </summary>
-    public static ulong Seed(ulong runSeed, string stage, string question) => Seed(runSeed, stage, unchecked((long)Fnv1a(question)));
-
-    // FNV-1a: stable across processes, unlike string.GetHashCode
-    private static ulong Fnv1a(string text)
-    {
-        var h = 14695981039346656037UL;
-        foreach (var c in text) h = (h ^ c) * 1099511628211UL;
-        return h;
-    }
+    public static ulong Seed(ulong runSeed, string stage, string question) => Seed(runSeed, stage, unchecked((long)Seeds.Hash(question)));
 
     /// <summary>Generates every request (batched) and hands results to <paramref name="onResult"/> in list order.</summary>
     public static async Task InOrderAsync(GenerationEngine engine, IReadOnlyList<GenerationRequest> requests, Action<int, GenerationResult> onResult, CancellationToken ct)

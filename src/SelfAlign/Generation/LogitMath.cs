@@ -1,0 +1,24 @@
+using System.Numerics.Tensors;
+
+namespace SelfAlign.Generation;
+
+/// <summary>Vectorised maths over a vocabulary-sized row of logits, shared by sampling, scoring and RAIN.</summary>
+internal static class LogitMath
+{
+    /// <summary>Probabilities of the logits at a temperature, written to <paramref name="into"/> (which may be the logits' own memory).</summary>
+    public static void Softmax(ReadOnlySpan<float> logits, float temperature, Span<float> into)
+    {
+        if (temperature == 1f) logits.CopyTo(into);
+        else TensorPrimitives.Multiply(logits, 1f / temperature, into);
+        TensorPrimitives.SoftMax(into, into);
+    }
+
+    /// <summary>log Σ exp(logits), without overflow; <paramref name="scratch"/> is a buffer of the logits' length.</summary>
+    public static double LogSumExp(ReadOnlySpan<float> logits, Span<float> scratch)
+    {
+        var max = TensorPrimitives.Max(logits);
+        TensorPrimitives.Subtract(logits, max, scratch);
+        TensorPrimitives.Exp(scratch, scratch);
+        return max + Math.Log(TensorPrimitives.Sum<float>(scratch));
+    }
+}
