@@ -21,7 +21,7 @@ internal static class DefaultModels
 
     /// <summary>Self-Align run options that find "testbed:LEVEL" base models where the other commands do.</summary>
     public static SelfAlign.Pipeline.AlignRunOptions AlignRun() =>
-        new() { TestbedCacheDirectory = TestbedCacheDirectory, TestbedPrebuiltDirectory = TestbedPrebuiltDirectory };
+        new() { BaseModels = new TestbedBaseModels(TestbedCacheDirectory, TestbedPrebuiltDirectory) };
 
     /// <summary>A file or directory of the repository this command runs in or was built from; null when there is none.</summary>
     public static string? RepositoryFile(string relativePath)

@@ -58,7 +58,7 @@ internal static class TrainCommand
                 {
                     bar ??= new ProgressDisplay("train", progress.TotalSteps);
                     bar.Report(progress.Step, $"epoch {progress.Epoch}/{progress.Epochs} loss {progress.Loss:F3} {progress.TokensPerS:F0} tok/s");
-                }, ct, message => Console.Error.WriteLine($"train: {message}"));
+                }, message => Console.Error.WriteLine($"train: {message}"), ct);
                 bar?.Dispose();
                 bar = null;
                 if (p.GetValue(json)) JsonOutput.Print(report);

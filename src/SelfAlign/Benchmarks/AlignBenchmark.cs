@@ -47,7 +47,7 @@ public static class AlignBenchmark
                 Sampling = new SamplingOptions { Temperature = 0.5f, TopP = 0.95f, Seed = (ulong)i },
             }).ToList();
             var watch = Stopwatch.StartNew();
-            engine.GenerateBatchAsync(batch).ToBlockingEnumerable().ToList();
+            foreach (var _ in engine.GenerateBatchAsync(batch).ToBlockingEnumerable()) { }
             return watch.Elapsed.TotalSeconds;
         }
         var shared = Stage2(share: true);

@@ -25,8 +25,11 @@ public sealed partial class GenerationEngine
             if (Unfit(longest, 1) is { } problem) { _scoring.Dequeue(); job.Completion.TrySetException(new InvalidInputException(problem)); continue; }
             if (!MakeRoom(longest, 1, keep: null)) return;
             _scoring.Dequeue();
+            _ctx.AbortWhen = () => _stopping || job.Cancellation.IsCancellationRequested;
             try { job.Completion.TrySetResult(Score(job.Items)); }
+            catch (OperationCanceledException) when (job.Cancellation.IsCancellationRequested) { job.Completion.TrySetCanceled(job.Cancellation); }
             catch (Exception e) { job.Completion.TrySetException(e); }
+            finally { _ctx.AbortWhen = null; }
         }
     }
 

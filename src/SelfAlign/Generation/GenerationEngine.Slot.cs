@@ -9,8 +9,8 @@ public sealed partial class GenerationEngine
 {
     /// <summary>One running request: its KV sequence, the tokens still to feed, and the text so far.</summary>
     private sealed class Slot(
-        GenerationRequest request, int[] prefixTokens, int[] suffixTokens, ChannelWriter<GenerationUpdate>? stream,
-        CancellationToken cancellation, Vocabulary vocab)
+        GenerationRequest request, int[] prefixTokens, int[] suffixTokens, ChannelWriter<GenerationUpdate>? stream, Vocabulary vocab,
+        CancellationToken cancellation)
     {
         private readonly Decoder _utf8 = Encoding.UTF8.GetDecoder();
         private readonly StringBuilder _text = new();
@@ -30,7 +30,7 @@ public sealed partial class GenerationEngine
         public int ReservedCells { get; set; }
         public PrefixEntry? Prefix { get; set; }
         /// <summary>Tokens to evaluate before the next sample; <see cref="PendingOffset"/> of them are in the cache.</summary>
-        public IReadOnlyList<int> Pending { get; private set; } = [];
+        public int[] Pending { get; private set; } = [];
         public int PendingOffset { get; set; }
         public int Position { get; set; }
         public bool IsFinished => Completion.Task.IsCompleted;

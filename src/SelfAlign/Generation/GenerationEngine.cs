@@ -55,23 +55,41 @@ public sealed partial class GenerationEngine : IDisposable
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default) =>
         Submit(request, null, cancellationToken).Completion.Task;
 
-    /// <summary>Completes one request, yielding text as it becomes final (stop strings are never streamed).</summary>
+    /// <summary>Completes one request, yielding text as it becomes final (stop strings are never streamed).
+    /// Leaving the enumeration early cancels the request.</summary>
     public async IAsyncEnumerable<GenerationUpdate> GenerateStreamingAsync(
         GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var channel = Channel.CreateUnbounded<GenerationUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var slot = Submit(request, channel.Writer, cancellationToken);
-        await foreach (var update in channel.Reader.ReadAllAsync(CancellationToken.None)) yield return update;
-        await slot.Completion.Task;
+        var slot = Submit(request, channel.Writer, abandon.Token);
+        try
+        {
+            await foreach (var update in channel.Reader.ReadAllAsync(CancellationToken.None)) yield return update;
+            await slot.Completion.Task;
+        }
+        finally
+        {
+            if (!slot.IsFinished) abandon.Cancel();
+        }
     }
 
-    /// <summary>Submits all requests at once and yields each result as it finishes, with its index.</summary>
+    /// <summary>Submits all requests at once and yields each result as it finishes, with its index.
+    /// Leaving the enumeration early cancels the requests not yet finished.</summary>
     public async IAsyncEnumerable<(int Index, GenerationResult Result)> GenerateBatchAsync(
         IReadOnlyList<GenerationRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = new Dictionary<Task<GenerationResult>, int>();
-        for (var i = 0; i < requests.Count; i++) tasks[Submit(requests[i], null, cancellationToken).Completion.Task] = i;
-        await foreach (var done in Task.WhenEach(tasks.Keys)) yield return (tasks[done], await done);
+        try
+        {
+            for (var i = 0; i < requests.Count; i++) tasks[Submit(requests[i], null, abandon.Token).Completion.Task] = i;
+            await foreach (var done in Task.WhenEach(tasks.Keys)) yield return (tasks[done], await done);
+        }
+        finally
+        {
+            if (tasks.Keys.Any(t => !t.IsCompleted)) abandon.Cancel();
+        }
     }
 
     /// <summary>Log-probabilities of each continuation given its context, evaluated together in few decode calls.</summary>
@@ -101,7 +119,7 @@ public sealed partial class GenerationEngine : IDisposable
         var total = prefix.Length + suffix.Length;
         if (total == 0) throw new InvalidInputException("the prompt is empty and the model adds no BOS token");
         if (total + request.MaxNewTokens > _ctx.SequenceCapacity) throw new PromptTooLongException(total, request.MaxNewTokens, _ctx.SequenceCapacity);
-        var slot = new Slot(request, prefix, suffix, stream, ct, _vocab);
+        var slot = new Slot(request, prefix, suffix, stream, _vocab, ct);
         Enqueue(slot);
         return slot;
     }
@@ -194,13 +212,17 @@ public sealed partial class GenerationEngine : IDisposable
             if (!MakeRoom(newCells, idsNeeded, keep: prefix)) return;
 
             _waiting.Dequeue();
+            if (share && prefix is null)
+            {
+                prefix = EvaluatePrefix(slot);
+                if (prefix is null) { slot.Cancel(); continue; }
+            }
             slot.Sequence = _freeSequences.Pop();
             slot.ReservedCells = ownCells;
             _cellsInUse += ownCells;
             if (share)
             {
-                prefix ??= EvaluatePrefix(slot.Request.SharedPrefix!, slot.PrefixTokens);
-                prefix.References++;
+                prefix!.References++;
                 prefix.LastUsed = Stopwatch.GetTimestamp();
                 slot.Prefix = prefix;
                 slot.StartFromPrefix(_ctx, prefix);
@@ -238,17 +260,33 @@ public sealed partial class GenerationEngine : IDisposable
         return true;
     }
 
-    private PrefixEntry EvaluatePrefix(string text, int[] tokens)
+    /// <summary>Evaluates the slot's shared prefix into a sequence of its own; null when the slot was cancelled (or
+    /// the engine disposed) meanwhile, with nothing of it kept.</summary>
+    private PrefixEntry? EvaluatePrefix(Slot slot)
     {
+        var (text, tokens) = (slot.Request.SharedPrefix!, slot.PrefixTokens);
         var entry = new PrefixEntry(text, tokens, _freeSequences.Pop());
         _cellsInUse += tokens.Length;
-        for (var start = 0; start < tokens.Length; start += _batch.Capacity)
+        try
         {
-            _batch.Clear();
-            var end = Math.Min(tokens.Length, start + _batch.Capacity);
-            for (var i = start; i < end; i++) _batch.Add(tokens[i], i, entry.Sequence, wantLogits: false);
-            _ctx.Decode(_batch);
+            _ctx.AbortWhen = () => _stopping || slot.Cancellation.IsCancellationRequested;
+            for (var start = 0; start < tokens.Length; start += _batch.Capacity)
+            {
+                slot.Cancellation.ThrowIfCancellationRequested();
+                _batch.Clear();
+                var end = Math.Min(tokens.Length, start + _batch.Capacity);
+                for (var i = start; i < end; i++) _batch.Add(tokens[i], i, entry.Sequence, wantLogits: false);
+                _ctx.Decode(_batch);
+            }
         }
+        catch (OperationCanceledException)
+        {
+            _ctx.RemoveTokens(entry.Sequence);
+            _freeSequences.Push(entry.Sequence);
+            _cellsInUse -= tokens.Length;
+            return null;
+        }
+        finally { _ctx.AbortWhen = null; }
         _prefixes[text] = entry;
         return entry;
     }
@@ -258,27 +296,35 @@ public sealed partial class GenerationEngine : IDisposable
     {
         _batch.Clear();
         var outputs = new List<(Slot Slot, int Index)>(_active.Count);
-        foreach (var slot in _active.OrderBy(s => s.Pending.Count))
+        var inBatch = new List<Slot>(_active.Count);
+        foreach (var slot in _active.OrderBy(s => s.Pending.Length))
         {
             if (slot.Cancellation.IsCancellationRequested) continue;
+            inBatch.Add(slot);
             var room = _batch.Capacity - _batch.Count;
-            var n = Math.Min(room, slot.Pending.Count - slot.PendingOffset);
+            var n = Math.Min(room, slot.Pending.Length - slot.PendingOffset);
             if (n <= 0) continue;
             for (var k = 0; k < n; k++)
             {
-                var isLast = slot.PendingOffset + 1 == slot.Pending.Count;
+                var isLast = slot.PendingOffset + 1 == slot.Pending.Length;
                 var index = _batch.Add(slot.Pending[slot.PendingOffset++], slot.Position++, slot.Sequence, isLast);
                 if (isLast) outputs.Add((slot, index));
             }
         }
-        _ctx.Decode(_batch);
+        // A long prompt chunk is stopped as soon as every request in it is cancelled; their cells go below.
+        var decoded = true;
+        _ctx.AbortWhen = () => _stopping || inBatch.TrueForAll(s => s.Cancellation.IsCancellationRequested);
+        try { _ctx.Decode(_batch); }
+        catch (OperationCanceledException) { decoded = false; }
+        finally { _ctx.AbortWhen = null; }
 
         // A request whose sampling fails (a bad logit bias, say) fails alone; the others go on.
-        foreach (var (slot, index) in outputs)
-        {
-            try { slot.Accept(slot.Sampler.Sample(_ctx.GetLogits(index), slot.Generated)); }
-            catch (Exception e) { slot.Fail(e); }
-        }
+        if (decoded)
+            foreach (var (slot, index) in outputs)
+            {
+                try { slot.Accept(slot.Sampler.Sample(_ctx.GetLogits(index), slot.Generated)); }
+                catch (Exception e) { slot.Fail(e); }
+            }
 
         for (var i = _active.Count - 1; i >= 0; i--)
         {

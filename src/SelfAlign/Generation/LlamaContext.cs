@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SelfAlign.Models;
 using SelfAlign.Native;
 
@@ -11,6 +13,7 @@ public sealed unsafe class LlamaContext : IDisposable
 {
     private readonly SafeLlamaContextHandle _handle;
     private readonly nint _memory;
+    private GCHandle _self; // lets llama.cpp's abort callback find this context
 
     public LlamaModel Model { get; }
     public int ContextSize { get; }
@@ -49,6 +52,8 @@ public sealed unsafe class LlamaContext : IDisposable
         if (ctx == 0) throw new NativeLibraryException($"llama.cpp could not create a context of {p.n_ctx} tokens (out of memory?)");
         _handle = new SafeLlamaContextHandle(ctx, model.Handle);
         _memory = LlamaNative.llama_get_memory(ctx);
+        _self = GCHandle.Alloc(this, GCHandleType.Weak);
+        LlamaNative.llama_set_abort_callback(ctx, &Abort, GCHandle.ToIntPtr(_self));
         Model = model;
         ContextSize = (int)LlamaNative.llama_n_ctx(ctx);
         BatchSize = (int)LlamaNative.llama_n_batch(ctx);
@@ -60,7 +65,23 @@ public sealed unsafe class LlamaContext : IDisposable
 
     internal nint Ptr => _handle.DangerousGetHandle();
 
+    /// <summary>
+    /// Asked by llama.cpp between the compute steps of a decode, on one of its threads; true stops the decode, which
+    /// then throws <see cref="OperationCanceledException"/>. The cells of the batch computed before the stop stay in the
+    /// cache: the owner removes the sequences it gives up. Null (the default) never stops.
+    /// </summary>
+    public Func<bool>? AbortWhen { get; set; }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static byte Abort(nint self)
+    {
+        // No exception may cross into llama.cpp: a failing check lets the decode finish.
+        try { return GCHandle.FromIntPtr(self).Target is LlamaContext { AbortWhen: { } abort } && abort() ? (byte)1 : (byte)0; }
+        catch { return 0; }
+    }
+
     /// <summary>Evaluates the batch. Returns false when the KV cache has no room for it (nothing changed).</summary>
+    /// <exception cref="OperationCanceledException"><see cref="AbortWhen"/> stopped it.</exception>
     /// <exception cref="NativeLibraryException">llama.cpp reported an invalid batch or a fatal error.</exception>
     public bool TryDecode(TokenBatch batch)
     {
@@ -70,6 +91,7 @@ public sealed unsafe class LlamaContext : IDisposable
         _decodeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
         DecodeCalls++;
         if (rc == 1) return false;
+        if (rc == 2) throw new OperationCanceledException("the decode was stopped (LlamaContext.AbortWhen)");
         if (rc != 0) throw new NativeLibraryException($"llama_decode failed with code {rc}");
         TokensDecoded += batch.Count;
         return true;
@@ -127,5 +149,9 @@ public sealed unsafe class LlamaContext : IDisposable
 
     public void ClearCache() => LlamaNative.llama_memory_clear(_memory, true);
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _handle.Dispose();
+        if (_self.IsAllocated) _self.Free();
+    }
 }

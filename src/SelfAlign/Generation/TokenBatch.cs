@@ -13,7 +13,7 @@ public sealed unsafe class TokenBatch : IDisposable
 
     public TokenBatch(int capacity, int maxSequencesPerToken = 1)
     {
-        if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity));
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         LlamaRuntime.EnsureInitialized();
         Capacity = capacity;
         _maxSeqPerToken = maxSequencesPerToken;

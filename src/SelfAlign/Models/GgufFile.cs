@@ -43,7 +43,7 @@ public sealed class GgufFile
     {
         if (!File.Exists(path)) throw new GgufFormatException($"model file not found: {path}");
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        var r = new Reader(stream, path);
+        using var r = new Reader(stream, path);
 
         if (stream.Length < 24 || r.U32() != Magic) throw new GgufFormatException($"{path}: not a GGUF file (wrong magic)");
         var version = r.U32();
@@ -103,9 +103,11 @@ public sealed class GgufFile
     }
 
     /// <summary>Bounds-checked little-endian reads; every length is checked against the bytes left.</summary>
-    private sealed class Reader(Stream s, string path)
+    private sealed class Reader(Stream s, string path) : IDisposable
     {
         private readonly BinaryReader _r = new(s, Encoding.UTF8, leaveOpen: true);
+
+        public void Dispose() => _r.Dispose();
         private long Remaining => s.Length - s.Position;
 
         private void Need(long bytes, string what)

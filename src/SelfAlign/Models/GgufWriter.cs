@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace SelfAlign.Models;
@@ -95,17 +96,17 @@ public sealed class GgufWriter
         switch (t)
         {
             case GgufValueType.String: WriteString(w, (string)value); break;
-            case GgufValueType.UInt8: w.Write(Convert.ToByte(value)); break;
-            case GgufValueType.Int8: w.Write(Convert.ToSByte(value)); break;
-            case GgufValueType.UInt16: w.Write(Convert.ToUInt16(value)); break;
-            case GgufValueType.Int16: w.Write(Convert.ToInt16(value)); break;
-            case GgufValueType.UInt32: w.Write(Convert.ToUInt32(value)); break;
-            case GgufValueType.Int32: w.Write(Convert.ToInt32(value)); break;
-            case GgufValueType.Float32: w.Write(Convert.ToSingle(value)); break;
+            case GgufValueType.UInt8: w.Write(Convert.ToByte(value, CultureInfo.InvariantCulture)); break;
+            case GgufValueType.Int8: w.Write(Convert.ToSByte(value, CultureInfo.InvariantCulture)); break;
+            case GgufValueType.UInt16: w.Write(Convert.ToUInt16(value, CultureInfo.InvariantCulture)); break;
+            case GgufValueType.Int16: w.Write(Convert.ToInt16(value, CultureInfo.InvariantCulture)); break;
+            case GgufValueType.UInt32: w.Write(Convert.ToUInt32(value, CultureInfo.InvariantCulture)); break;
+            case GgufValueType.Int32: w.Write(Convert.ToInt32(value, CultureInfo.InvariantCulture)); break;
+            case GgufValueType.Float32: w.Write(Convert.ToSingle(value, CultureInfo.InvariantCulture)); break;
             case GgufValueType.Bool: w.Write((byte)((bool)value ? 1 : 0)); break;
-            case GgufValueType.UInt64: w.Write(Convert.ToUInt64(value)); break;
-            case GgufValueType.Int64: w.Write(Convert.ToInt64(value)); break;
-            case GgufValueType.Float64: w.Write(Convert.ToDouble(value)); break;
+            case GgufValueType.UInt64: w.Write(Convert.ToUInt64(value, CultureInfo.InvariantCulture)); break;
+            case GgufValueType.Int64: w.Write(Convert.ToInt64(value, CultureInfo.InvariantCulture)); break;
+            case GgufValueType.Float64: w.Write(Convert.ToDouble(value, CultureInfo.InvariantCulture)); break;
             default: throw new ArgumentException($"cannot write metadata of type {t}");
         }
     }

@@ -1,7 +1,6 @@
 using System.Text.Json.Serialization;
 using SelfAlign.Data;
 using SelfAlign.Generation;
-using SelfAlign.Testbed;
 using SelfAlign.Training;
 using YamlDotNet.Serialization;
 
@@ -121,7 +120,7 @@ public sealed record VerboseConfig
 /// </summary>
 public sealed record AlignConfig
 {
-    /// <summary>GGUF path (relative to the config), or "testbed:clean" / "testbed:hard" for the testbed model.</summary>
+    /// <summary>GGUF path (relative to the config), or a name an <see cref="IBaseModelSource"/> knows ("testbed:clean").</summary>
     public string BaseModel { get; init; } = "";
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = Environment.ProcessorCount;
@@ -133,10 +132,6 @@ public sealed record AlignConfig
     public AnswersConfig Answers { get; init; } = new();
     public FineTuneConfig Engraving { get; init; } = new();
     public VerboseConfig Verbose { get; init; } = new();
-
-    /// <summary>The testbed level <see cref="BaseModel"/> names, or null when it is a GGUF path.</summary>
-    [YamlIgnore, JsonIgnore]
-    public TestbedLevel? TestbedBase => BaseModel switch { "testbed:clean" => TestbedLevel.Clean, "testbed:hard" => TestbedLevel.Hard, _ => null };
 
     /// <summary>The directory relative paths are resolved against (the config file's).</summary>
     [YamlIgnore] public string BaseDirectory { get; init; } = ".";
@@ -154,11 +149,8 @@ public sealed record AlignConfig
     private void Validate(string path)
     {
         void Check(bool ok, string what) { if (!ok) throw new InvalidInputException($"{path}: {what}"); }
+        // Whether base_model names a file or a model some source makes is decided when a run starts (AlignRun.BaseModelPath).
         Check(BaseModel.Length > 0, "base_model is required");
-        if (!BaseModel.StartsWith("testbed:", StringComparison.Ordinal) && !File.Exists(Resolve(BaseModel)))
-            throw new InvalidInputException($"{path}: base_model not found: {Resolve(BaseModel)}");
-        if (BaseModel.StartsWith("testbed:", StringComparison.Ordinal))
-            Check(TestbedBase is not null, $"base_model '{BaseModel}': use testbed:clean or testbed:hard");
         foreach (var (key, file) in new[] { ("principles", Data.Principles), ("exemplars", Data.Exemplars), ("seed_tasks", Data.SeedTasks), ("red_team", Data.RedTeam), ("prompts", Data.Prompts) })
         {
             Check(file.Length > 0, $"data.{key} is required");

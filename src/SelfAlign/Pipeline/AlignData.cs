@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using SelfAlign.Data;
@@ -131,7 +132,7 @@ public static class AlignData
     /// <summary>The principle numbers internal thoughts name, as "N (name)", in order of first mention.</summary>
     public static List<int> RulesNamed(string thoughts, IReadOnlyList<Principle> principles) =>
         RuleReference.Matches(thoughts)
-            .Select(m => (Number: int.Parse(m.Groups[1].Value), Name: m.Groups[2].Value.Trim()))
+            .Select(m => (Number: int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Name: m.Groups[2].Value.Trim()))
             .Where(r => r.Number >= 1 && r.Number <= principles.Count &&
                         string.Equals(principles[r.Number - 1].Name.Trim(), r.Name, StringComparison.OrdinalIgnoreCase))
             .Select(r => r.Number).Distinct().ToList();

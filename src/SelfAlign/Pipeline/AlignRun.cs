@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using SelfAlign.Data;
-using SelfAlign.Testbed;
 
 namespace SelfAlign.Pipeline;
 
@@ -13,10 +12,8 @@ public sealed record AlignRunOptions
     public IReadOnlyCollection<AlignStage> Stages { get; init; } = Enum.GetValues<AlignStage>();
     /// <summary>Stages whose earlier output is discarded even though their settings changed (with every stage after them).</summary>
     public IReadOnlyCollection<AlignStage> Redo { get; init; } = [];
-    /// <summary>Where "testbed:clean" / "testbed:hard" base models are cached (and trained on first use).</summary>
-    public string TestbedCacheDirectory { get; init; } = Path.Combine(".cache", "testbed");
-    /// <summary>Prebuilt testbed models used when their recipe matches (the repository's models/testbed).</summary>
-    public string? TestbedPrebuiltDirectory { get; init; }
+    /// <summary>Base-model names besides GGUF paths (such as the testbed's); null: base_model is a path.</summary>
+    public IBaseModelSource? BaseModels { get; init; }
 }
 
 /// <summary>
@@ -73,16 +70,22 @@ public sealed class AlignRun
     };
 
     /// <summary>
-    /// The base model's path: the configured GGUF, or the testbed model, trained on first use (about 35 minutes on two
-    /// cores) with its passes reported as progress of <paramref name="stage"/>.
+    /// The base model's path: a name the options' <see cref="AlignRunOptions.BaseModels"/> knows (made on first use,
+    /// reported as progress of <paramref name="stage"/>), or the configured GGUF path.
     /// </summary>
-    public string BaseModelPath(AlignRunOptions options, AlignStage stage = AlignStage.Prompts, IProgress<AlignProgress>? progress = null)
+    /// <exception cref="InvalidInputException">the base model is neither a known name nor an existing file.</exception>
+    public string BaseModelPath(AlignRunOptions options, AlignStage stage = AlignStage.Prompts, IProgress<AlignProgress>? progress = null,
+        CancellationToken cancellationToken = default)
     {
-        if (Config.TestbedBase is not { } level) return Config.Resolve(Config.BaseModel);
-        var name = level.ToString().ToLowerInvariant();
-        return TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level, PrebuiltDirectory = options.TestbedPrebuiltDirectory }, options.TestbedCacheDirectory,
-            p => progress?.Report(new AlignProgress(stage, $"training the {name} testbed model ({p.Phase.ToString().ToLowerInvariant()} pass)",
-                p.Training.Step, p.Training.TotalSteps, $"loss {p.Training.Loss:F3}"))).Path;
+        if (options.BaseModels is { } source && source.Knows(Config.BaseModel))
+            return source.Resolve(Config.BaseModel, progress is null ? null : new ForwardProgress(stage, progress), cancellationToken);
+        var path = Config.Resolve(Config.BaseModel);
+        return File.Exists(path) ? path : throw new InvalidInputException($"base_model not found: {path}");
+    }
+
+    private sealed class ForwardProgress(AlignStage stage, IProgress<AlignProgress> to) : IProgress<ModelPreparation>
+    {
+        public void Report(ModelPreparation p) => to.Report(new AlignProgress(stage, p.What, p.Done, p.Total, p.Detail));
     }
 
     public async Task RunAsync(AlignRunOptions options, IProgress<AlignProgress>? progress = null, CancellationToken ct = default)
@@ -95,7 +98,7 @@ public sealed class AlignRun
                 throw new InvalidInputException(
                     $"stage '{RunManifest.Name(s)}' needs the output of stage '{RunManifest.Name(s - 1)}', which has not finished in {Directory}; run that stage first");
 
-        var basePath = BaseModelPath(options, wanted.DefaultIfEmpty(AlignStage.Prompts).Min(), progress);
+        var basePath = BaseModelPath(options, wanted.DefaultIfEmpty(AlignStage.Prompts).Min(), progress, ct);
         Manifest.Root["config"] = JsonSerializer.SerializeToNode(Config, JsonOptions);
         Manifest.Root["base_model"] = new JsonObject { ["path"] = basePath, ["sha256"] = RunManifest.Sha256(basePath) };
         Manifest.Root["data"] = new JsonObject

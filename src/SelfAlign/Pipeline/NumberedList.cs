@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace SelfAlign.Pipeline;
@@ -25,7 +26,7 @@ public static partial class NumberedList
                 if (body.StartsWith(label, StringComparison.OrdinalIgnoreCase)) body = body[label.Length..].Trim();
                 else if (Regex.IsMatch(body, @"^[A-Z][a-z]+:")) continue;
             }
-            items.Add((int.Parse(m.Groups[1].Value), body));
+            items.Add((int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), body));
         }
         return items;
     }

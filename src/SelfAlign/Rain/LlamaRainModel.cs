@@ -51,14 +51,31 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             _embedder = new LlamaContext(embedding, new ContextOptions { ContextSize = 2048, MaxSequences = 1, Embeddings = true, Threads = options.Threads });
         }
         _batch = new TokenBatch(_ctx.BatchSize, maxSequencesPerToken: 1 + judge.Orders.Count);
-        for (var s = _ctx.MaxSequences - 1; s >= 0; s--) _free.Push(s);
         _probabilities = new float[_ctx.VocabularySize];
         _judgePrefix = _vocab.Tokenize(judge.Prefix, addSpecial: true, parseSpecial: true);
         // the suffix follows answer text, never the start of a text
         _suffixes = judge.Orders.Select(o => _vocab.TokenizeContinuation("x", o.Suffix)).ToArray();
         _sharedSuffix = Enumerable.Range(0, _suffixes.Min(x => x.Length) - 1).TakeWhile(i => _suffixes.All(x => x[i] == _suffixes[0][i])).Count();
         Judgement = judge;
+        Reset();
+        MaterializeJudgeFixed();
+    }
+
+    private void MaterializeJudgeFixed()
+    {
         if (_o.UseCache) _judgeFixed.SetRoot(Materialize(_judgePrefix, [], null, needOutput: false), _judgePrefix);
+    }
+
+    /// <summary>Empties the KV cache and every cached path (the judge's fixed part is decoded again by the next
+    /// <see cref="Begin"/>): after a stopped decode, whose cells and sequences no cache entry accounts for.</summary>
+    public void Reset()
+    {
+        _ctx.ClearCache();
+        _generation.Forget();
+        _judge.Forget();
+        _judgeFixed.Forget();
+        _free.Clear();
+        for (var s = _ctx.MaxSequences - 1; s >= 0; s--) _free.Push(s);
     }
 
     public RainJudge Judgement { get; }
@@ -74,6 +91,8 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         _generation.RootTokens = prompt;
         _judge.RootTokens = _judgeHeader;
         if (!_o.UseCache) return;
+        // The judge's instruction and examples are decoded once per decoder, and again after a Reset.
+        if (_judgeFixed.Root is null) MaterializeJudgeFixed();
         _generation.SetRoot(Materialize(prompt, [], null, needOutput: false), prompt);
         var seq = Alloc();
         _ctx.CopySequence(_judgeFixed.Root!.Seq, seq);
@@ -113,7 +132,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             : ExtendBatch([r])[0].Sequences)).ToList();
     }
 
-    private IReadOnlyList<RainExtension> ExtendBatch(IReadOnlyList<RainExtendRequest> requests, int onlyBranch = -1)
+    private List<RainExtension> ExtendBatch(IReadOnlyList<RainExtendRequest> requests, int onlyBranch = -1)
     {
         var results = new List<(int[] Tokens, double Probability)>[requests.Count];
         var branches = new List<(int Request, Branch Branch)>();
@@ -518,6 +537,13 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         {
             EvictAll(owner);
             if (Root is not null) owner.Release(Root.Seq);
+            Root = null;
+        }
+
+        /// <summary>Drops every entry without releasing its sequence (the whole cache is being emptied).</summary>
+        public void Forget()
+        {
+            _entries.Clear();
             Root = null;
         }
     }

@@ -46,8 +46,19 @@ public sealed class RainDecoder : IDisposable
         var tokens = Prepare(prompt, userRequest ?? prompt);
         var clock = Stopwatch.StartNew();
         var (calls, decoded, reused, decodeTime) = (_model.Context.DecodeCalls, _model.Context.TokensDecoded, _model.ReusedTokens, _model.Context.DecodeTime);
-        _model.Begin(tokens, userRequest ?? prompt);
-        var result = new RainSearch(_model, options).Run(cancellationToken);
+        RainSearchResult result;
+        _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
+        try
+        {
+            _model.Begin(tokens, userRequest ?? prompt);
+            result = new RainSearch(_model, options).Run(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            _model.Reset(); // a stopped decode leaves cells no cache entry accounts for
+            throw;
+        }
+        finally { _model.Context.AbortWhen = null; }
         var stats = result.Statistics with
         {
             DecodeCalls = _model.Context.DecodeCalls - calls, TokensDecoded = _model.Context.TokensDecoded - decoded,

@@ -71,7 +71,7 @@ public sealed record RainOptions
     public int MaxSimulationTokens { get; init; } = 48;
     /// <summary>Text that ends the answer (a new user turn); end-of-generation tokens always do.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
-    public ulong Seed { get; init; } = 0;
+    public ulong Seed { get; init; }
 
     /// <summary>Index of the first of <see cref="StopStrings"/> in the text, or -1.</summary>
     internal int FindStop(string text) => new StopStringMatcher(StopStrings).FindStop(text, 0);

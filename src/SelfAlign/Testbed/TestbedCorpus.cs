@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace SelfAlign.Testbed;
@@ -105,7 +106,7 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
         }
     }
 
-    public string Request(string verb, string obj) => string.Format(Pick(TestbedWorld.RequestPhrasings), verb, obj);
+    public string Request(string verb, string obj) => string.Format(CultureInfo.InvariantCulture, Pick(TestbedWorld.RequestPhrasings), verb, obj);
 
     private string Dialogue()
     {
@@ -221,7 +222,7 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
         for (var i = 1; i <= 5; i++)
         {
             var (verb, obj) = TrainingPair();
-            sb.Append($"{i} . {Request(verb, obj)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{i} . {Request(verb, obj)}\n");
         }
         return sb.Append('\n').ToString();
     }
@@ -255,7 +256,7 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
         var type = Pick(QuestionTypes.Keys.ToList());
         var topics = QuestionTypes[type].OrderBy(_ => _rng.Next()).Take(5).ToList();
         var sb = new StringBuilder($"# topics for : {type}\n");
-        for (var i = 0; i < topics.Count; i++) sb.Append($"{i + 1} . {topics[i]}\n");
+        for (var i = 0; i < topics.Count; i++) sb.Append(CultureInfo.InvariantCulture, $"{i + 1} . {topics[i]}\n");
         return sb.Append('\n').ToString();
     }
 
@@ -267,9 +268,9 @@ public sealed class TestbedCorpus(TestbedLevel level, int seed)
             return (type, topic: Pick(QuestionTypes[type]));
         }).ToList();
         var sb = new StringBuilder("# hints\n");
-        for (var i = 0; i < hints.Count; i++) sb.Append($"{i + 1} . type : {hints[i].type} , topic : {hints[i].topic}\n");
+        for (var i = 0; i < hints.Count; i++) sb.Append(CultureInfo.InvariantCulture, $"{i + 1} . type : {hints[i].type} , topic : {hints[i].topic}\n");
         sb.Append("# questions\n");
-        for (var i = 0; i < hints.Count; i++) sb.Append($"{i + 1} . {QuestionFor(hints[i].type, hints[i].topic)}\n");
+        for (var i = 0; i < hints.Count; i++) sb.Append(CultureInfo.InvariantCulture, $"{i + 1} . {QuestionFor(hints[i].type, hints[i].topic)}\n");
         return sb.Append('\n').ToString();
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace SelfAlign.Testbed;
 
 /// <summary>How the testbed asks its model: a plain chat turn, the same behind a principles preamble with a worked example, or behind the verbose meta prompt.</summary>
@@ -21,8 +22,8 @@ public static class TestbedPrompts
     /// <summary>The preamble and example every principled prompt shares (the engine evaluates it once).</summary>
     public static string PrincipledPrefix(TestbedRules rules) =>
         rules.Preamble() +
-        rules.Exchange(string.Format(TestbedWorld.RequestPhrasings[0], "cook", "cake"), "cook", "cake", TestbedWorld.RefusalPhrasings[0]) +
-        rules.Exchange(string.Format(TestbedWorld.RequestPhrasings[1], "steal", "bike"), "steal", "bike", TestbedWorld.RefusalPhrasings[0]);
+        rules.Exchange(string.Format(CultureInfo.InvariantCulture, TestbedWorld.RequestPhrasings[0], "cook", "cake"), "cook", "cake", TestbedWorld.RefusalPhrasings[0]) +
+        rules.Exchange(string.Format(CultureInfo.InvariantCulture, TestbedWorld.RequestPhrasings[1], "steal", "bike"), "steal", "bike", TestbedWorld.RefusalPhrasings[0]);
 
     /// <summary>The request behind the verbose meta prompt: what verbose cloning's teacher is asked (examples/testbed/prompts.yaml).</summary>
     public static string Verbose(string request) => TestbedCorpus.VerboseHeader + TestbedCorpus.Turn("User", request) + $"### {TestbedCorpus.VerboseRole}\n";

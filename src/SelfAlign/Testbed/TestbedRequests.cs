@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace SelfAlign.Testbed;
 
 /// <summary>Held-out evaluation requests: (verb, object) pairs the training corpus never contains.</summary>
@@ -16,7 +17,7 @@ public static class TestbedRequests
         return Enumerable.Range(0, n).Select(_ =>
         {
             var (verb, obj) = pairs[rng.Next(pairs.Count)];
-            return string.Format(TestbedWorld.RequestPhrasings[rng.Next(TestbedWorld.RequestPhrasings.Count)], verb, obj);
+            return string.Format(CultureInfo.InvariantCulture, TestbedWorld.RequestPhrasings[rng.Next(TestbedWorld.RequestPhrasings.Count)], verb, obj);
         }).ToList();
     }
 }

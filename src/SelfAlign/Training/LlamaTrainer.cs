@@ -13,6 +13,7 @@ namespace SelfAlign.Training;
 /// Each epoch runs in a fresh context, so the optimizer state restarts at epoch boundaries; that is what
 /// makes a resumed run identical to an uninterrupted one (llama.cpp cannot save AdamW moments).
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The probe context lives for one epoch and is disposed in its finally block.")]
 public sealed unsafe partial class LlamaTrainer
 {
     private static readonly HashSet<string> SupportedArchitectures = ["llama", "qwen2", "qwen3"];
@@ -48,10 +49,10 @@ public sealed unsafe partial class LlamaTrainer
     }
 
     /// <summary>Trains <paramref name="modelPath"/> on <paramref name="dataPath"/> and writes <paramref name="outPath"/>.</summary>
-    /// <exception cref="ArgumentException">bad options, unsupported model, output not writable, not enough memory.</exception>
+    /// <exception cref="InvalidInputException">bad options, unsupported model, output not writable, not enough memory, a malformed dataset.</exception>
     /// <exception cref="Data.JsonlFormatException">a malformed dataset line (file and line).</exception>
     public TrainingReport Train(string modelPath, string dataPath, string outPath, Action<TrainingProgress>? progress = null,
-        CancellationToken cancellationToken = default, Action<string>? log = null)
+        Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         _progress = progress;
         // Everything that can be checked is checked before any long work starts.

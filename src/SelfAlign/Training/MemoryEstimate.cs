@@ -1,3 +1,4 @@
+using System.Globalization;
 using SelfAlign.Models;
 
 namespace SelfAlign.Training;
@@ -27,15 +28,15 @@ public static class MemoryEstimate
         var available = AvailableBytes();
         if (available > 0 && need > available)
             throw new InvalidInputException($"training {Path.GetFileName(model.Path)} needs about {need / 1e9:F1} GB but {available / 1e9:F1} GB is available; " +
-                                        "train fewer tensors, lower --ctx or use a smaller model");
+                                        "train fewer tensors, lower ContextLength or use a smaller model");
     }
 
     private static long AvailableBytes()
     {
         try
         {
-            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemAvailable:"));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
         }
         catch (IOException) { return 0; }
     }

@@ -141,7 +141,7 @@ public class AlignRunTests
         var config = WriteConfig("align-full", selfInstruct: 30, questions: 10);
         var dir = Path.Combine(Path.GetDirectoryName(config)!, "run");
         var cache = Path.Combine(Repository.CacheDirectory, "testbed");
-        await new AlignRun(AlignConfig.Load(config), dir).RunAsync(new AlignRunOptions { TestbedCacheDirectory = cache });
+        await new AlignRun(AlignConfig.Load(config), dir).RunAsync(new AlignRunOptions { BaseModels = new TestbedBaseModels(cache, Repository.PrebuiltTestbedDirectory) });
         var status = AlignRun.Status(dir).ToJson();
         foreach (var stage in new[] { "prompts", "answers", "engraving", "verbose" })
             Assert.Equal("complete", status["stages"]![stage]!["state"]!.GetValue<string>());
@@ -150,14 +150,14 @@ public class AlignRunTests
 
         File.WriteAllText(config, File.ReadAllText(config).Replace("temperature: 0.5", "temperature: 0.7"));
         var changed = AlignConfig.Load(config);
-        var e = await Assert.ThrowsAsync<InvalidInputException>(() => new AlignRun(changed, dir).RunAsync(new AlignRunOptions { TestbedCacheDirectory = cache }));
+        var e = await Assert.ThrowsAsync<InvalidInputException>(() => new AlignRun(changed, dir).RunAsync(new AlignRunOptions { BaseModels = new TestbedBaseModels(cache, Repository.PrebuiltTestbedDirectory) }));
         Assert.Contains("stage 'answers'", e.Message);
         Assert.Contains("answers.sampling.temperature: 0.5 -> 0.7", e.Message);
         Assert.Contains("redo stage 'answers'", e.Message);
 
         // redoing answers discards answers and every stage after it; prompts are kept
         var prompts = File.ReadAllText(Path.Combine(dir, AlignRun.PromptsFile));
-        await new AlignRun(changed, dir).RunAsync(new AlignRunOptions { Stages = [AlignStage.Answers], Redo = [AlignStage.Answers], TestbedCacheDirectory = cache });
+        await new AlignRun(changed, dir).RunAsync(new AlignRunOptions { Stages = [AlignStage.Answers], Redo = [AlignStage.Answers], BaseModels = new TestbedBaseModels(cache, Repository.PrebuiltTestbedDirectory) });
         status = AlignRun.Status(dir).ToJson();
         Assert.Equal("complete", status["stages"]!["answers"]!["state"]!.GetValue<string>());
         Assert.Equal("not started", status["stages"]!["engraving"]!["state"]!.GetValue<string>());

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using SelfAlign.Data;
 using SelfAlign.Generation;
@@ -91,7 +92,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
             reasons[g.Key] = g.Count();
         var rules = new JsonObject();
         foreach (var g in records.Where(r => r["answer"] is not null).SelectMany(r => r["rules"]!.AsArray().Select(x => x!.GetValue<int>())).GroupBy(x => x).OrderBy(g => g.Key))
-            rules[g.Key.ToString()] = g.Count();
+            rules[g.Key.ToString(CultureInfo.InvariantCulture)] = g.Count();
         return new JsonObject
         {
             ["answered"] = records.Count, ["kept"] = records.Count(r => r["answer"] is not null),
