@@ -95,7 +95,7 @@ public static unsafe class EngineBenchmark
     {
         var p = LlamaNative.llama_context_default_params();
         p.n_ctx = 1024; p.n_batch = 512; p.n_ubatch = 512; p.n_seq_max = 1;
-        p.n_threads = o.Threads; p.n_threads_batch = o.Threads; p.flash_attn_type = 0; p.no_perf = 1;
+        p.n_threads = o.Threads; p.n_threads_batch = o.Threads; p.flash_attn_type = LlamaNative.LLAMA_FLASH_ATTN_TYPE_DISABLED; p.no_perf = 1;
         var ctx = LlamaNative.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
         using var sampler = new SafeLlamaSamplerHandle(LlamaNative.llama_sampler_init_greedy());
         var batch = LlamaNative.llama_batch_init(512, 0, 1);

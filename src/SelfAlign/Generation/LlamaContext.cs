@@ -44,9 +44,9 @@ public sealed unsafe class LlamaContext : IDisposable
         p.n_threads_batch = options.Threads;
         p.embeddings = (byte)(options.Embeddings ? 1 : 0);
         p.kv_unified = (byte)(options.UnifiedKvCache ? 1 : 0);
-        if (options.F32KvCache) p.type_k = p.type_v = 0; // GGML_TYPE_F32
+        if (options.F32KvCache) p.type_k = p.type_v = LlamaNative.GGML_TYPE_F32;
         p.no_perf = 1;
-        if (options.FlashAttention is { } fa) p.flash_attn_type = fa ? 1 : 0;
+        if (options.FlashAttention is { } fa) p.flash_attn_type = fa ? LlamaNative.LLAMA_FLASH_ATTN_TYPE_ENABLED : LlamaNative.LLAMA_FLASH_ATTN_TYPE_DISABLED;
 
         var ctx = LlamaNative.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
         if (ctx == 0) throw new NativeLibraryException($"llama.cpp could not create a context of {p.n_ctx} tokens (out of memory?)");
@@ -90,8 +90,8 @@ public sealed unsafe class LlamaContext : IDisposable
         var rc = LlamaNative.llama_decode(Ptr, batch.Native);
         _decodeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
         DecodeCalls++;
-        if (rc == 1) return false;
-        if (rc == 2) throw new OperationCanceledException("the decode was stopped (LlamaContext.AbortWhen)");
+        if (rc == LlamaNative.LLAMA_DECODE_NO_KV_SLOT) return false;
+        if (rc == LlamaNative.LLAMA_DECODE_ABORTED) throw new OperationCanceledException("the decode was stopped (LlamaContext.AbortWhen)");
         if (rc != 0) throw new NativeLibraryException($"llama_decode failed with code {rc}");
         TokensDecoded += batch.Count;
         return true;

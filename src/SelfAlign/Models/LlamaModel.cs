@@ -36,7 +36,7 @@ public sealed unsafe class LlamaModel : IDisposable
         var p = LlamaNative.llama_model_default_params();
         p.n_gpu_layers = options.GpuLayers;
         p.vocab_only = options.VocabularyOnly;
-        if (options.WritableWeights) p.load_mode = 0; // LLAMA_LOAD_MODE_NONE: read into memory, not mmap
+        if (options.WritableWeights) p.load_mode = LlamaNative.LLAMA_LOAD_MODE_NONE;
         var pathBytes = Utf8.NullTerminated(System.IO.Path.GetFullPath(path));
         nint handle;
         fixed (byte* pp = pathBytes) handle = LlamaNative.llama_model_load_from_file(pp, p);

@@ -13,6 +13,13 @@ internal static unsafe partial class LlamaNative
     public const string Ggml = "ggml";
     public const string GgmlBase = "ggml-base";
 
+    // Values of llama.h's enums and return codes that the project sets or reads.
+    public const int LLAMA_LOAD_MODE_NONE = 0;        // read weights into memory instead of mmap
+    public const int LLAMA_FLASH_ATTN_TYPE_DISABLED = 0;
+    public const int LLAMA_FLASH_ATTN_TYPE_ENABLED = 1;
+    public const int LLAMA_DECODE_NO_KV_SLOT = 1;     // llama_decode: no room in the KV cache, nothing changed
+    public const int LLAMA_DECODE_ABORTED = 2;        // llama_decode: the abort callback stopped it
+
     // ---- backend and system ----
     [DllImport(Ggml)] public static extern void ggml_backend_load_all_from_path(byte* dirPath);
     [DllImport(Llama)] public static extern void llama_backend_init();
@@ -33,12 +40,9 @@ internal static unsafe partial class LlamaNative
     [DllImport(Llama)] public static extern int llama_model_n_ctx_train(nint model);
     [DllImport(Llama)] public static extern int llama_model_n_embd(nint model);
     [DllImport(Llama)] public static extern int llama_model_n_layer(nint model);
-    [DllImport(Llama)] public static extern int llama_model_n_head(nint model);
-    [DllImport(Llama)] public static extern int llama_model_n_head_kv(nint model);
     [DllImport(Llama)] public static extern ulong llama_model_n_params(nint model);
     [DllImport(Llama)] public static extern ulong llama_model_size(nint model);
     [DllImport(Llama)] public static extern int llama_model_desc(nint model, byte* buf, nuint bufSize);
-    [DllImport(Llama)] public static extern int llama_model_meta_val_str(nint model, byte* key, byte* buf, nuint bufSize);
     [DllImport(Llama)] public static extern nint llama_model_chat_template(nint model, byte* name);
     [DllImport(Llama)] public static extern uint llama_model_quantize(byte* fnameInp, byte* fnameOut, llama_model_quantize_params* p);
 
@@ -50,12 +54,9 @@ internal static unsafe partial class LlamaNative
     [DllImport(Llama)] public static extern uint llama_n_ctx_seq(nint ctx);
     [DllImport(Llama)] public static extern uint llama_n_seq_max(nint ctx);
     [DllImport(Llama)] public static extern nint llama_get_memory(nint ctx);
-    [DllImport(Llama)] public static extern void llama_set_n_threads(nint ctx, int nThreads, int nThreadsBatch);
-    [DllImport(Llama)] public static extern void llama_set_embeddings(nint ctx, [MarshalAs(UnmanagedType.U1)] bool embeddings);
     [DllImport(Llama)] public static extern int llama_decode(nint ctx, llama_batch batch);
     [DllImport(Llama)] public static extern float* llama_get_logits_ith(nint ctx, int i);
     [DllImport(Llama)] public static extern float* llama_get_embeddings_ith(nint ctx, int i);
-    [DllImport(Llama)] public static extern float* llama_get_embeddings_seq(nint ctx, int seqId);
     [DllImport(Llama)] public static extern void llama_set_abort_callback(nint ctx, delegate* unmanaged[Cdecl]<nint, byte> cb, nint data);
 
     // ---- batch ----
@@ -66,19 +67,14 @@ internal static unsafe partial class LlamaNative
     [DllImport(Llama)] public static extern void llama_memory_clear(nint mem, [MarshalAs(UnmanagedType.U1)] bool data);
     [DllImport(Llama)][return: MarshalAs(UnmanagedType.U1)] public static extern bool llama_memory_seq_rm(nint mem, int seqId, int p0, int p1);
     [DllImport(Llama)] public static extern void llama_memory_seq_cp(nint mem, int src, int dst, int p0, int p1);
-    [DllImport(Llama)] public static extern void llama_memory_seq_keep(nint mem, int seqId);
-    [DllImport(Llama)] public static extern int llama_memory_seq_pos_min(nint mem, int seqId);
     [DllImport(Llama)] public static extern int llama_memory_seq_pos_max(nint mem, int seqId);
 
     // ---- vocabulary ----
     [DllImport(Llama)] public static extern int llama_vocab_n_tokens(nint vocab);
-    [DllImport(Llama)] public static extern int llama_vocab_type(nint vocab);
     [DllImport(Llama)] public static extern int llama_vocab_bos(nint vocab);
     [DllImport(Llama)] public static extern int llama_vocab_eos(nint vocab);
     [DllImport(Llama)] public static extern int llama_vocab_eot(nint vocab);
-    [DllImport(Llama)] public static extern int llama_vocab_nl(nint vocab);
     [DllImport(Llama)][return: MarshalAs(UnmanagedType.U1)] public static extern bool llama_vocab_is_eog(nint vocab, int token);
-    [DllImport(Llama)][return: MarshalAs(UnmanagedType.U1)] public static extern bool llama_vocab_is_control(nint vocab, int token);
     [DllImport(Llama)][return: MarshalAs(UnmanagedType.U1)] public static extern bool llama_vocab_get_add_bos(nint vocab);
     [DllImport(Llama)] public static extern nint llama_vocab_get_text(nint vocab, int token);
     [DllImport(Llama)] public static extern int llama_tokenize(nint vocab, byte* text, int textLen, int* tokens, int nTokensMax,

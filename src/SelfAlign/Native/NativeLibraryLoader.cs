@@ -6,12 +6,11 @@ namespace SelfAlign.Native;
 /// <summary>Finds llama.cpp's shared libraries on disk and binds the logical DllImport names to them.</summary>
 internal static class NativeLibraryLoader
 {
-    /// <summary>Versioned file names of this release: the sonames are the file names.</summary>
     private static readonly (string Name, string File)[] Libraries =
     [
-        (LlamaNative.GgmlBase, "libggml-base.so"),
-        (LlamaNative.Ggml, "libggml.v0.5.0.so"),
-        (LlamaNative.Llama, "libllama.v0.5.0.so"),
+        (LlamaNative.GgmlBase, NativeVersion.GgmlBaseLibrary),
+        (LlamaNative.Ggml, NativeVersion.GgmlLibrary),
+        (LlamaNative.Llama, NativeVersion.LlamaLibrary),
     ];
 
     private static readonly Dictionary<string, nint> Handles = new();
@@ -21,9 +20,9 @@ internal static class NativeLibraryLoader
     public static string Load(NativeRuntimeOptions options)
     {
         var candidates = CandidateDirectories(options).ToList();
-        var dir = candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, "libllama.v0.5.0.so")))
+        var dir = candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, NativeVersion.LlamaLibrary)))
             ?? throw new NativeLibraryException(
-                $"llama.cpp native library libllama.v0.5.0.so not found (looked in {string.Join(", ", candidates)}); " +
+                $"llama.cpp native library {NativeVersion.LlamaLibrary} not found (looked in {string.Join(", ", candidates)}); " +
                 "build the project (it runs `npm ci`) or set SELFALIGN_NATIVE_DIR");
 
         foreach (var (name, file) in Libraries)

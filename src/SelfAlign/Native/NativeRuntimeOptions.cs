@@ -12,7 +12,7 @@ public enum NativeBackend
 /// <summary>Where and how to load llama.cpp. Set once, before the first model is loaded.</summary>
 public sealed record NativeRuntimeOptions
 {
-    /// <summary>A directory holding libllama.v0.5.0.so and its ggml libraries; null searches the usual places.</summary>
+    /// <summary>A directory holding <see cref="NativeVersion.LlamaLibrary"/> and its ggml libraries; null searches the usual places.</summary>
     public string? LibraryDirectory { get; init; }
 
     public NativeBackend Backend { get; init; } = NativeBackend.Cpu;

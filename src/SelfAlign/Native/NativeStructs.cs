@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace SelfAlign.Native;
 
-// Layouts of llama.cpp v0.5.0 (commit 0ad4a86) structs as declared in include/llama.h.
+// Layouts of the structs of the llama.cpp release NativeVersion names, as declared in its include/llama.h.
 // They change between releases: NativeStructLayoutTests asserts every size.
 
 [StructLayout(LayoutKind.Sequential)]

@@ -108,7 +108,7 @@ public sealed class AlignRun
         };
         Manifest.Root["versions"] = new JsonObject
         {
-            ["selfalign"] = typeof(AlignRun).Assembly.GetName().Version?.ToString(), ["llama_cpp_package"] = "@node-llama-cpp/linux-x64@3.22.1",
+            ["selfalign"] = typeof(AlignRun).Assembly.GetName().Version?.ToString(), ["llama_cpp_package"] = Native.NativeVersion.Package,
         };
         Manifest.Save();
 

@@ -79,18 +79,18 @@ public class AlignRunTests
         var o = CliProcess.Run(Args(reference));
         Assert.True(o.ExitCode == 0, o.Stderr);
 
-        // kill -9 at growing delays until a run completes (each rerun continues the last); at least one kill must land mid-stage
-        var partialKills = 0;
-        for (var delay = 1500; ; delay = delay * 3 / 2)
+        // kill -9 once each run has written a growing number of new records, until a run completes (each rerun continues
+        // the last). Kills follow observed progress, not the clock, so a busy machine only makes the test slower.
+        var kills = 0;
+        int exitCode;
+        while (true)
         {
-            var (exited, _) = RunAndKillAfter(Args(killed), delay);
-            if (exited) break;
-            var lines = new[] { AlignRun.SelfInstructFile, AlignRun.AnswersFile }
-                .Select(f => Path.Combine(killed, f)).Where(File.Exists).Sum(f => File.ReadAllLines(f).Length);
-            if (lines > 0) partialKills++;
-            Assert.True(delay < 60_000, "the run never finished");
+            var (exited, code) = RunAndKillAfterRecords(Args(killed), killed, 60 + 60 * kills);
+            if (exited) { exitCode = code; break; }
+            kills++;
         }
-        Assert.True(partialKills >= 1, "no kill landed after output had started");
+        Assert.Equal(0, exitCode);
+        Assert.True(kills >= 2, $"only {kills} kills landed before the run finished");
 
         // Exact accounting: every request and every prompt once, none lost or repeated. Texts are compared by share:
         // each request carries its own seed, but llama.cpp's batched decode is not bit-identical across batch
@@ -121,18 +121,30 @@ public class AlignRunTests
         Assert.Equal(prompts.Count, status["stages"]!["answers"]!["counts"]!["answered"]!.GetValue<int>());
     }
 
-    private static (bool Exited, int Code) RunAndKillAfter(string[] args, int milliseconds)
+    /// <summary>Runs the command and SIGKILLs it once its run directory holds <paramref name="newRecords"/> more JSONL
+    /// lines than at the start; (true, exit code) when it finished first.</summary>
+    private static (bool Exited, int Code) RunAndKillAfterRecords(string[] args, string runDirectory, int newRecords)
     {
+        static int Records(string dir) => !Directory.Exists(dir) ? 0 : Directory.EnumerateFiles(dir, "*.jsonl").Sum(f =>
+        {
+            using var reader = new StreamReader(new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            return reader.ReadToEnd().Count(c => c == '\n');
+        });
+        var start = Records(runDirectory);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(CliProcess.Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         _ = p.StandardOutput.ReadToEndAsync();
         _ = p.StandardError.ReadToEndAsync();
-        if (p.WaitForExit(milliseconds)) return (true, p.ExitCode);
-        p.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
-        p.WaitForExit();
-        return (false, -1);
+        while (!p.WaitForExit(50))
+        {
+            if (Records(runDirectory) - start < newRecords) continue;
+            p.Kill(entireProcessTree: true); // SIGKILL: no chance to clean up
+            p.WaitForExit();
+            return (false, -1);
+        }
+        return (true, p.ExitCode);
     }
 
     [Fact]

@@ -14,8 +14,9 @@ public class RainSearchTests
     {
         var model = new ScriptedRainModel { Rejected = [1] }; // 'b', the most likely token at every step
         var result = new RainSearch(model, Options(leaves)).Run();
-        Assert.NotEmpty(result.Tokens);
-        Assert.NotEqual(1, result.Tokens[0]);
+        // The next likeliest first token, then (nothing else being rejected) the likeliest tokens until the model ends.
+        Assert.Equal([2, 1, 1, 1, 1, 1], result.Tokens);
+        Assert.Equal(3, result.Statistics.Commits); // token sets of 1, 2 and 4, the last cut by the end token
         Assert.Contains(model.Judged, a => a.Length > 0 && a[0] == 1); // it did look into the rejected branch
     }
 
@@ -23,7 +24,8 @@ public class RainSearchTests
     public void WithoutRejectionsTheSearchCommitsTheLikeliestTokens()
     {
         var result = new RainSearch(new ScriptedRainModel(), Options()).Run();
-        Assert.Equal(1, result.Tokens[0]);
+        Assert.Equal([1, 1, 1, 1, 1, 1], result.Tokens);
+        Assert.Equal(3, result.Statistics.Commits);
     }
 
     [Fact]
