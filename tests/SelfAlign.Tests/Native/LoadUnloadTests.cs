@@ -5,6 +5,9 @@ using Xunit;
 
 namespace SelfAlign.Tests.Native;
 
+/// <summary>Runs alone (after the parallel tests): it reads the whole process's resident memory.</summary>
+[CollectionDefinition(nameof(LoadUnloadTests), DisableParallelization = true)]
+[Collection(nameof(LoadUnloadTests))]
 public class LoadUnloadTests
 {
     [Fact]
