@@ -18,18 +18,20 @@ public static class ByteFallbackVocabulary
     /// <summary>Tokenizer metadata for a GGUF file with exactly <paramref name="size"/> tokens.</summary>
     /// <param name="size">tokens in the vocabulary; filled with letter pieces after the words.</param>
     /// <param name="extraWords">words to give their own tokens first (a testbed's vocabulary).</param>
-    public static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> Build(int size, IEnumerable<string>? extraWords = null) =>
-        Build(extraWords, size);
+    /// <param name="trailingWords">words to add after the common English words.</param>
+    public static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> Build(int size, IEnumerable<string>? extraWords = null, IEnumerable<string>? trailingWords = null) =>
+        Build(extraWords, size, trailingWords);
 
-    /// <summary>Just the bytes, characters, common words and <paramref name="words"/> (with their prefixes): a compact word-level vocabulary.</summary>
-    public static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> BuildCompact(IEnumerable<string> words, out int size)
+    /// <summary>Just the bytes, characters, <paramref name="words"/>, common English words and <paramref name="trailingWords"/>
+    /// (each with its prefixes): a compact word-level vocabulary.</summary>
+    public static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> BuildCompact(IEnumerable<string> words, out int size, IEnumerable<string>? trailingWords = null)
     {
-        var metadata = Build(words, null);
+        var metadata = Build(words, null, trailingWords);
         size = ((string[])metadata.First(kv => kv.Key == "tokenizer.ggml.tokens").Value.Value).Length;
         return metadata;
     }
 
-    private static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> Build(IEnumerable<string>? extraWords, int? fillTo)
+    private static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> Build(IEnumerable<string>? extraWords, int? fillTo, IEnumerable<string>? trailingWords)
     {
         var tokens = new List<string> { "<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>" };
         var types = new List<int> { Unknown, Control, Control, Control, Control };
@@ -56,6 +58,7 @@ public static class ByteFallbackVocabulary
         for (var c = 33; c < 127; c++) Add(Space + (char)c);
         foreach (var w in extraWords ?? []) AddWithPrefixes(Space + w);
         foreach (var w in CommonWords) AddWithPrefixes(Space + w);
+        foreach (var w in trailingWords ?? []) AddWithPrefixes(Space + w);
         if (fillTo is null) return Metadata(tokens, types);
         // Fill the rest with letter pairs and triples, with and without a leading space.
         const string letters = "etaoinshrdlcumwfgypbvkjxqz";
@@ -98,7 +101,6 @@ public static class ByteFallbackVocabulary
         "up", "other", "about", "out", "many", "then", "them", "these", "so", "some", "her", "would", "make", "like", "him",
         "into", "time", "has", "look", "two", "more", "write", "go", "see", "number", "no", "way", "could", "people", "my",
         "than", "first", "water", "been", "call", "who", "its", "now", "find", "long", "down", "day", "did", "get", "come",
-        "made", "may", "part", "User", "Assistant", "answer", "question", "help", "sorry", "cannot", "sure", "please", "rule",
-        "rules", "harmful", "safe", "thoughts", "internal", "should", "follow", "assistant", "user",
+        "made", "may", "part",
     ];
 }

@@ -20,6 +20,8 @@ public static class SyntheticModelBuilder
         public string? VocabularyFrom { get; init; }
         /// <summary>Words to give their own tokens in the built-in vocabulary.</summary>
         public IReadOnlyList<string>? ExtraWords { get; init; }
+        /// <summary>Words to give their own tokens after the built-in vocabulary's common English words.</summary>
+        public IReadOnlyList<string>? TrailingWords { get; init; }
         /// <summary>Give the output projection its own tensor instead of tying it to the token embedding.</summary>
         public bool UntiedOutput { get; init; }
         /// <summary>Use exactly the built-in vocabulary's words (<see cref="ExtraWords"/>), not a fixed size.</summary>
@@ -90,10 +92,10 @@ public static class SyntheticModelBuilder
     private static IReadOnlyList<KeyValuePair<string, GgufMetadataValue>> TokenizerMetadata(Options o, out int vocabSize)
     {
         if (o.VocabularyFrom is null && o.CompactVocabulary)
-            return ByteFallbackVocabulary.BuildCompact(o.ExtraWords ?? [], out vocabSize);
+            return ByteFallbackVocabulary.BuildCompact(o.ExtraWords ?? [], out vocabSize, o.TrailingWords);
         if (o.VocabularyFrom is null)
         {
-            var built = ByteFallbackVocabulary.Build(o.Shape.VocabSize, o.ExtraWords);
+            var built = ByteFallbackVocabulary.Build(o.Shape.VocabSize, o.ExtraWords, o.TrailingWords);
             vocabSize = o.Shape.VocabSize;
             return built;
         }

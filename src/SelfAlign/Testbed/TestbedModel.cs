@@ -87,6 +87,13 @@ public static class TestbedModel
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
+    /// <summary>Words the testbed's vocabulary holds after the common English ones, in the order its models were built with.</summary>
+    private static readonly string[] VocabularyTail =
+    [
+        "User", "Assistant", "answer", "question", "help", "sorry", "cannot", "sure", "please", "rule",
+        "rules", "harmful", "safe", "thoughts", "internal", "should", "follow", "assistant", "user",
+    ];
+
     /// <summary>The prebuilt model of these options, when its recipe file matches them (version, level and settings).</summary>
     public static string? FindPrebuilt(TestbedBuildOptions o)
     {
@@ -146,7 +153,7 @@ public static class TestbedModel
         if (!File.Exists(model))
             SyntheticModelBuilder.Write(model, new SyntheticModelBuilder.Options
             {
-                Shape = Shape(0), Seed = (ulong)o.Seed, ExtraWords = words, CompactVocabulary = true, UntiedOutput = true, InitScale = 0.02f,
+                Shape = Shape(0), Seed = (ulong)o.Seed, ExtraWords = words, TrailingWords = VocabularyTail, CompactVocabulary = true, UntiedOutput = true, InitScale = 0.02f,
                 InitScaleFor = FrozenTensorScale,
             });
 
