@@ -29,7 +29,7 @@ internal static class DemoCommand
         {
             var outDir = p.GetValue(output)!;
             Directory.CreateDirectory(outDir);
-            var modelPath = TestbedCommand.EnsureModel(TestbedLevel.Clean);
+            var modelPath = TestbedCommand.EnsureModel(TestbedLevel.Clean, ct: ct);
             var rows = new JsonArray();
             var outputs = new JsonArray(modelPath);
 

@@ -26,7 +26,7 @@ internal static class TestbedCommand
     /// The testbed model of a level: the repository's prebuilt one, else the cached one, trained on first use with a
     /// progress bar. <paramref name="fresh"/> ignores prebuilt models (the build script uses it).
     /// </summary>
-    public static string EnsureModel(TestbedLevel level, string? outPath = null, bool fresh = false)
+    public static string EnsureModel(TestbedLevel level, string? outPath = null, bool fresh = false, CancellationToken ct = default)
     {
         var options = DefaultModels.Testbed(level);
         if (fresh) options = options with { PrebuiltDirectory = null };
@@ -39,7 +39,7 @@ internal static class TestbedCommand
         TestbedPhase? phase = null;
         try
         {
-            var (path, _) = TestbedModel.BuildOrLoad(options, cache, p =>
+            var (path, _) = TestbedModel.BuildOrLoad(options, cache, new InlineProgress<TestbedBuildProgress>(p =>
             {
                 if (phase != p.Phase)
                 {
@@ -48,7 +48,7 @@ internal static class TestbedCommand
                     phase = p.Phase;
                 }
                 bar!.Report(p.Training.Step, $"loss {p.Training.Loss:F3} {p.Training.TokensPerS:F0} tok/s");
-            });
+            }), ct);
             return outPath is null ? path : TestbedModel.CopyTo(path, outPath);
         }
         finally { bar?.Dispose(); }
@@ -60,7 +60,7 @@ internal static class TestbedCommand
         var output = new Option<string?>("--out") { Description = "Copy the model (and its recipe file) here; a directory keeps its name" };
         var fresh = new Option<bool>("--fresh") { Description = "Train (or take from the cache) even when the repository has a prebuilt model" };
         var cmd = new Command("build", "Build the testbed model (or find it prebuilt or cached) and print its path") { level, output, fresh };
-        cmd.SetAction(p => { Console.WriteLine(EnsureModel(p.GetValue(level), p.GetValue(output), p.GetValue(fresh))); return 0; });
+        cmd.SetAction((p, ct) => Task.Run(() => { Console.WriteLine(EnsureModel(p.GetValue(level), p.GetValue(output), p.GetValue(fresh), ct)); return 0; }, CancellationToken.None));
         return cmd;
     }
 
@@ -102,7 +102,7 @@ internal static class TestbedCommand
             if (p.GetValue(principles) is { } file)
                 prefix = File.Exists(file) ? File.ReadAllText(file) : throw new InvalidInputException($"principles file not found: {file}");
             else if (p.GetValue(principled)) prefix = TestbedPrompts.DefaultPrinciples;
-            var path = p.GetValue(model) ?? EnsureModel(p.GetValue(level));
+            var path = p.GetValue(model) ?? EnsureModel(p.GetValue(level), ct: ct);
             using var m = LlamaModel.Load(path);
             using var engine = new GenerationEngine(m, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
             var r = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions

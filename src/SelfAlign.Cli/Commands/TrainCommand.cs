@@ -54,11 +54,11 @@ internal static class TrainCommand
             ProgressDisplay? bar = null;
             try
             {
-                var report = trainer.Train(p.GetValue(model)!, p.GetValue(data)!, p.GetValue(output)!, progress =>
+                var report = trainer.Train(p.GetValue(model)!, p.GetValue(data)!, p.GetValue(output)!, new InlineProgress<TrainingProgress>(progress =>
                 {
                     bar ??= new ProgressDisplay("train", progress.TotalSteps);
                     bar.Report(progress.Step, $"epoch {progress.Epoch}/{progress.Epochs} loss {progress.Loss:F3} {progress.TokensPerS:F0} tok/s");
-                }, message => Console.Error.WriteLine($"train: {message}"), ct);
+                }), message => Console.Error.WriteLine($"train: {message}"), ct);
                 bar?.Dispose();
                 bar = null;
                 if (p.GetValue(json)) JsonOutput.Print(report);

@@ -78,15 +78,12 @@ public sealed class AlignRun
         CancellationToken cancellationToken = default)
     {
         if (options.BaseModels is { } source && source.Knows(Config.BaseModel))
-            return source.Resolve(Config.BaseModel, progress is null ? null : new ForwardProgress(stage, progress), cancellationToken);
+            return source.Resolve(Config.BaseModel, new InlineProgress<ModelPreparation>(p => progress?.Report(new AlignProgress(stage, p.What, p.Done, p.Total, p.Detail))),
+                cancellationToken);
         var path = Config.Resolve(Config.BaseModel);
         return File.Exists(path) ? path : throw new InvalidInputException($"base_model not found: {path}");
     }
 
-    private sealed class ForwardProgress(AlignStage stage, IProgress<AlignProgress> to) : IProgress<ModelPreparation>
-    {
-        public void Report(ModelPreparation p) => to.Report(new AlignProgress(stage, p.What, p.Done, p.Total, p.Detail));
-    }
 
     public async Task RunAsync(AlignRunOptions options, IProgress<AlignProgress>? progress = null, CancellationToken ct = default)
     {

@@ -17,8 +17,9 @@ public sealed class TestbedBaseModels(string cacheDirectory, string? prebuiltDir
         var level = Level(name) ?? throw new InvalidInputException($"base_model '{name}': use testbed:clean or testbed:hard");
         var label = level.ToString().ToLowerInvariant();
         return TestbedModel.BuildOrLoad(new TestbedBuildOptions { Level = level, PrebuiltDirectory = prebuiltDirectory }, cacheDirectory,
-            p => progress?.Report(new ModelPreparation($"training the {label} testbed model ({p.Phase.ToString().ToLowerInvariant()} pass)",
-                p.Training.Step, p.Training.TotalSteps, $"loss {p.Training.Loss:F3}")), cancellationToken).Path;
+            new InlineProgress<TestbedBuildProgress>(p => progress?.Report(new ModelPreparation(
+                $"training the {label} testbed model ({p.Phase.ToString().ToLowerInvariant()} pass)", p.Training.Step, p.Training.TotalSteps, $"loss {p.Training.Loss:F3}"))),
+            cancellationToken).Path;
     }
 
     private static TestbedLevel? Level(string name) => name switch

@@ -137,7 +137,7 @@ public static class TestbedModel
     /// Returns the cached model for these options, building it first if needed. Each pass keeps epoch checkpoints and
     /// its output in the work directory, so a killed build continues where it stopped.
     /// </summary>
-    public static (string Path, TrainingReport? Report) BuildOrLoad(TestbedBuildOptions o, string cacheDirectory, Action<TestbedBuildProgress>? progress = null,
+    public static (string Path, TrainingReport? Report) BuildOrLoad(TestbedBuildOptions o, string cacheDirectory, IProgress<TestbedBuildProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         if (FindPrebuilt(o) is { } prebuilt) return (prebuilt, null);
@@ -176,7 +176,8 @@ public static class TestbedModel
                 report = new LlamaTrainer(options with
                 {
                     ContextLength = 512, Seed = (ulong)o.Seed, Threads = o.Threads, CheckpointDirectory = Path.Combine(work, $"{name}.checkpoints"), Resume = true,
-                }).Train(model, data, output + ".tmp", p => progress?.Invoke(new TestbedBuildProgress(phase, p)), cancellationToken: cancellationToken);
+                }).Train(model, data, output + ".tmp", new InlineProgress<TrainingProgress>(p => progress?.Report(new TestbedBuildProgress(phase, p))),
+                    cancellationToken: cancellationToken);
                 File.Move(output + ".tmp", output);
             }
             model = output;

@@ -176,7 +176,7 @@ public sealed unsafe partial class LlamaTrainer
         _epochTrainSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;
         StepObserver?.Invoke(_step - 1, true, Tensors());
         var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;
-        _progress?.Invoke(new TrainingProgress(_epoch + 1, _o.Epochs, _step, _schedule.TotalSteps, _lastLoss,
+        _progress?.Report(new TrainingProgress(_epoch + 1, _o.Epochs, _step, _schedule.TotalSteps, _lastLoss,
             batch * _o.ContextLength / Math.Max(1e-9, seconds)));
     }
 

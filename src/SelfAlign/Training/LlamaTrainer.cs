@@ -25,7 +25,7 @@ public sealed unsafe partial class LlamaTrainer
     private LearningRateSchedule _schedule = null!;
     private int _step;
     private nint _optContext;
-    private Action<TrainingProgress>? _progress;
+    private IProgress<TrainingProgress>? _progress;
     private int _epoch;
     private long _epochStartTimestamp;
     /// <summary>Seconds spent in optimizer steps (not in loss evaluation or checkpointing), for tokens/s.</summary>
@@ -51,7 +51,7 @@ public sealed unsafe partial class LlamaTrainer
     /// <summary>Trains <paramref name="modelPath"/> on <paramref name="dataPath"/> and writes <paramref name="outPath"/>.</summary>
     /// <exception cref="InvalidInputException">bad options, unsupported model, output not writable, not enough memory, a malformed dataset.</exception>
     /// <exception cref="Data.JsonlFormatException">a malformed dataset line (file and line).</exception>
-    public TrainingReport Train(string modelPath, string dataPath, string outPath, Action<TrainingProgress>? progress = null,
+    public TrainingReport Train(string modelPath, string dataPath, string outPath, IProgress<TrainingProgress>? progress = null,
         Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         _progress = progress;

@@ -129,7 +129,7 @@ public class LlamaTrainerTests
         var resumed = Path.Combine(dir, "resumed.gguf");
         using var stop = new CancellationTokenSource();
         Assert.ThrowsAny<OperationCanceledException>(() => new LlamaTrainer(options).Train(TestModels.TinyLlama, data, resumed,
-            p => { if (p.Epoch == 2 && p.Step == p.TotalSteps * 2 / 3) stop.Cancel(); }, cancellationToken: stop.Token));
+            new InlineProgress<TrainingProgress>(p => { if (p.Epoch == 2 && p.Step == p.TotalSteps * 2 / 3) stop.Cancel(); }), cancellationToken: stop.Token));
         Assert.False(File.Exists(resumed));
         var report = new LlamaTrainer(options with { Resume = true }).Train(TestModels.TinyLlama, data, resumed);
 

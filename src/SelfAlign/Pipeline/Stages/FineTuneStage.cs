@@ -32,7 +32,8 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         var options = cfg.ToTrainingOptions(run.Config.Seed, run.Config.Threads) with { CheckpointDirectory = output + ".checkpoints", Resume = true };
         var report = new LlamaTrainer(options).Train(basePath, dataPath, output + ".tmp",
-            p => progress?.Report(new AlignProgress(stage, verbose ? "verbose training" : "engraving", p.Step, p.TotalSteps, $"loss {p.Loss:F3}")), cancellationToken: ct);
+            new InlineProgress<TrainingProgress>(p => progress?.Report(new AlignProgress(stage, verbose ? "verbose training" : "engraving", p.Step, p.TotalSteps, $"loss {p.Loss:F3}"))),
+            cancellationToken: ct);
         File.Move(output + ".tmp", output, overwrite: true);
         return new JsonObject
         {
