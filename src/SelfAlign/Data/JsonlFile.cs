@@ -59,11 +59,18 @@ public static class JsonlFile
     }
 
     /// <summary>
-    /// <see cref="RecoverForAppend"/> for a job that writes one record per input item: the "id" values already
-    /// written, so a resumed job skips exactly those items.
+    /// For a job that writes one record per input item, keyed by "id": the items whose record is not yet in
+    /// <paramref name="path"/> (after <see cref="RecoverForAppend"/> drops a half-written last line), in their order,
+    /// so a resumed job does exactly those.
     /// </summary>
-    public static HashSet<string> RecoverIds(string path) =>
-        RecoverForAppend(path).Select(r => r["id"]?.ToString()).OfType<string>().ToHashSet();
+    /// <exception cref="InvalidInputException">an id occurs more than once among the items.</exception>
+    public static List<T> Remaining<T>(string path, IReadOnlyList<T> items, Func<T, string> idOf)
+    {
+        var duplicate = items.GroupBy(idOf).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate != null) throw new InvalidInputException($"id \"{duplicate.Key}\" occurs more than once in the input");
+        var done = RecoverForAppend(path).Select(r => r["id"]?.ToString()).OfType<string>().ToHashSet();
+        return items.Where(i => !done.Contains(idOf(i))).ToList();
+    }
 }
 
 /// <summary>Appends one JSON object per line and flushes each, so a kill loses at most the line being written.</summary>

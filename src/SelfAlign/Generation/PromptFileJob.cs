@@ -24,10 +24,7 @@ public sealed class PromptFileJob(GenerationEngine engine, Func<string, Generati
     /// <summary>Answers the prompts of <see cref="ReadPrompts"/> not yet in <paramref name="outputPath"/>.</summary>
     public async Task<Progress> RunAsync(IReadOnlyList<(string Id, string Prompt)> prompts, string outputPath, Action<Progress>? onProgress, CancellationToken ct)
     {
-        var duplicate = prompts.GroupBy(p => p.Id).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate != null) throw new InvalidInputException($"id \"{duplicate.Key}\" occurs more than once in the prompts");
-        var done = JsonlFile.RecoverIds(outputPath);
-        var todo = prompts.Where(p => !done.Contains(p.Id)).ToList();
+        var todo = JsonlFile.Remaining(outputPath, prompts, p => p.Id);
         var requests = todo.Select(p => makeRequest(p.Prompt)).ToList();
 
         using var writer = new JsonlWriter(outputPath);

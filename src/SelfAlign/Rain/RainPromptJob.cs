@@ -27,15 +27,14 @@ public sealed class RainPromptJob(RainDecoder decoder, IChatFormat? format, bool
     public RainJobSummary Run(IReadOnlyList<(string Id, string Prompt)> prompts, string? outputPath, IProgress<RainJobUpdate>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        var done = outputPath is null ? [] : JsonlFile.RecoverIds(outputPath);
+        var todo = outputPath is null ? [.. prompts] : JsonlFile.Remaining(outputPath, prompts, p => p.Id);
         using var writer = outputPath is null ? null : new JsonlWriter(outputPath);
         var ratios = new List<double>();
         var total = new RainStatistics();
-        var answered = 0;
+        var answered = prompts.Count - todo.Count;
         long answerTokens = 0;
-        foreach (var (id, text) in prompts)
+        foreach (var (id, text) in todo)
         {
-            if (done.Contains(id)) { answered++; continue; }
             cancellationToken.ThrowIfCancellationRequested();
             var input = format?.Format([new ChatTurn("user", text)]) ?? text;
             var rain = decoder.Generate(input, text, cancellationToken: cancellationToken);

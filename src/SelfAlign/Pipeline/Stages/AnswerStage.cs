@@ -21,14 +21,13 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         var cfg = c.Answers;
         var prompts = ReadPrompts(run.PathOf(AlignRun.PromptsFile));
         var path = run.PathOf(AlignRun.AnswersFile);
-        var done = JsonlFile.RecoverIds(path);
-        var todo = prompts.Where(p => !done.Contains(p.Id)).ToList();
+        var todo = JsonlFile.Remaining(path, prompts, p => p.Id);
         var prefix = AlignData.SelfAlignPrompt(run.Templates, run.Principles, run.Exemplars);
         var filter = new AnswerFilter(run.Templates, run.Principles, run.Exemplars, cfg);
 
         using var model = LlamaModel.Load(basePath);
         using var writer = new JsonlWriter(path);
-        var finished = done.Count;
+        var finished = prompts.Count - todo.Count;
         void Write(Prompt p, string raw, bool reachedTurnEnd, string finish)
         {
             var f = filter.Process(raw, reachedTurnEnd);

@@ -20,8 +20,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         var questions = JsonlFile.Read(run.PathOf(AlignRun.AnswersFile)).Select(r => r.Record).Where(r => r["answer"] is not null)
             .Select(r => (Id: r["id"]!.GetValue<string>(), Question: r["instruction"]!.GetValue<string>())).ToList();
         var path = run.PathOf(AlignRun.VerboseFile);
-        var done = JsonlFile.RecoverIds(path);
-        var todo = questions.Where(q => !done.Contains(q.Id)).ToList();
+        var todo = JsonlFile.Remaining(path, questions, q => q.Id);
         var split = t.VerbosePrompt.IndexOf("{question}", StringComparison.Ordinal);
         var prefix = t.VerbosePrompt[..split];
         var leaks = t.VerbosePrompt.Replace("{question}", "\n").Split('\n', StringSplitOptions.TrimEntries)
@@ -37,7 +36,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
                 MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = t.AnswerStop,
                 Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "verbose", q.Question), model.Vocabulary, banEndOfText: false),
             }).ToList();
-            var finished = done.Count;
+            var finished = questions.Count - todo.Count;
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
             {
                 var reachedEnd = result.FinishReason is FinishReason.StopString or FinishReason.EndOfGeneration;
