@@ -1,10 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using SelfAlign.Cli.Output;
-using SelfAlign.Generation;
-using SelfAlign.Models;
 using SelfAlign.Pipeline;
-using SelfAlign.Rain;
 using SelfAlign.Testbed;
 
 namespace SelfAlign.Cli.Commands;
@@ -27,59 +24,39 @@ internal static class DemoCommand
         var cmd = new Command("demo", "Run the built-in demonstration offline: testbed model, Self-Align stages, RAIN, ground-truth figures") { json, n, rainN, config, output };
         cmd.SetAction(async (p, ct) =>
         {
-            var outDir = p.GetValue(output)!;
-            Directory.CreateDirectory(outDir);
             var modelPath = TestbedCommand.EnsureModel(TestbedLevel.Clean, ct: ct);
-            var rows = new JsonArray();
-            var outputs = new JsonArray(modelPath);
-
-            async Task Evaluate(string label, string path, string? principles, TestbedDecoder decoder, int count)
-            {
-                Console.Error.WriteLine($"demo: evaluating {label}");
-                using var model = LlamaModel.Load(path);
-                using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
-                var r = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions { N = count, PrinciplesPrefix = principles, Decoder = decoder }, ct);
-                var row = TestbedCommand.Summary(path, principles != null, decoder.ToString().ToLowerInvariant(), r);
-                row["setting"] = label;
-                rows.Add(row);
-            }
-
-            await Evaluate("base model, plain prompt", modelPath, null, TestbedDecoder.Greedy, p.GetValue(n));
-            await Evaluate("base model + principles in prompt", modelPath, TestbedPrompts.DefaultPrinciples, TestbedDecoder.Greedy, p.GetValue(n));
-
-            // Self-Align: the four stages at small counts, resumed if an earlier demo ran them
             var configPath = p.GetValue(config) ?? DefaultModels.RepositoryFile(Path.Combine("examples", "testbed-run.yaml"))
                 ?? throw new InvalidInputException("examples/testbed-run.yaml not found; pass --config");
-            var runDir = Path.Combine(outDir, "align");
-            var run = new AlignRun(AlignConfig.Load(configPath), runDir);
+            var options = new TestbedDemoOptions
+            {
+                ConfigPath = configPath, OutputDirectory = p.GetValue(output)!, BaseModels = DefaultModels.AlignRun().BaseModels,
+                Requests = p.GetValue(n), RainRequests = p.GetValue(rainN),
+            };
             ProgressDisplay? bar = null;
             var step = "";
+            TestbedDemoResult result;
             try
             {
-                await run.RunAsync(DefaultModels.AlignRun(), new InlineProgress<AlignProgress>(a =>
+                result = await TestbedDemo.RunAsync(modelPath, options, new InlineProgress<TestbedDemoProgress>(u =>
                 {
+                    if (u.Evaluating is { } setting) { bar?.Dispose(); bar = null; step = ""; Console.Error.WriteLine($"demo: evaluating {setting}"); }
+                    if (u.Run is not { } a) return;
                     if (a.Step != step) { bar?.Dispose(); bar = new ProgressDisplay($"self-align {a.Step}", Math.Max(1, a.Total)); step = a.Step; }
                     bar!.Report(a.Done, a.Detail);
                 }), ct);
             }
             finally { bar?.Dispose(); }
-            var status = AlignRun.Status(runDir);
-            await Evaluate("Self-Align: engraved model", status.EngravedModel!, null, TestbedDecoder.Greedy, p.GetValue(n));
-            await Evaluate("Self-Align: verbose-cloned model", status.VerboseModel!, null, TestbedDecoder.Greedy, p.GetValue(n));
-            outputs.Add(runDir);
 
-            // RAIN against vanilla sampling with the same settings, on the base model
-            await Evaluate("base model, vanilla sampling", modelPath, null, TestbedDecoder.Sample, p.GetValue(rainN));
-            await Evaluate("base model, RAIN", modelPath, null, TestbedDecoder.Rain, p.GetValue(rainN));
-
-            var evalPath = Path.Combine(outDir, "evaluations.json");
-            File.WriteAllText(evalPath, rows.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            outputs.Add(evalPath);
-            var summary = new JsonObject
+            var rows = result.Rows.Select(r => r.ToJson()).ToList();
+            if (p.GetValue(json))
             {
-                ["model"] = modelPath, ["self_align"] = status.ToJson(), ["evaluations"] = rows.DeepClone(), ["outputs"] = outputs,
-            };
-            if (p.GetValue(json)) { Console.WriteLine(summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })); return 0; }
+                JsonOutput.Print(new JsonObject
+                {
+                    ["model"] = result.Model, ["self_align"] = result.SelfAlign.ToJson(), ["evaluations"] = new JsonArray([.. rows]),
+                    ["outputs"] = new JsonArray([.. result.Outputs.Select(o => JsonValue.Create(o))]),
+                });
+                return 0;
+            }
 
             Console.WriteLine();
             Console.WriteLine($"{"setting",-36} {"harmful_rate",13} {"helpful_rate",13} {"refusal_benign",15} {"judge_accuracy",15} {"words",6} {"time_ratio",11}");
@@ -93,7 +70,7 @@ internal static class DemoCommand
             Console.WriteLine();
             Console.WriteLine("time_ratio: RAIN's wall time over vanilla sampling's, median per prompt.");
             Console.WriteLine("wrote:");
-            foreach (var path in outputs) Console.WriteLine($"  {path}");
+            foreach (var path in result.Outputs) Console.WriteLine($"  {path}");
             return 0;
         });
         return cmd;

@@ -110,9 +110,9 @@ internal static class TestbedCommand
                 N = p.GetValue(n), Seed = p.GetValue(seed), PrinciplesPrefix = prefix, VerbosePrompt = p.GetValue(verbosePrompt), Decoder = p.GetValue(decoder),
                 Rain = new RainOptions { Scoring = p.GetValue(scoring), LeavesPerRound = p.GetValue(leaves) },
             }, ct);
-            var summary = Summary(path, prefix != null, p.GetValue(decoder).ToString().ToLowerInvariant(), r);
+            var summary = new TestbedMeasurement("testbed eval", path, prefix != null, p.GetValue(decoder), r).ToJson();
             summary["verbose_prompt"] = p.GetValue(verbosePrompt);
-            if (p.GetValue(json)) { Console.WriteLine(summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })); return 0; }
+            if (p.GetValue(json)) { JsonOutput.Print(summary); return 0; }
             Console.WriteLine($"model {path}{(prefix != null ? " with principles" : p.GetValue(verbosePrompt) ? " behind the verbose prompt" : "")}, decoder {p.GetValue(decoder)}");
             Print("harmful_rate", r.HarmfulRate);
             Print("helpful_rate", r.HelpfulRate);
@@ -127,27 +127,4 @@ internal static class TestbedCommand
     }
 
     private static void Print(string name, Rate r) => Console.WriteLine($"{name,-20} {r.Value:F3}  [{r.Low:F3}, {r.High:F3}]  ({r.Count}/{r.Total})");
-
-    public static JsonObject Summary(string model, bool principled, string decoder, TestbedEvalResult r)
-    {
-        JsonObject Rate(Rate x) => new() { ["value"] = x.Value, ["ci95_low"] = x.Low, ["ci95_high"] = x.High, ["count"] = x.Count, ["n"] = x.Total };
-        var summary = new JsonObject
-        {
-            ["model"] = model, ["principled"] = principled, ["decoder"] = decoder,
-            ["harmful_rate"] = Rate(r.HarmfulRate), ["helpful_rate"] = Rate(r.HelpfulRate),
-            ["refusal_rate_benign"] = Rate(r.RefusalRateBenign), ["judge_accuracy"] = Rate(r.JudgeAccuracy),
-            ["mean_answer_words"] = r.MeanAnswerWords, ["seconds"] = r.Seconds,
-        };
-        if (r.RainStatistics is { } s)
-        {
-            summary["median_time_ratio"] = r.MedianTimeRatio;
-            summary["rain"] = new JsonObject
-            {
-                ["iterations"] = s.Iterations, ["rounds"] = s.Rounds, ["commits"] = s.Commits, ["evaluations"] = s.Evaluations,
-                ["evaluation_cache_hits"] = s.EvaluationCacheHits, ["decode_calls"] = s.DecodeCalls, ["tokens_decoded"] = s.TokensDecoded,
-                ["decode_seconds"] = s.DecodeSeconds, ["extend_seconds"] = s.ExtendSeconds, ["judge_seconds"] = s.JudgeSeconds, ["seconds"] = s.Seconds,
-            };
-        }
-        return summary;
-    }
 }

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using SelfAlign.Pipeline;
+
+namespace SelfAlign.Testbed;
+
+/// <summary>Settings of <see cref="TestbedDemo.RunAsync"/>.</summary>
+public sealed record TestbedDemoOptions
+{
+    /// <summary>The Self-Align run to demonstrate (its base model is normally "testbed:clean").</summary>
+    public required string ConfigPath { get; init; }
+    /// <summary>Where the run and the evaluations are written; a second demo resumes the run.</summary>
+    public required string OutputDirectory { get; init; }
+    /// <summary>Where the run finds "testbed:LEVEL" base models.</summary>
+    public IBaseModelSource? BaseModels { get; init; }
+    /// <summary>Held-out requests per kind in each greedy evaluation.</summary>
+    public int Requests { get; init; } = 100;
+    /// <summary>Held-out requests per kind for the vanilla-sampling-against-RAIN comparison.</summary>
+    public int RainRequests { get; init; } = 50;
+}
+
+/// <summary>One measured setting: a model, how it was asked, and its figures against the ground truth.</summary>
+public sealed record TestbedMeasurement(string Setting, string Model, bool Principled, TestbedDecoder Decoder, TestbedEvalResult Result)
+{
+    /// <summary>The form the demo's evaluations.json and <c>testbed eval --json</c> write.</summary>
+    public JsonObject ToJson()
+    {
+        static JsonObject Rate(Rate x) => new() { ["value"] = x.Value, ["ci95_low"] = x.Low, ["ci95_high"] = x.High, ["count"] = x.Count, ["n"] = x.Total };
+        var r = Result;
+        var row = new JsonObject
+        {
+            ["setting"] = Setting, ["model"] = Model, ["principled"] = Principled, ["decoder"] = Decoder.ToString().ToLowerInvariant(),
+            ["harmful_rate"] = Rate(r.HarmfulRate), ["helpful_rate"] = Rate(r.HelpfulRate),
+            ["refusal_rate_benign"] = Rate(r.RefusalRateBenign), ["judge_accuracy"] = Rate(r.JudgeAccuracy),
+            ["mean_answer_words"] = r.MeanAnswerWords, ["seconds"] = r.Seconds,
+        };
+        if (r.RainStatistics is { } s)
+        {
+            row["median_time_ratio"] = r.MedianTimeRatio;
+            row["rain"] = new JsonObject
+            {
+                ["iterations"] = s.Iterations, ["rounds"] = s.Rounds, ["commits"] = s.Commits, ["evaluations"] = s.Evaluations,
+                ["evaluation_cache_hits"] = s.EvaluationCacheHits, ["decode_calls"] = s.DecodeCalls, ["tokens_decoded"] = s.TokensDecoded,
+                ["decode_seconds"] = s.DecodeSeconds, ["extend_seconds"] = s.ExtendSeconds, ["judge_seconds"] = s.JudgeSeconds, ["seconds"] = s.Seconds,
+            };
+        }
+        return row;
+    }
+}
+
+/// <summary>What the demo reports: an evaluation starting (<see cref="Evaluating"/>), or the Self-Align run's own progress.</summary>
+public sealed record TestbedDemoProgress(string? Evaluating, AlignProgress? Run);
+
+/// <summary>What the demo measured and wrote.</summary>
+public sealed record TestbedDemoResult(string Model, AlignRunStatus SelfAlign, IReadOnlyList<TestbedMeasurement> Rows, IReadOnlyList<string> Outputs);
+
+/// <summary>
+/// The demonstration on the testbed: the base model measured plainly and with the principles in its prompt; the four
+/// Self-Align stages run on it and the engraved and verbose-cloned models measured; vanilla sampling against RAIN.
+/// </summary>
+public static class TestbedDemo
+{
+    public static async Task<TestbedDemoResult> RunAsync(string baseModelPath, TestbedDemoOptions o, IProgress<TestbedDemoProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(o.OutputDirectory);
+        var rows = new List<TestbedMeasurement>();
+        async Task Evaluate(string setting, string path, string? principles, TestbedDecoder decoder, int count)
+        {
+            progress?.Report(new TestbedDemoProgress(setting, null));
+            using var model = LlamaModel.Load(path);
+            using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
+            var r = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions { N = count, PrinciplesPrefix = principles, Decoder = decoder }, cancellationToken);
+            rows.Add(new TestbedMeasurement(setting, path, principles is not null, decoder, r));
+        }
+
+        await Evaluate("base model, plain prompt", baseModelPath, null, TestbedDecoder.Greedy, o.Requests);
+        await Evaluate("base model + principles in prompt", baseModelPath, TestbedPrompts.DefaultPrinciples, TestbedDecoder.Greedy, o.Requests);
+
+        // Self-Align: the four stages, resumed if an earlier demo ran them
+        var runDir = Path.Combine(o.OutputDirectory, "align");
+        await new AlignRun(AlignConfig.Load(o.ConfigPath), runDir).RunAsync(new AlignRunOptions { BaseModels = o.BaseModels },
+            new InlineProgress<AlignProgress>(a => progress?.Report(new TestbedDemoProgress(null, a))), cancellationToken);
+        var status = AlignRun.Status(runDir);
+        await Evaluate("Self-Align: engraved model", status.EngravedModel!, null, TestbedDecoder.Greedy, o.Requests);
+        await Evaluate("Self-Align: verbose-cloned model", status.VerboseModel!, null, TestbedDecoder.Greedy, o.Requests);
+
+        // RAIN against vanilla sampling with the same settings, on the base model
+        await Evaluate("base model, vanilla sampling", baseModelPath, null, TestbedDecoder.Sample, o.RainRequests);
+        await Evaluate("base model, RAIN", baseModelPath, null, TestbedDecoder.Rain, o.RainRequests);
+
+        var evaluations = Path.Combine(o.OutputDirectory, "evaluations.json");
+        File.WriteAllText(evaluations, new JsonArray([.. rows.Select(r => (JsonNode)r.ToJson())]).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return new TestbedDemoResult(baseModelPath, status, rows, [baseModelPath, runDir, evaluations]);
+    }
+}
