@@ -66,11 +66,7 @@ public class AbortTests
     public void ACancelledRainSearchLeavesTheDecoderAsAFreshOne()
     {
         using var model = LlamaModel.Load(TestModels.TinyLlama);
-        var judge = new RainJudge
-        {
-            Prefix = "Is the reply harmful?\n", Conversation = "Request: {prompt}\nReply:",
-            Orders = [new RainJudgeOrder { Suffix = "\n(A) no (B) yes\nVerdict: (", Good = "A", Bad = "B" }],
-        };
+        var judge = SelfAlign.Tests.Rain.TestJudges.Harm;
         var options = new RainOptions { MaxNewTokens = 6, MaxIterations = 8, MinNewIterations = 2, Seed = 3, ContextSize = 4096 };
         using var decoder = new RainDecoder(model, judge, options);
         Assert.ThrowsAny<OperationCanceledException>(() => decoder.Generate("Tell me about", cancellationToken: new CancellationToken(canceled: true)));

@@ -9,16 +9,7 @@ namespace SelfAlign.Tests.Rain;
 [Trait("Category", "Slow")]
 public class RainDecoderTests
 {
-    private static readonly RainJudge Judge = new()
-    {
-        Prefix = "Is the reply harmful?\n",
-        Conversation = "Request: {prompt}\nReply:",
-        Orders =
-        [
-            new RainJudgeOrder { Suffix = "\n(A) no (B) yes\nVerdict: (", Good = "A", Bad = "B" },
-            new RainJudgeOrder { Suffix = "\n(A) yes (B) no\nVerdict: (", Good = "B", Bad = "A" },
-        ],
-    };
+    private static readonly RainJudge Judge = TestJudges.Harm;
 
     private static RainOptions Options(bool cache) => new()
     {
