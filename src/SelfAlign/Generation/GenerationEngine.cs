@@ -311,9 +311,10 @@ public sealed partial class GenerationEngine : IDisposable
                 if (isLast) outputs.Add((slot, index));
             }
         }
-        // A long prompt chunk is stopped as soon as every request in it is cancelled; their cells go below.
+        // A batch carrying prompt chunks is stopped as soon as every request in it is cancelled (their cells go below);
+        // one-token steps are short, and cancellation is checked between them.
         var decoded = true;
-        _ctx.AbortWhen = () => _stopping || inBatch.TrueForAll(s => s.Cancellation.IsCancellationRequested);
+        if (_batch.Count > inBatch.Count) _ctx.AbortWhen = () => _stopping || inBatch.TrueForAll(s => s.Cancellation.IsCancellationRequested);
         try { _ctx.Decode(_batch); }
         catch (OperationCanceledException) { decoded = false; }
         finally { _ctx.AbortWhen = null; }

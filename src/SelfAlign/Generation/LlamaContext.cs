@@ -53,7 +53,6 @@ public sealed unsafe class LlamaContext : IDisposable
         _handle = new SafeLlamaContextHandle(ctx, model.Handle);
         _memory = LlamaNative.llama_get_memory(ctx);
         _self = GCHandle.Alloc(this, GCHandleType.Weak);
-        LlamaNative.llama_set_abort_callback(ctx, &Abort, GCHandle.ToIntPtr(_self));
         Model = model;
         ContextSize = (int)LlamaNative.llama_n_ctx(ctx);
         BatchSize = (int)LlamaNative.llama_n_batch(ctx);
@@ -66,11 +65,23 @@ public sealed unsafe class LlamaContext : IDisposable
     internal nint Ptr => _handle.DangerousGetHandle();
 
     /// <summary>
-    /// Asked by llama.cpp between the compute steps of a decode, on one of its threads; true stops the decode, which
+    /// Asked by llama.cpp between the compute steps of a decode, on its worker threads; true stops the decode, which
     /// then throws <see cref="OperationCanceledException"/>. The cells of the batch computed before the stop stay in the
-    /// cache: the owner removes the sequences it gives up. Null (the default) never stops.
+    /// cache: the owner removes the sequences it gives up. The callback is installed only while this is set, because
+    /// llama.cpp asks it at every graph node (a quarter of a one-token decode's time): set it for long decodes only.
     /// </summary>
-    public Func<bool>? AbortWhen { get; set; }
+    public Func<bool>? AbortWhen
+    {
+        get => _abortWhen;
+        set
+        {
+            if ((_abortWhen is null) != (value is null))
+                LlamaNative.llama_set_abort_callback(Ptr, value is null ? null : &Abort, value is null ? 0 : GCHandle.ToIntPtr(_self));
+            _abortWhen = value;
+        }
+    }
+
+    private Func<bool>? _abortWhen;
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static byte Abort(nint self)

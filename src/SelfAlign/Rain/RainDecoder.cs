@@ -47,18 +47,21 @@ public sealed class RainDecoder : IDisposable
         var clock = Stopwatch.StartNew();
         var (calls, decoded, reused, decodeTime) = (_model.Context.DecodeCalls, _model.Context.TokensDecoded, _model.ReusedTokens, _model.Context.DecodeTime);
         RainSearchResult result;
-        _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
         try
         {
+            // The prompt and the judge header can be long: their decode stops on cancellation. The search's own
+            // decodes are small, and it checks the token between rounds.
+            _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
             _model.Begin(tokens, userRequest ?? prompt);
+            _model.Context.AbortWhen = null;
             result = new RainSearch(_model, options).Run(cancellationToken);
         }
         catch (OperationCanceledException)
         {
+            _model.Context.AbortWhen = null;
             _model.Reset(); // a stopped decode leaves cells no cache entry accounts for
             throw;
         }
-        finally { _model.Context.AbortWhen = null; }
         var stats = result.Statistics with
         {
             DecodeCalls = _model.Context.DecodeCalls - calls, TokensDecoded = _model.Context.TokensDecoded - decoded,
