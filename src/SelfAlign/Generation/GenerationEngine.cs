@@ -212,12 +212,12 @@ public sealed partial class GenerationEngine : IDisposable
             if (!MakeRoom(newCells, idsNeeded, keep: prefix)) return;
 
             _waiting.Dequeue();
+            slot.Sequence = _freeSequences.Pop(); // before the prefix takes its own: the ids, and so the decode layout, stay as runs had them
             if (share && prefix is null)
             {
                 prefix = EvaluatePrefix(slot);
-                if (prefix is null) { slot.Cancel(); continue; }
+                if (prefix is null) { _freeSequences.Push(slot.Sequence); slot.Cancel(); continue; }
             }
-            slot.Sequence = _freeSequences.Pop();
             slot.ReservedCells = ownCells;
             _cellsInUse += ownCells;
             if (share)
