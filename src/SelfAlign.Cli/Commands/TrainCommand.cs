@@ -13,7 +13,7 @@ internal static class TrainCommand
         var d = new TrainingOptions(); // the defaults the options show and start from
         var model = new Option<string>("--model", "-m") { Description = "Base GGUF model", Required = true };
         var data = new Option<string>("--data") { Description = "JSONL of {prompt,response}, {messages} or {text} records", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "Fine-tuned GGUF (F32)", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Fine-tuned GGUF (F32), or with --lora-rank the GGUF LoRA adapter", Required = true };
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs };
         var lr = new Option<float>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => d.LearningRate };
         var warmup = new Option<int>("--warmup") { Description = "Warm-up steps", DefaultValueFactory = _ => d.WarmupSteps };
@@ -32,12 +32,20 @@ internal static class TrainCommand
         var checkpoints = new Option<string?>("--checkpoint-dir") { Description = "Epoch checkpoints (default OUT.checkpoints)" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the last epoch checkpoint" };
         var quantize = new Option<string?>("--quantize") { Description = $"Also write a quantised copy ({string.Join(", ", Quantization.Names)})" };
-        var loraRank = new Option<int>("--lora-rank") { Description = "Also extract a LoRA adapter of this rank", DefaultValueFactory = _ => d.LoraRank };
+        var loraDefaults = new LoraSettings();
+        var loraRank = new Option<int>("--lora-rank") { Description = $"Train a LoRA adapter of this rank instead of every weight (paper: {loraDefaults.Rank})" };
+        var loraAlpha = new Option<float>("--lora-alpha") { Description = "LoRA alpha (scale alpha/rank)", DefaultValueFactory = _ => loraDefaults.Alpha };
+        var loraModules = new Option<string>("--lora-modules") { Description = $"Comma-separated target modules: {string.Join(", ", LoraModules.PeftNames)}", DefaultValueFactory = _ => string.Join(",", loraDefaults.Modules) };
+        var batchSize = new Option<int>("--batch-size") { Description = "Windows per optimizer step, gradients averaged (LoRA)", DefaultValueFactory = _ => d.BatchSize };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Also checkpoint every N optimizer steps (LoRA; 0 = epoch ends only)", DefaultValueFactory = _ => d.CheckpointEvery };
+        var merge = new Option<string?>("--merge") { Description = "Also write base + adapter merged into this GGUF (LoRA)" };
+        var peft = new Option<string?>("--peft") { Description = "Also write the adapter in PEFT's format into this directory (LoRA)" };
+        var extractRank = new Option<int>("--extract-lora-rank") { Description = "After full fine-tuning, also extract a LoRA adapter of this rank", DefaultValueFactory = _ => d.ExtractLoraRank };
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object" };
         var cmd = new Command("train", "Fine-tune a GGUF model through llama.cpp's training API")
         {
             model, data, output, epochs, lr, warmup, decay, optimizer, weightDecay, ctx, val, tensors, loss, packing, pattern, seed, threads, format,
-            checkpoints, resume, quantize, loraRank, json,
+            checkpoints, resume, quantize, loraRank, loraAlpha, loraModules, batchSize, checkpointEvery, merge, peft, extractRank, json,
         };
         cmd.SetAction((p, ct) => Task.Run(() =>
         {
@@ -47,7 +55,15 @@ internal static class TrainCommand
                 Optimizer = p.GetValue(optimizer), WeightDecay = p.GetValue(weightDecay), ContextLength = p.GetValue(ctx),
                 ValidationFraction = p.GetValue(val), Tensors = p.GetValue(tensors), Loss = p.GetValue(loss), Packing = p.GetValue(packing), TensorPattern = p.GetValue(pattern), Seed = p.GetValue(seed),
                 Threads = p.GetValue(threads), CheckpointDirectory = p.GetValue(checkpoints), Resume = p.GetValue(resume),
-                Quantize = p.GetValue(quantize), LoraRank = p.GetValue(loraRank),
+                Quantize = p.GetValue(quantize), ExtractLoraRank = p.GetValue(extractRank),
+                Lora = p.GetValue(loraRank) is var rank && rank != 0 || p.GetResult(loraAlpha) is { Implicit: false } || p.GetResult(loraModules) is { Implicit: false }
+                    ? new LoraSettings
+                    {
+                        Rank = rank == 0 ? loraDefaults.Rank : rank, Alpha = p.GetValue(loraAlpha),
+                        Modules = p.GetValue(loraModules)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                    }
+                    : null,
+                BatchSize = p.GetValue(batchSize), CheckpointEvery = p.GetValue(checkpointEvery), MergedOut = p.GetValue(merge), PeftOut = p.GetValue(peft),
                 Format = p.GetValue(format) is { } f ? TurnFormat.Load(f) : TurnFormat.Plain,
             };
             var trainer = new LlamaTrainer(options);
@@ -71,7 +87,10 @@ internal static class TrainCommand
                                           $"{report.TokensDropped} tokens after the last window were not trained");
                     if (report.UntrainableSelected.Count > 0)
                         Console.WriteLine($"not trainable in this llama.cpp release, left unchanged: {string.Join(", ", report.UntrainableSelected.Take(6))}{(report.UntrainableSelected.Count > 6 ? ", ..." : "")}");
-                    Console.WriteLine($"wrote {report.Out}" + (report.Quantized is { } q ? $", {q}" : "") + (report.Lora is { } l ? $", {l} (relative error {report.LoraRelativeError:E2})" : ""));
+                    Console.WriteLine($"{report.TrainableParameters:N0} trainable parameters, {report.Steps} optimizer steps");
+                    Console.WriteLine($"wrote {report.Out}" + (report.Quantized is { } q ? $", {q}" : "") +
+                                      (report.LoraRelativeError is { } e ? $", {report.Lora} (relative error {e:E2})" : "") +
+                                      (report.Merged is { } m ? $", {m}" : "") + (report.Peft is { } pe ? $", {pe}/" : ""));
                 }
                 return 0;
             }

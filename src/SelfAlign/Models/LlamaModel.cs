@@ -73,6 +73,23 @@ public sealed unsafe class LlamaModel : IDisposable
         fixed (byte* p = bytes) LlamaNative.llama_model_save_to_file(Ptr, p);
     }
 
+    /// <summary>The ggml tensor of a weight by its GGUF name, or 0; for training, which reads and marks tensors.</summary>
+    internal nint TensorPointer(string name)
+    {
+        var bytes = Utf8.NullTerminated(name);
+        fixed (byte* p = bytes) return LlamaNative.llama_model_get_tensor(Ptr, p);
+    }
+
+    /// <summary>A weight's bytes as the model holds them in memory now (tests check that training leaves the base alone).</summary>
+    internal byte[] ReadTensor(string name)
+    {
+        var t = TensorPointer(name);
+        if (t == 0) throw new ArgumentException($"the model has no tensor {name}", nameof(name));
+        var bytes = new byte[(long)LlamaNative.ggml_nbytes(t)];
+        fixed (byte* p = bytes) LlamaNative.ggml_backend_tensor_get(t, p, 0, (nuint)bytes.Length);
+        return bytes;
+    }
+
     public void Dispose() => Handle.Dispose();
 }
 

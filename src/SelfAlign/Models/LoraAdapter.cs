@@ -21,5 +21,12 @@ public sealed unsafe class LoraAdapter : IDisposable
         return new LoraAdapter(new SafeLoraAdapterHandle(h, model.Handle), path);
     }
 
+    /// <summary>The adapter's A and B tensors for one of its model's weights, or null when it does not adapt that weight.</summary>
+    internal (nint A, nint B)? TensorsFor(nint modelTensor)
+    {
+        var w = LlamaNative.llama_adapter_lora_get_weight(Handle.DangerousGetHandle(), modelTensor);
+        return w == null ? null : (w->a, w->b);
+    }
+
     public void Dispose() => Handle.Dispose();
 }

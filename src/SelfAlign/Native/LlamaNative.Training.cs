@@ -27,6 +27,15 @@ internal static unsafe partial class LlamaNative
     [DllImport(GgmlBase)] public static extern nint ggml_opt_grad_acc(nint optCtx, nint node);
     [DllImport(GgmlBase)] public static extern nint ggml_opt_labels(nint optCtx);
     [DllImport(GgmlBase)] public static extern void ggml_backend_tensor_set(nint tensor, void* data, nuint offset, nuint size);
+    [DllImport(GgmlBase)] public static extern void ggml_backend_tensor_get(nint tensor, void* data, nuint offset, nuint size);
+    [DllImport(GgmlBase)] public static extern void ggml_set_param(nint tensor);
+    [DllImport(GgmlBase)] public static extern int ggml_n_dims(nint tensor);
+
+    // Two C++ member functions the C API lacks, exported by this build and called with the object as the first
+    // argument (the x86-64 System V convention for a non-virtual member): a model tensor by name, and the
+    // adapter's A/B pair for a model tensor. LoRA training needs both to mark the adapter's tensors trainable.
+    [DllImport(Llama, EntryPoint = "_ZNK11llama_model10get_tensorEPKc")] public static extern nint llama_model_get_tensor(nint model, byte* name);
+    [DllImport(Llama, EntryPoint = "_ZN18llama_adapter_lora10get_weightEP11ggml_tensor")] public static extern llama_adapter_lora_weight* llama_adapter_lora_get_weight(nint adapter, nint modelTensor);
 
     [DllImport(GgmlBase)] public static extern ggml_type_traits* ggml_get_type_traits(int type);
     [DllImport(GgmlBase)] public static extern void* ggml_get_data(nint tensor);
@@ -45,6 +54,13 @@ internal unsafe struct llama_opt_params
     public delegate* unmanaged[Cdecl]<nint, ggml_opt_optimizer_params> get_opt_pars;
     public nint get_opt_pars_ud;
     public int optimizer_type;
+}
+
+/// <summary>The A and B tensors of one adapted matrix (llama-adapter.h).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct llama_adapter_lora_weight
+{
+    public nint a, b;
 }
 
 /// <summary>AdamW and SGD settings of one optimizer step (ggml-opt.h).</summary>

@@ -1,6 +1,6 @@
 namespace SelfAlign.Native;
 
-/// <summary>The llama.cpp build SelfAlign binds: the struct layouts in <see cref="NativeStructs"/> are this release's.</summary>
+/// <summary>The llama.cpp build SelfAlign binds: the struct layouts in NativeStructs.cs are this release's.</summary>
 public static class NativeVersion
 {
     public const string Release = "v0.5.0";

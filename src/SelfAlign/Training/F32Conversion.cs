@@ -33,14 +33,22 @@ public static unsafe class F32Conversion
 
     private static void WriteAsF32(GgufFile model, GgufTensorInfo t, Stream output)
     {
+        if (t.Type == GgmlType.F32) { output.Write(model.ReadTensorBytes(t)); return; }
+        output.Write(MemoryMarshal.AsBytes(ReadAsF32(model, t).AsSpan()));
+    }
+
+    /// <summary>A tensor's values as floats, dequantised with ggml's own routine for its type.</summary>
+    public static float[] ReadAsF32(GgufFile model, GgufTensorInfo t)
+    {
         var raw = model.ReadTensorBytes(t);
-        if (t.Type == GgmlType.F32) { output.Write(raw); return; }
+        if (t.Type == GgmlType.F32) return MemoryMarshal.Cast<byte, float>(raw).ToArray();
+        LlamaRuntime.EnsureInitialized();
         var values = new float[t.ElementCount];
         var traits = LlamaNative.ggml_get_type_traits((int)t.Type);
         if (traits == null || traits->to_float == null) throw new InvalidInputException($"cannot convert tensor {t.Name} of type {t.Type} to F32");
         fixed (byte* src = raw)
         fixed (float* dst = values)
             traits->to_float(src, dst, values.LongLength);
-        output.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+        return values;
     }
 }

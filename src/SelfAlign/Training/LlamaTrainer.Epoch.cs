@@ -15,19 +15,7 @@ public sealed unsafe partial class LlamaTrainer
     /// <summary>One epoch in a fresh context: optional initial loss, then training windows, then validation windows.</summary>
     private (double Train, double? Val, double Initial) RunEpoch(LlamaModel model, List<TrainingWindow> train, List<TrainingWindow> val, bool measureInitial)
     {
-        var n = _o.ContextLength;
-        using var ctx = new LlamaContext(model, new ContextOptions
-        {
-            ContextSize = n, BatchSize = n, MaxSequences = 1, Threads = _o.Threads, FlashAttention = false, F32KvCache = true,
-        });
-        // Trap: until a first decode the CPU backend keeps ggml's default of 4 threads, which spin on 2 cores.
-        using (var warm = new TokenBatch(1))
-        {
-            warm.Add(model.Vocabulary.Bos >= 0 ? model.Vocabulary.Bos : 0, 0, 0, true);
-            ctx.Decode(warm);
-            ctx.ClearCache();
-        }
-
+        using var ctx = OpenTrainingContext(model);
         _trainable.Clear();
         _trainableNames.Clear();
         _optContext = 0;
@@ -35,16 +23,7 @@ public sealed unsafe partial class LlamaTrainer
         _current = this;
         try
         {
-            var p = new llama_opt_params
-            {
-                n_ctx_train = (uint)n,
-                param_filter = &FilterTensor,
-                param_filter_ud = GCHandle.ToIntPtr(self),
-                get_opt_pars = &OptimizerParameters,
-                get_opt_pars_ud = GCHandle.ToIntPtr(self),
-                optimizer_type = _o.Optimizer == OptimizerKind.Sgd ? LlamaNative.GGML_OPT_OPTIMIZER_TYPE_SGD : LlamaNative.GGML_OPT_OPTIMIZER_TYPE_ADAMW,
-            };
-            LlamaNative.llama_opt_init(ctx.Ptr, model.Handle.DangerousGetHandle(), p);
+            InitOptimizerContext(ctx, model, self, _o.Optimizer == OptimizerKind.Sgd ? LlamaNative.GGML_OPT_OPTIMIZER_TYPE_SGD : LlamaNative.GGML_OPT_OPTIMIZER_TYPE_ADAMW);
             if (_trainable.Count == 0) throw new InvalidInputException("the tensor selection matches no trainable tensor");
 
             var initialWindows = (val.Count > 0 ? val : train).Take(16).ToList();
@@ -64,6 +43,36 @@ public sealed unsafe partial class LlamaTrainer
             _current = null;
             self.Free();
         }
+    }
+
+    /// <summary>A context for training windows: one sequence, no flash attention (it has no backward pass), F32 cache.</summary>
+    private LlamaContext OpenTrainingContext(LlamaModel model)
+    {
+        var n = _o.ContextLength;
+        var ctx = new LlamaContext(model, new ContextOptions
+        {
+            ContextSize = n, BatchSize = n, MaxSequences = 1, Threads = _o.Threads, FlashAttention = false, F32KvCache = true,
+        });
+        // Trap: until a first decode the CPU backend keeps ggml's default of 4 threads, which spin on 2 cores.
+        using var warm = new TokenBatch(1);
+        warm.Add(model.Vocabulary.Bos >= 0 ? model.Vocabulary.Bos : 0, 0, 0, true);
+        ctx.Decode(warm);
+        ctx.ClearCache();
+        return ctx;
+    }
+
+    private void InitOptimizerContext(LlamaContext ctx, LlamaModel model, GCHandle self, int optimizerType)
+    {
+        var p = new llama_opt_params
+        {
+            n_ctx_train = (uint)_o.ContextLength,
+            param_filter = &FilterTensor,
+            param_filter_ud = GCHandle.ToIntPtr(self),
+            get_opt_pars = &OptimizerParameters,
+            get_opt_pars_ud = GCHandle.ToIntPtr(self),
+            optimizer_type = optimizerType,
+        };
+        LlamaNative.llama_opt_init(ctx.Ptr, model.Handle.DangerousGetHandle(), p);
     }
 
     /// <summary>An epoch with the loss over response tokens only; every loss is measured in the probe context.</summary>
@@ -133,6 +142,7 @@ public sealed unsafe partial class LlamaTrainer
 
     private bool Filter(nint tensor)
     {
+        if (_lora != null) return false; // LoRA: every model tensor stays frozen
         var name = Marshal.PtrToStringUTF8(LlamaNative.ggml_get_name(tensor)) ?? "";
         if (!_o.Selects(name)) return false;
         // K and V pass through the KV cache, so this release gives them no gradient; the token embedding is
@@ -150,6 +160,7 @@ public sealed unsafe partial class LlamaTrainer
 
     private ggml_opt_optimizer_params NextStepParameters()
     {
+        if (_lora != null) return NextLoraWindow();
         // Trap: this build adds each step's gradients to the previous ones; zero them before the step's backward pass.
         if (_optContext != 0 && ZeroGradients)
             foreach (var t in _trainable)
@@ -171,6 +182,7 @@ public sealed unsafe partial class LlamaTrainer
     private void AfterTrainStep(nint optContext, nint result, long batch)
     {
         _optContext = optContext;
+        if (_lora != null) { AfterLoraWindow(); return; }
         _step++;
         _lastLoss = _masked ? EpochResponseLoss : Loss(result);
         _epochTrainSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;

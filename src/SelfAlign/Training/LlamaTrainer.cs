@@ -10,8 +10,9 @@ namespace SelfAlign.Training;
 /// Handles this release's traps itself: gradients are zeroed before every optimizer step (the build does
 /// not), the CPU thread count is set by a decode before training, deep models get a larger graph budget,
 /// and tensors that get no gradient (token embedding, attn_k, attn_v) are reported rather than "trained".
-/// Each epoch runs in a fresh context, so the optimizer state restarts at epoch boundaries; that is what
-/// makes a resumed run identical to an uninterrupted one (llama.cpp cannot save AdamW moments).
+/// Full fine-tuning runs each epoch in a fresh context, so ggml's AdamW state restarts at epoch boundaries; that is
+/// what makes a resumed run identical to an uninterrupted one (llama.cpp cannot save AdamW moments). LoRA training
+/// (<see cref="TrainingOptions.Lora"/>) keeps its optimizer state itself: see LlamaTrainer.Lora.cs.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The probe context lives for one epoch and is disposed in its finally block.")]
 public sealed unsafe partial class LlamaTrainer
@@ -63,6 +64,7 @@ public sealed unsafe partial class LlamaTrainer
         EnsureWritable(outPath);
         var checkpointDir = _o.CheckpointDirectory ?? outPath + ".checkpoints";
         Directory.CreateDirectory(checkpointDir);
+        if (_o.Lora != null) return TrainLora(modelPath, dataPath, outPath, gguf, texts, checkpointDir, log, cancellationToken);
         MemoryEstimate.EnsureFits(gguf, _o.ContextLength);
         var estimatedBytes = MemoryEstimate.TrainingBytes(gguf, _o.ContextLength);
         log?.Invoke($"training {Path.GetFileName(modelPath)} ({gguf.Tensors.Sum(t => t.ElementCount):N0} parameters) needs about {estimatedBytes / 1e9:F2} GB" +
@@ -116,10 +118,10 @@ public sealed unsafe partial class LlamaTrainer
         }
         string? lora = null;
         double? loraError = null;
-        if (_o.LoraRank > 0)
+        if (_o.ExtractLoraRank > 0)
         {
             lora = Path.ChangeExtension(outPath, ".lora.gguf");
-            loraError = LoraExtraction.Write(f32Path, outPath, lora, _o.LoraRank, _trainableNames);
+            loraError = LoraExtraction.Write(f32Path, outPath, lora, _o.ExtractLoraRank, _trainableNames);
         }
 
         return new TrainingReport
@@ -140,6 +142,7 @@ public sealed unsafe partial class LlamaTrainer
             RecordsLongerThanWindow = plan.First.RecordsLongerThanWindow,
             TokensDropped = plan.First.TokensDropped,
             TrainedTensors = _trainableNames.Distinct().ToList(),
+            TrainableParameters = _trainable.Distinct().Sum(LlamaNative.ggml_nelements),
             UntrainableSelected = _untrainableSelected.ToList(),
             ResumedFromEpoch = checkpoint?.EpochsDone ?? 0,
             Out = outPath,

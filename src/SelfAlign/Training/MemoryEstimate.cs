@@ -10,21 +10,28 @@ public static class MemoryEstimate
     /// Bytes a run takes: F32 weights, gradient accumulators and gradients, the two AdamW moments
     /// (about 20 bytes per parameter), plus activations and logits of one window.
     /// </summary>
-    public static long TrainingBytes(GgufFile model, int contextLength)
+    public static long TrainingBytes(GgufFile model, int contextLength) => TrainingBytes(model, contextLength, trainableParameters: null);
+
+    /// <summary>
+    /// With LoRA (<paramref name="trainableParameters"/> set): the weights in their own type, plus the adapter's master
+    /// copy, tensor, gradient and two moments (20 bytes per adapter parameter), plus activations and logits.
+    /// </summary>
+    public static long TrainingBytes(GgufFile model, int contextLength, long? trainableParameters)
     {
         long parameters = model.Tensors.Sum(t => t.ElementCount);
+        var weights = trainableParameters is { } lora ? model.Tensors.Sum(t => t.ByteSize) + lora * 20 : parameters * 20;
         var layers = model.GetArchInteger("block_count") ?? 1;
         var width = model.GetArchInteger("embedding_length") ?? 1;
         var ff = model.GetArchInteger("feed_forward_length") ?? 4 * width;
         var vocab = model.Metadata.TryGetValue("tokenizer.ggml.tokens", out var t) && t.Value is string[] s ? s.Length : 32000;
         var activations = contextLength * layers * (16 * width + 4 * ff) * 4L * 2;
         var logits = contextLength * (long)vocab * 4 * 4;
-        return parameters * 20 + activations + logits;
+        return weights + activations + logits;
     }
 
-    public static void EnsureFits(GgufFile model, int contextLength)
+    public static void EnsureFits(GgufFile model, int contextLength, long? trainableParameters = null)
     {
-        var need = TrainingBytes(model, contextLength);
+        var need = TrainingBytes(model, contextLength, trainableParameters);
         var available = AvailableBytes();
         if (available > 0 && need > available)
             throw new InvalidInputException($"training {Path.GetFileName(model.Path)} needs about {need / 1e9:F1} GB but {available / 1e9:F1} GB is available; " +

@@ -8,7 +8,7 @@ public static unsafe class Quantization
     // llama_ftype values from llama.h
     private static readonly Dictionary<string, int> FileTypes = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["f16"] = 1, ["q4_0"] = 2, ["q8_0"] = 7, ["q5_0"] = 8, ["q4_k_m"] = 15, ["q5_k_m"] = 17, ["q6_k"] = 18,
+        ["f16"] = 1, ["bf16"] = 32, ["q4_0"] = 2, ["q8_0"] = 7, ["q5_0"] = 8, ["q4_k_m"] = 15, ["q5_k_m"] = 17, ["q6_k"] = 18,
     };
 
     public static IEnumerable<string> Names => FileTypes.Keys;

@@ -49,8 +49,18 @@ public sealed record TrainingOptions
     public bool Resume { get; init; }
     /// <summary>Also write OUT with this quantisation (e.g. "q8_0"); null writes F32 only.</summary>
     public string? Quantize { get; init; }
-    /// <summary>Also write a LoRA adapter of this rank extracted from the weight change; 0 = none.</summary>
-    public int LoraRank { get; init; }
+    /// <summary>Train a LoRA adapter (written to the output) instead of fine-tuning every selected weight; null = full fine-tuning.</summary>
+    public LoraSettings? Lora { get; init; }
+    /// <summary>Training windows (sequences) per optimizer step, their gradients averaged; above 1 only with <see cref="Lora"/>.</summary>
+    public int BatchSize { get; init; } = 1;
+    /// <summary>With <see cref="Lora"/>: also save a checkpoint every this many optimizer steps (0 = at epoch ends only).</summary>
+    public int CheckpointEvery { get; init; } = 100;
+    /// <summary>With <see cref="Lora"/>: also write base + adapter merged into one GGUF model here.</summary>
+    public string? MergedOut { get; init; }
+    /// <summary>With <see cref="Lora"/>: also write the adapter in PEFT's format (adapter_model.safetensors, adapter_config.json) into this directory.</summary>
+    public string? PeftOut { get; init; }
+    /// <summary>After full fine-tuning, also write a LoRA adapter of this rank extracted from the weight change; 0 = none.</summary>
+    public int ExtractLoraRank { get; init; }
     /// <summary>Stop after this many optimizer steps (for tests and experiments); 0 = no limit.</summary>
     public int MaxSteps { get; init; }
 
@@ -69,7 +79,14 @@ public sealed record TrainingOptions
             try { _ = new Regex(TensorPattern); }
             catch (ArgumentException e) { throw new InvalidInputException($"TensorPattern is not a valid regular expression: {e.Message}"); }
         }
-        if (LoraRank < 0) throw new InvalidInputException($"LoraRank must be >= 0 (got {LoraRank})");
+        if (ExtractLoraRank < 0) throw new InvalidInputException($"ExtractLoraRank must be >= 0 (got {ExtractLoraRank})");
+        Lora?.Validate();
+        if (BatchSize < 1) throw new InvalidInputException($"BatchSize must be at least 1 (got {BatchSize})");
+        if (CheckpointEvery < 0) throw new InvalidInputException($"CheckpointEvery must be >= 0 (got {CheckpointEvery})");
+        if (Lora is null && BatchSize > 1) throw new InvalidInputException("BatchSize above 1 needs LoRA training (full fine-tuning steps after every window)");
+        if (Lora is null && (MergedOut ?? PeftOut) is not null) throw new InvalidInputException("MergedOut and PeftOut need LoRA training");
+        if (Lora is not null && (ExtractLoraRank > 0 || Quantize is not null))
+            throw new InvalidInputException("ExtractLoraRank and Quantize apply to full fine-tuning; LoRA training writes the adapter itself");
         if (Threads < 1) throw new InvalidInputException($"Threads must be at least 1 (got {Threads})");
         if (Quantize is not null && !Quantization.IsKnown(Quantize))
             throw new InvalidInputException($"Quantize '{Quantize}' is not one of {string.Join(", ", Quantization.Names)}");

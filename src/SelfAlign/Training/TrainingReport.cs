@@ -28,6 +28,10 @@ public sealed record TrainingReport
     public string? Quantized { get; init; }
     public string? Lora { get; init; }
     public double? LoraRelativeError { get; init; }
+    /// <summary>Parameters the run trained: the adapter's with LoRA, the selected tensors' otherwise.</summary>
+    public long TrainableParameters { get; init; }
+    public string? Merged { get; init; }
+    public string? Peft { get; init; }
 }
 
 public sealed record EpochReport(int Epoch, double TrainLoss, double? ValLoss, double Seconds);

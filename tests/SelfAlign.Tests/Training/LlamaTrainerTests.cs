@@ -161,7 +161,7 @@ public class LlamaTrainerTests
         var output = Path.Combine(dir, "out.gguf");
         var report = new LlamaTrainer(Quick with
         {
-            Epochs = 3, Tensors = TensorSelection.Pattern, TensorPattern = @"(attn_q|attn_output|ffn_up|ffn_down|ffn_gate)\.weight", LoraRank = 64,
+            Epochs = 3, Tensors = TensorSelection.Pattern, TensorPattern = @"(attn_q|attn_output|ffn_up|ffn_down|ffn_gate)\.weight", ExtractLoraRank = 64,
         }).Train(TestModels.TinyLlama, TrainingFixture.SecretCodeData(dir), output);
         Assert.NotNull(report.Lora);
         Assert.InRange(report.LoraRelativeError!.Value, 0, 1e-3);
