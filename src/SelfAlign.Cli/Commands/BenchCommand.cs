@@ -2,6 +2,7 @@ using System.CommandLine;
 using SelfAlign.Benchmarks;
 using SelfAlign.Cli.Output;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json.Nodes;
 using SelfAlign.Models;
 
@@ -76,18 +77,20 @@ internal static class BenchCommand
     }
 
     /// <summary>
-    /// Trains the synthetic 135m model twice (all tensors, attention only), each in its own process so that each
-    /// peak memory figure is its own, and reports tokens/s and peak RSS from the runs' JSON summaries.
+    /// Training speed and memory, each run in its own process so that each peak memory figure is its own: full
+    /// fine-tuning (all tensors, attention only) and rank-16 LoRA on q/k/v/o of the 135m shape in F32, then LoRA on
+    /// each base type that trains as it is (F16, Q8_0), and LoRA on the 0.5b shape. Figures come from the runs' JSON summaries.
     /// </summary>
     private static Command BuildTrain()
     {
-        var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: the synthetic 135m llama)" };
-        var windows = new Option<int>("--windows") { Description = "Training windows of 256 tokens per run", DefaultValueFactory = _ => 6 };
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model for the 135m rows (default: the synthetic 135m llama)" };
+        var windows = new Option<int>("--windows") { Description = "Training windows of 256 tokens per run (one optimizer step each)", DefaultValueFactory = _ => 8 };
+        var large = new Option<bool>("--no-0.5b") { Description = "Skip the 0.5b-shape rows" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("train", "Training speed and memory on the 135m shape: all tensors and attention only") { model, windows, json };
+        var cmd = new Command("train", "Training speed and memory: full fine-tuning and LoRA, F32 and other base types, 135m and 0.5b shapes") { model, windows, large, json };
         cmd.SetAction(p =>
         {
-            var path = p.GetValue(model) ?? DefaultModels.Synthetic135M();
+            var small = p.GetValue(model) ?? DefaultModels.Synthetic135M();
             var dir = Path.Combine(DefaultModels.CacheDirectory, "bench-train");
             Directory.CreateDirectory(dir);
             var data = Path.Combine(dir, "data.jsonl");
@@ -96,19 +99,49 @@ internal static class BenchCommand
             File.WriteAllLines(data, Enumerable.Range(0, 60 * p.GetValue(windows)).Select(_ =>
                 new JsonObject { ["text"] = string.Join(" ", Enumerable.Range(0, 12).Select(_ => words[rng.Next(words.Length)])) }.ToJsonString()));
 
-            var results = new JsonObject { ["model"] = path };
-            foreach (var (name, selection) in new[] { ("all", "All"), ("attention", "Attention") })
+            string TypeCopy(string path, string type)
             {
-                Console.Error.WriteLine($"bench train: {name} tensors");
-                var run = RunSelf("train", "-m", path, "--data", data, "--out", Path.Combine(dir, $"out-{name}.gguf"), "--train", selection,
-                    "--ctx", "256", "--lr", "1e-5", "--json");
-                results[$"{name}_tokens_per_s"] = run["tokens_per_s"]!.GetValue<double>();
-                results[$"{name}_peak_rss_mb"] = run["peak_rss_mb"]!.GetValue<double>();
-                results[$"{name}_tokens_trained"] = run["tokens_trained"]!.GetValue<long>();
-                results[$"{name}_final_loss"] = run["final_loss"]!.GetValue<double>();
+                var copy = Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(path)}-{type}.gguf");
+                if (!File.Exists(copy)) SelfAlign.Training.Quantization.Write(path, copy, type, Environment.ProcessorCount);
+                return copy;
             }
+            string[] lora = ["--lora-rank", "16", "--lora-modules", "q_proj,k_proj,v_proj,o_proj", "--checkpoint-every", "0"];
+            var runs = new List<(string Shape, string Type, string Mode, string Path, string[] Args)>
+            {
+                ("135m", "f32", "full", small, ["--train", "All"]),
+                ("135m", "f32", "full-attention", small, ["--train", "Attention"]),
+                ("135m", "f32", "lora", small, lora),
+                ("135m", "f16", "lora", TypeCopy(small, "f16"), lora),
+                ("135m", "q8_0", "lora", TypeCopy(small, "q8_0"), lora),
+            };
+            if (!p.GetValue(large))
+            {
+                var half = DefaultModels.Synthetic("qwen2", "0.5b");
+                runs.Add(("0.5b", "f32", "lora", half, lora));
+                runs.Add(("0.5b", "q8_0", "lora", TypeCopy(half, "q8_0"), lora));
+            }
+            var rows = new JsonArray();
+            foreach (var (shape, type, mode, path, args) in runs)
+            {
+                Console.Error.WriteLine($"bench train: {shape} {type} {mode}");
+                var run = RunSelf(["train", "-m", path, "--data", data, "--out", Path.Combine(dir, $"out-{shape}-{type}-{mode}.gguf"), "--ctx", "256", "--lr", "1e-5", "--max-steps", p.GetValue(windows).ToString(CultureInfo.InvariantCulture), "--json", .. args]);
+                rows.Add(new JsonObject
+                {
+                    ["shape"] = shape, ["base_type"] = type, ["mode"] = mode,
+                    ["tokens_per_s"] = Math.Round(run["tokens_per_s"]!.GetValue<double>(), 1),
+                    ["peak_rss_mb"] = Math.Round(run["peak_rss_mb"]!.GetValue<double>()),
+                    ["trainable_parameters"] = run["trainable_parameters"]!.GetValue<long>(),
+                    ["tokens_trained"] = run["tokens_trained"]!.GetValue<long>(),
+                });
+            }
+            var results = new JsonObject { ["model_135m"] = small, ["rows"] = rows };
             if (p.GetValue(json)) Console.WriteLine(results.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            else foreach (var (k, v) in results) Console.WriteLine($"{k,-28} {v}");
+            else
+            {
+                Console.WriteLine($"{"shape",-6} {"type",-6} {"mode",-15} {"tokens/s",9} {"peak MB",8} {"trainable",12}");
+                foreach (var r in rows)
+                    Console.WriteLine($"{r!["shape"],-6} {r["base_type"],-6} {r["mode"],-15} {r["tokens_per_s"],9} {r["peak_rss_mb"],8} {r["trainable_parameters"],12}");
+            }
             return 0;
         });
         return cmd;

@@ -36,14 +36,17 @@ internal static class DefaultModels
     }
 
     /// <summary>A random-weight llama with SmolLM2-135M's shapes.</summary>
-    public static string Synthetic135M()
+    public static string Synthetic135M() => Synthetic("llama", "135m");
+
+    /// <summary>A random-weight model of a preset shape (135m: SmolLM2-135M as llama; 0.5b: Qwen2.5-0.5B as qwen2).</summary>
+    public static string Synthetic(string arch, string preset)
     {
         Directory.CreateDirectory(CacheDirectory);
-        var path = Path.Combine(CacheDirectory, "synthetic-llama-135m.gguf");
+        var path = Path.Combine(CacheDirectory, $"synthetic-{arch}-{preset}.gguf");
         if (!File.Exists(path))
         {
-            Console.Error.WriteLine($"making synthetic 135m model at {path}");
-            SyntheticModelBuilder.Write(path, new SyntheticModelBuilder.Options { Shape = ModelShape.Preset("llama", "135m"), Seed = 1 });
+            Console.Error.WriteLine($"making synthetic {preset} model at {path}");
+            SyntheticModelBuilder.Write(path, new SyntheticModelBuilder.Options { Shape = ModelShape.Preset(arch, preset), Seed = 1 });
         }
         return path;
     }

@@ -33,19 +33,21 @@ internal sealed class EngineOptionSet
     public readonly Option<bool> BanEos = new("--ban-eos") { Description = "Never end at EOS; run to the length limit or a stop string" };
     public readonly Option<string?> SharedPrefixFile = new("--shared-prefix-file") { Description = "Text every prompt starts with, evaluated once and shared" };
     public readonly Option<bool> NoPrefixSharing = new("--no-prefix-sharing") { Description = "Re-evaluate the shared prefix for every request" };
+    public readonly Option<string[]> Adapter = AdapterOption.Create();
 
     public void AddTo(Command c)
     {
         foreach (var o in new Option[] { Model, ContextSize, Parallel, Threads, MaxNewTokens, Temperature, TopK, TopP, MinP, Seed,
-                     RepeatPenalty, FrequencyPenalty, PresencePenalty, NGramPenalty, Stop, Ban, LogitBias, BanEos, SharedPrefixFile, NoPrefixSharing })
+                     RepeatPenalty, FrequencyPenalty, PresencePenalty, NGramPenalty, Stop, Ban, LogitBias, BanEos, SharedPrefixFile, NoPrefixSharing, Adapter })
             c.Options.Add(o);
     }
 
-    public EngineOptions Engine(ParseResult p) => new()
+    public EngineOptions Engine(ParseResult p, LlamaModel model) => new()
     {
         Context = new ContextOptions
         {
             ContextSize = Positive(p, ContextSize), MaxSequences = Math.Min(256, Positive(p, Parallel) + 1), Threads = Positive(p, Threads),
+            LoraAdapters = AdapterOption.Load(p, Adapter, model),
         },
         MaxParallel = p.GetValue(Parallel),
         PrefixSharing = !p.GetValue(NoPrefixSharing),

@@ -42,7 +42,7 @@ internal static class GenerateCommand
                     return r with { StopStrings = [.. r.StopStrings, .. template.StopStrings] };
                 };
             }
-            using var eng = new GenerationEngine(model, engine.Engine(p));
+            using var eng = new GenerationEngine(model, engine.Engine(p, model));
 
             if (one != null)
             {

@@ -15,6 +15,7 @@ internal static class RainCommand
     {
         private static readonly RainOptions D = new(); // the defaults the options show and start from
         public readonly Option<string> Model = new("--model", "-m") { Description = "GGUF model file" };
+        public readonly Option<string[]> Adapter = AdapterOption.Create();
         public readonly Option<string?> Judge = new("--judge") { Description = "Judge prompt file (YAML; default: the shipped harm judge)" };
         public readonly Option<bool> Chat = new("--chat") { Description = "Wrap each prompt as a user turn with the model's chat template" };
         public readonly Option<string?> ChatFormat = new("--chat-format") { Description = "Wrap each prompt as a user turn of this YAML turn format" };
@@ -35,7 +36,7 @@ internal static class RainCommand
 
         public void AddTo(Command cmd)
         {
-            foreach (var o in new Option[] { Model, Judge, Chat, ChatFormat, Stop, MinIterations, MaxIterations, Threshold, Exploration, Lengths, MaxNew, Temperature, Seed, Leaves, Scoring, Similarity, NoCache, CtxSize })
+            foreach (var o in new Option[] { Model, Adapter, Judge, Chat, ChatFormat, Stop, MinIterations, MaxIterations, Threshold, Exploration, Lengths, MaxNew, Temperature, Seed, Leaves, Scoring, Similarity, NoCache, CtxSize })
                 cmd.Options.Add(o);
         }
 
@@ -84,7 +85,7 @@ internal static class RainCommand
             using var model = LlamaModel.Load(set.ModelPath(p));
             var format = Format(p, set, model);
             var options = set.Options(p, format?.StopStrings ?? []);
-            using var decoder = new RainDecoder(model, judge, options);
+            using var decoder = new RainDecoder(model, judge, options, AdapterOption.Load(p, set.Adapter, model));
 
             var outPath = p.GetValue(output);
             var asJson = p.GetValue(json);
@@ -135,7 +136,7 @@ internal static class RainCommand
                 Request: JsonlFile.RequireString(r.Record, "prompt", path, r.Line), Answer: JsonlFile.RequireString(r.Record, "response", path, r.Line))).ToList();
             var judge = set.LoadJudge(p);
             using var model = LlamaModel.Load(set.ModelPath(p));
-            using var decoder = new RainDecoder(model, judge, set.Options(p, []));
+            using var decoder = new RainDecoder(model, judge, set.Options(p, []), AdapterOption.Load(p, set.Adapter, model));
             var results = decoder.Screen(records.Select(r => (r.Request, r.Answer)).ToList(), p.GetValue(threshold));
             var outPath = p.GetValue(output)!;
             File.Delete(outPath);

@@ -17,7 +17,8 @@ internal static class ScoreCommand
         var input = new Option<string?>("--input") { Description = "JSONL of {\"context\", \"continuation\"} records" };
         var ctxSize = new Option<int>("--ctx-size") { DefaultValueFactory = _ => 4096 };
         var json = new Option<bool>("--json") { Description = "Print results as JSON" };
-        var cmd = new Command("score", "Log-probability of each continuation given its context (batched)") { model, context, continuations, input, ctxSize, json };
+        var adapter = AdapterOption.Create();
+        var cmd = new Command("score", "Log-probability of each continuation given its context (batched)") { model, context, continuations, input, ctxSize, adapter, json };
         cmd.SetAction(async (p, ct) =>
         {
             List<ScoringRequest> items;
@@ -29,7 +30,7 @@ internal static class ScoreCommand
             else throw new InvalidInputException("give --input FILE, or --context with one or more --continuation");
 
             using var m = LlamaModel.Load(p.GetValue(model)!);
-            using var engine = new GenerationEngine(m, new EngineOptions { Context = new ContextOptions { ContextSize = p.GetValue(ctxSize) } });
+            using var engine = new GenerationEngine(m, new EngineOptions { Context = new ContextOptions { ContextSize = p.GetValue(ctxSize), LoraAdapters = AdapterOption.Load(p, adapter, m) } });
             var results = await engine.ScoreAsync(items, ct);
             var rows = items.Zip(results, (i, r) => new
             {

@@ -94,7 +94,8 @@ internal static class TestbedCommand
         var scoring = new Option<RainScoring>("--scoring") { Description = "RAIN's self-evaluation with --decoder rain: vote (the reference) or continuous", DefaultValueFactory = _ => RainScoring.Vote };
         var leaves = new Option<int>("--leaves-per-round") { Description = "RAIN's leaves simulated and judged together, with --decoder rain", DefaultValueFactory = _ => new RainOptions().LeavesPerRound };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("eval", "Ground-truth figures of a model on held-out requests") { model, level, principled, principles, verbosePrompt, decoder, n, seed, scoring, leaves, json };
+        var adapter = AdapterOption.Create();
+        var cmd = new Command("eval", "Ground-truth figures of a model on held-out requests") { model, adapter, level, principled, principles, verbosePrompt, decoder, n, seed, scoring, leaves, json };
         cmd.SetAction(async (p, ct) =>
         {
             if (p.GetValue(n) < 1) throw new InvalidInputException("--n must be at least 1");
@@ -104,7 +105,10 @@ internal static class TestbedCommand
             else if (p.GetValue(principled)) prefix = TestbedPrompts.DefaultPrinciples;
             var path = p.GetValue(model) ?? EnsureModel(p.GetValue(level), ct: ct);
             using var m = LlamaModel.Load(path);
-            using var engine = new GenerationEngine(m, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
+            using var engine = new GenerationEngine(m, new EngineOptions
+            {
+                Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33, LoraAdapters = AdapterOption.Load(p, adapter, m) },
+            });
             var r = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions
             {
                 N = p.GetValue(n), Seed = p.GetValue(seed), PrinciplesPrefix = prefix, VerbosePrompt = p.GetValue(verbosePrompt), Decoder = p.GetValue(decoder),

@@ -1,3 +1,5 @@
+using SelfAlign.Models;
+
 namespace SelfAlign.Generation;
 
 /// <summary>Options for a llama.cpp context (KV cache, batch and thread settings).</summary>
@@ -25,6 +27,8 @@ public sealed record ContextOptions
     /// batch (about 1e-3 apart), which breaks "batched equals alone"; null lets llama.cpp choose.
     /// </summary>
     public bool? FlashAttention { get; init; } = false;
+    /// <summary>LoRA adapters applied to every decode, each with its scale (1 = as trained); loaded with <see cref="LoraAdapter.Load"/> for the same model.</summary>
+    public IReadOnlyList<(LoraAdapter Adapter, float Scale)> LoraAdapters { get; init; } = [];
 
     internal void Validate()
     {

@@ -33,6 +33,9 @@ public sealed partial class GenerationEngine : IDisposable
     private readonly int _maxParallel;
     private int _cellsInUse;
 
+    /// <summary>The options the engine was made with.</summary>
+    public EngineOptions Options => _options;
+
     public GenerationEngine(LlamaModel model, EngineOptions? options = null)
     {
         _options = options ?? new EngineOptions();

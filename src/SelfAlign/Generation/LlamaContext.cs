@@ -60,6 +60,7 @@ public sealed unsafe class LlamaContext : IDisposable
         SequenceCapacity = (int)LlamaNative.llama_n_ctx_seq(ctx);
         IsUnified = options.UnifiedKvCache;
         VocabularySize = model.Vocabulary.Count;
+        if (options.LoraAdapters.Count > 0) SetLoraAdapters(options.LoraAdapters);
     }
 
     internal nint Ptr => _handle.DangerousGetHandle();

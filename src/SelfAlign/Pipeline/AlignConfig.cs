@@ -86,14 +86,22 @@ public sealed record AnswersConfig
     public string? RainJudge { get; init; }
 }
 
+/// <summary>How stages 3 and 4 train: a LoRA adapter (the paper's way) merged into the stage's model, or every selected weight.</summary>
+public enum FineTuneMethod { Lora, Full }
+
 /// <summary>Training settings of stages 3 and 4.</summary>
 public sealed record FineTuneConfig
 {
+    public FineTuneMethod Method { get; init; } = FineTuneMethod.Lora;
+    /// <summary>Rank, alpha and target modules with <see cref="FineTuneMethod.Lora"/> (paper: 16, 16, q/k/v/o).</summary>
+    public LoraSettings Lora { get; init; } = new();
+    /// <summary>Training windows per optimizer step, gradients averaged (LoRA only; the paper's step is 768 sequences).</summary>
+    public int BatchSize { get; init; } = 1;
     public int Epochs { get; init; } = 1;
     public float LearningRate { get; init; } = 4e-4f;
     public int WarmupSteps { get; init; } = 100;
     public int ContextLength { get; init; } = 512;
-    /// <summary>all, attention or feed-forward (a pattern needs the trainer's own options).</summary>
+    /// <summary>With <see cref="FineTuneMethod.Full"/>: all, attention or feed-forward (a pattern needs the trainer's own options).</summary>
     public TensorSelection Tensors { get; init; } = TensorSelection.All;
     /// <summary>responses (the answers are learned, the prompts are context, as the paper's training does) or all.</summary>
     public LossTokens Loss { get; init; } = LossTokens.Responses;
@@ -103,6 +111,7 @@ public sealed record FineTuneConfig
     {
         Epochs = Epochs, LearningRate = LearningRate, WarmupSteps = WarmupSteps, ContextLength = ContextLength,
         Seed = seed, Threads = threads, Tensors = Tensors, Loss = Loss,
+        Lora = Method == FineTuneMethod.Lora ? Lora : null, BatchSize = BatchSize,
     };
 }
 

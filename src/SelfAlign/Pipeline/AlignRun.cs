@@ -65,8 +65,8 @@ public sealed class AlignRun
     {
         [AlignStage.Prompts] = [SelfInstructFile, TopicsFile, QuestionsFile, PromptsFile],
         [AlignStage.Answers] = [AnswersFile],
-        [AlignStage.Engraving] = [EngravingDataFile, EngravedModel, EngravedModel + ".checkpoints"],
-        [AlignStage.Verbose] = [VerboseFile, VerboseDataFile, VerboseModel, VerboseModel + ".checkpoints"],
+        [AlignStage.Engraving] = [EngravingDataFile, EngravedModel, Path.ChangeExtension(EngravedModel, ".lora.gguf"), EngravedModel + ".checkpoints"],
+        [AlignStage.Verbose] = [VerboseFile, VerboseDataFile, VerboseModel, Path.ChangeExtension(VerboseModel, ".lora.gguf"), VerboseModel + ".checkpoints"],
     };
 
     /// <summary>

@@ -35,7 +35,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
 
     public long ReusedTokens { get; private set; }
 
-    public LlamaRainModel(LlamaModel model, RainJudge judge, RainOptions options)
+    public LlamaRainModel(LlamaModel model, RainJudge judge, RainOptions options, IReadOnlyList<(LoraAdapter Adapter, float Scale)> adapters)
     {
         _o = options;
         _vocab = model.Vocabulary;
@@ -43,7 +43,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         _ctx = new LlamaContext(model, new ContextOptions
         {
             ContextSize = options.ContextSize, MaxSequences = 256, Threads = options.Threads, BatchSize = 512,
-            Embeddings = options.Similarity == RainSimilarity.Model,
+            Embeddings = options.Similarity == RainSimilarity.Model, LoraAdapters = adapters,
         });
         if (options.Similarity == RainSimilarity.EmbeddingModel)
         {

@@ -23,12 +23,13 @@ public sealed class RainDecoder : IDisposable
     private readonly LlamaRainModel _model;
     private readonly RainOptions _options;
 
+    /// <summary>A decoder over <paramref name="model"/> (with <paramref name="adapters"/> applied to search and judge alike) and its self-evaluation <paramref name="judge"/>.</summary>
     /// <exception cref="ArgumentException">An option is out of range or a judge label is not one token of this model.</exception>
-    public RainDecoder(LlamaModel model, RainJudge judge, RainOptions? options = null)
+    public RainDecoder(LlamaModel model, RainJudge judge, RainOptions? options = null, IReadOnlyList<(LoraAdapter Adapter, float Scale)>? adapters = null)
     {
         _options = options ?? new RainOptions();
         _options.Validate();
-        _model = new LlamaRainModel(model, judge, _options);
+        _model = new LlamaRainModel(model, judge, _options, adapters ?? []);
         Model = model;
     }
 

@@ -75,7 +75,7 @@ public static class TestbedEvaluator
         RainStatistics? rainStatistics = null;
         double? ratio = null;
         if (o.Decoder == TestbedDecoder.Rain)
-            (rainStatistics, ratio) = await Task.Run(() => AnswerWithRain(engine.Model, o, requests, answers, ct), ct);
+            (rainStatistics, ratio) = await Task.Run(() => AnswerWithRain(engine.Model, engine.Options.Context.LoraAdapters, o, requests, answers, ct), ct);
         else
             await foreach (var (i, result) in engine.GenerateBatchAsync(genRequests, ct)) answers[i] = TestbedPrompts.ExtractAnswer(result.Text);
 
@@ -93,12 +93,13 @@ public static class TestbedEvaluator
     }
 
     /// <summary>Answers every request with RAIN and, for the time ratio, with vanilla sampling under the same settings.</summary>
-    private static (RainStatistics, double) AnswerWithRain(Models.LlamaModel model, TestbedEvalOptions o, List<string> requests, string[] answers, CancellationToken ct)
+    private static (RainStatistics, double) AnswerWithRain(Models.LlamaModel model, IReadOnlyList<(Models.LoraAdapter, float)> adapters, TestbedEvalOptions o,
+        List<string> requests, string[] answers, CancellationToken ct)
     {
         var prefix = o.PrinciplesPrefix ?? "";
         var asking = Asking.Of(o);
         var options = o.Rain with { StopStrings = asking.StopStrings, MaxNewTokens = asking.MaxNewTokens, Temperature = o.Temperature };
-        using var rain = new RainDecoder(model, TestbedPrompts.Judge, options);
+        using var rain = new RainDecoder(model, TestbedPrompts.Judge, options, adapters);
         var total = new RainStatistics();
         var ratios = new List<double>();
         for (var i = 0; i < requests.Count; i++)

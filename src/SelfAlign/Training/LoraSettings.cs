@@ -10,7 +10,7 @@ public sealed record LoraSettings
     public int Rank { get; init; } = 16;
     public float Alpha { get; init; } = 16;
     /// <summary>Target modules by their PEFT names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj).</summary>
-    public IReadOnlyList<string> Modules { get; init; } = ["q_proj", "k_proj", "v_proj", "o_proj"];
+    public List<string> Modules { get; init; } = ["q_proj", "k_proj", "v_proj", "o_proj"];
 
     public void Validate()
     {

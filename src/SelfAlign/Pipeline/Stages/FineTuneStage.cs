@@ -7,7 +7,7 @@ namespace SelfAlign.Pipeline;
 /// <summary>
 /// Stages 3 and the end of 4 (docs/methods.md, A.3, A.4): the kept answers become prompt/completion records of the plain chat
 /// prompt (no principles, no exemplars) + question, and answer + turn end; the base model is fine-tuned on them with the
-/// project's trainer, by default with the loss on the answers only. Epoch checkpoints let a rerun continue an interrupted training.
+/// project's trainer (LoRA merged into the stage's model by default), with the loss on the answers only by default. Epoch checkpoints let a rerun continue an interrupted training.
 /// </summary>
 internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage stage)
 {
@@ -31,12 +31,18 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
 
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         var options = cfg.ToTrainingOptions(run.Config.Seed, run.Config.Threads) with { CheckpointDirectory = output + ".checkpoints", Resume = true };
-        var report = new LlamaTrainer(options).Train(basePath, dataPath, output + ".tmp",
+        // With LoRA the trainer writes the adapter, and the stage's model is base + adapter merged, so later stages and evaluation load one file.
+        var adapter = Path.ChangeExtension(output, ".lora.gguf");
+        if (options.Lora != null) options = options with { MergedOut = output + ".tmp" };
+        var report = new LlamaTrainer(options).Train(basePath, dataPath, options.Lora != null ? adapter + ".tmp" : output + ".tmp",
             new InlineProgress<TrainingProgress>(p => progress?.Report(new AlignProgress(stage, verbose ? "verbose training" : "engraving", p.Step, p.TotalSteps, $"loss {p.Loss:F3}"))),
             cancellationToken: ct);
+        if (options.Lora != null) File.Move(adapter + ".tmp", adapter, overwrite: true);
         File.Move(output + ".tmp", output, overwrite: true);
         return new JsonObject
         {
+            ["method"] = options.Lora != null ? "lora" : "full", ["trainable_parameters"] = report.TrainableParameters,
+            ["adapter"] = options.Lora != null ? adapter : null,
             ["training_records"] = pairs.Count, ["epochs"] = cfg.Epochs, ["initial_loss"] = report.InitialLoss, ["final_loss"] = report.FinalLoss,
             ["tokens_per_s"] = report.TokensPerS, ["model"] = output,
         };
