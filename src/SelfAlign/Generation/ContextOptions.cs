@@ -27,6 +27,12 @@ public sealed record ContextOptions
     /// batch (about 1e-3 apart), which breaks "batched equals alone"; null lets llama.cpp choose.
     /// </summary>
     public bool? FlashAttention { get; init; } = false;
+    /// <summary>
+    /// How the CPU threads wait: null keeps llama.cpp's default (a pool per graph whose workers spin at barriers);
+    /// 0..100 gives the context its own pool with that polling level, 0 meaning workers sleep. On a machine whose
+    /// cores other processes also use, spinning workers slow each other down (docs/training.md).
+    /// </summary>
+    public int? ThreadPolling { get; init; }
     /// <summary>LoRA adapters applied to every decode, each with its scale (1 = as trained); loaded with <see cref="LoraAdapter.Load"/> for the same model.</summary>
     public IReadOnlyList<(LoraAdapter Adapter, float Scale)> LoraAdapters { get; init; } = [];
 
@@ -36,5 +42,6 @@ public sealed record ContextOptions
         if (BatchSize < 1) throw new InvalidInputException($"BatchSize must be at least 1 (got {BatchSize})");
         if (MaxSequences is < 1 or > 256) throw new InvalidInputException($"MaxSequences must be 1..256 (got {MaxSequences})");
         if (Threads < 1) throw new InvalidInputException($"Threads must be at least 1 (got {Threads})");
+        if (ThreadPolling is < 0 or > 100) throw new InvalidInputException($"ThreadPolling must be 0..100 (got {ThreadPolling})");
     }
 }

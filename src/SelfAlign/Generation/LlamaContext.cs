@@ -12,6 +12,7 @@ namespace SelfAlign.Generation;
 public sealed unsafe class LlamaContext : IDisposable
 {
     private readonly SafeLlamaContextHandle _handle;
+    private readonly SafeThreadpoolHandle? _threadpool;
     private readonly nint _memory;
     private GCHandle _self; // lets llama.cpp's abort callback find this context
 
@@ -52,6 +53,11 @@ public sealed unsafe class LlamaContext : IDisposable
         if (ctx == 0) throw new NativeLibraryException($"llama.cpp could not create a context of {p.n_ctx} tokens (out of memory?)");
         _handle = new SafeLlamaContextHandle(ctx, model.Handle);
         _memory = LlamaNative.llama_get_memory(ctx);
+        if (options.ThreadPolling is { } poll)
+        {
+            _threadpool = SafeThreadpoolHandle.Create(options.Threads, (uint)poll);
+            LlamaNative.llama_attach_threadpool(ctx, _threadpool.DangerousGetHandle(), _threadpool.DangerousGetHandle());
+        }
         _self = GCHandle.Alloc(this, GCHandleType.Weak);
         Model = model;
         ContextSize = (int)LlamaNative.llama_n_ctx(ctx);
@@ -164,6 +170,7 @@ public sealed unsafe class LlamaContext : IDisposable
     public void Dispose()
     {
         _handle.Dispose();
+        _threadpool?.Dispose(); // after the context that uses it
         if (_self.IsAllocated) _self.Free();
     }
 }

@@ -22,6 +22,10 @@ internal static unsafe partial class LlamaNative
 
     // ---- backend and system ----
     [DllImport(Ggml)] public static extern void ggml_backend_load_all_from_path(byte* dirPath);
+    [DllImport(Ggml)] public static extern nint ggml_backend_reg_by_name(byte* name);
+    [DllImport(Ggml)] public static extern void* ggml_backend_reg_get_proc_address(nint reg, byte* name);
+    [DllImport(GgmlBase)] public static extern void ggml_threadpool_params_init(ggml_threadpool_params* p, int nThreads);
+    [DllImport(Llama)] public static extern void llama_attach_threadpool(nint ctx, nint threadpool, nint threadpoolBatch);
     [DllImport(Llama)] public static extern void llama_backend_init();
     [DllImport(Llama)] public static extern nint llama_print_system_info();
     [DllImport(Llama)] public static extern void llama_log_set(delegate* unmanaged[Cdecl]<int, byte*, nint, void> callback, nint userData);

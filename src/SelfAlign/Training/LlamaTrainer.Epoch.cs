@@ -51,7 +51,7 @@ public sealed unsafe partial class LlamaTrainer
         var n = _o.ContextLength;
         var ctx = new LlamaContext(model, new ContextOptions
         {
-            ContextSize = n, BatchSize = n, MaxSequences = 1, Threads = _o.Threads, FlashAttention = false, F32KvCache = true,
+            ContextSize = n, BatchSize = n, MaxSequences = 1, Threads = _o.Threads, FlashAttention = false, F32KvCache = true, ThreadPolling = _o.ThreadPolling,
         });
         // Trap: until a first decode the CPU backend keeps ggml's default of 4 threads, which spin on 2 cores.
         using var warm = new TokenBatch(1);

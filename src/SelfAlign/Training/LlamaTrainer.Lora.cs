@@ -149,28 +149,13 @@ public sealed unsafe partial class LlamaTrainer
         weights.Write(outPath);
         if (_o.MergedOut is { } merged) LoraMerge.Write(basePath, weights, merged);
         if (_o.PeftOut is { } peft) PeftAdapter.Write(weights, gguf, peft, settings);
-        return new TrainingReport
+        var estimated = MemoryEstimate.TrainingBytes(gguf, _o.ContextLength, weights.ParameterCount);
+        return Report(corpus, plan, epochs, initialLoss, _tokensTrained, estimated, Learnable(plan.First.Windows).Count, outPath) with
         {
-            InitialLoss = initialLoss,
-            FinalLoss = epochs.Count > 0 ? epochs[^1].TrainLoss : double.NaN,
-            FinalValLoss = epochs.Count > 0 ? epochs[^1].ValLoss : null,
-            Epochs = epochs,
-            TokensTrained = _tokensTrained,
-            TokensPerS = _tokensTrained / Math.Max(1e-9, _trainSeconds),
-            PeakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
-            EstimatedMemoryMb = MemoryEstimate.TrainingBytes(gguf, _o.ContextLength, weights.ParameterCount) / 1048576.0,
-            Steps = _step,
-            Records = corpus.Records,
-            Windows = Learnable(plan.First.Windows).Count,
-            ValidationWindows = valWindows.Count,
-            RecordsSplit = plan.First.RecordsSplit,
-            RecordsLongerThanWindow = plan.First.RecordsLongerThanWindow,
-            TokensDropped = plan.First.TokensDropped,
             TrainedTensors = weights.Matrices.Where(m => m.B.Any(x => x != 0)).Select(m => m.Tensor).ToList(),
             UntrainableSelected = _step == 0 ? [] : weights.Matrices.Where(m => m.B.All(x => x == 0)).Select(m => m.Tensor).ToList(),
             TrainableParameters = weights.ParameterCount,
             ResumedFromEpoch = checkpoint?.EpochsDone ?? 0,
-            Out = outPath,
             Lora = outPath,
             Merged = _o.MergedOut,
             Peft = _o.PeftOut,

@@ -124,33 +124,39 @@ public sealed unsafe partial class LlamaTrainer
             loraError = LoraExtraction.Write(f32Path, outPath, lora, _o.ExtractLoraRank, _trainableNames);
         }
 
-        return new TrainingReport
+        return Report(corpus, plan, epochs, initialLoss, tokensTrained, estimatedBytes, stepsPerEpoch, outPath) with
         {
-            InitialLoss = initialLoss,
-            FinalLoss = epochs.Count > 0 ? epochs[^1].TrainLoss : double.NaN,
-            FinalValLoss = epochs.Count > 0 ? epochs[^1].ValLoss : null,
-            Epochs = epochs,
-            TokensTrained = tokensTrained,
-            TokensPerS = tokensTrained / Math.Max(1e-9, _trainSeconds),
-            PeakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
-            EstimatedMemoryMb = estimatedBytes / 1048576.0,
-            Steps = _step,
-            Records = corpus.Records,
-            Windows = stepsPerEpoch,
-            ValidationWindows = valWindows.Count,
-            RecordsSplit = plan.First.RecordsSplit,
-            RecordsLongerThanWindow = plan.First.RecordsLongerThanWindow,
-            TokensDropped = plan.First.TokensDropped,
             TrainedTensors = _trainableNames.Distinct().ToList(),
             TrainableParameters = _trainable.Distinct().Sum(LlamaNative.ggml_nelements),
             UntrainableSelected = _untrainableSelected.ToList(),
             ResumedFromEpoch = checkpoint?.EpochsDone ?? 0,
-            Out = outPath,
             Quantized = quantized,
             Lora = lora,
             LoraRelativeError = loraError,
         };
     }
+
+    /// <summary>What every run reports: losses, speed, memory and what the packing cut.</summary>
+    private TrainingReport Report(TrainingCorpus corpus, EpochPlan plan, List<EpochReport> epochs, double initialLoss, long tokensTrained,
+        long estimatedBytes, int windows, string outPath) => new()
+    {
+        InitialLoss = initialLoss,
+        FinalLoss = epochs.Count > 0 ? epochs[^1].TrainLoss : double.NaN,
+        FinalValLoss = epochs.Count > 0 ? epochs[^1].ValLoss : null,
+        Epochs = epochs,
+        TokensTrained = tokensTrained,
+        TokensPerS = tokensTrained / Math.Max(1e-9, _trainSeconds),
+        PeakRssMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
+        EstimatedMemoryMb = estimatedBytes / 1048576.0,
+        Steps = _step,
+        Records = corpus.Records,
+        Windows = windows,
+        ValidationWindows = plan.Validation.Count,
+        RecordsSplit = plan.First.RecordsSplit,
+        RecordsLongerThanWindow = plan.First.RecordsLongerThanWindow,
+        TokensDropped = plan.First.TokensDropped,
+        Out = outPath,
+    };
 
     private List<TrainingWindow> Windows(List<TrainingWindow> planned) => TrainWindowsOverride != null ? TrainWindowsOverride(planned) : planned;
 

@@ -41,6 +41,8 @@ public sealed record TrainingOptions
     public string? TensorPattern { get; init; }
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>How training threads wait: see <see cref="ContextOptions.ThreadPolling"/> (0 = they sleep, null = llama.cpp's spinning default).</summary>
+    public int? ThreadPolling { get; init; }
     /// <summary>How prompt/response and messages records are rendered; plain "### User" / "### Assistant" by default.</summary>
     public TurnFormat Format { get; init; } = TurnFormat.Plain;
     /// <summary>Where epoch checkpoints go; default: OUT.checkpoints beside the output.</summary>

@@ -15,6 +15,20 @@ public class NativeStructLayoutTests
         Assert.Equal(56, Unsafe.SizeOf<llama_batch>());
         Assert.Equal(16, Unsafe.SizeOf<llama_chat_message>());
         Assert.Equal(64, Unsafe.SizeOf<llama_model_quantize_params>());
+        Assert.Equal(48, Unsafe.SizeOf<llama_opt_params>());
+        Assert.Equal(528, Unsafe.SizeOf<ggml_threadpool_params>());
+        Assert.Equal(16, Unsafe.SizeOf<llama_adapter_lora_weight>());
+    }
+
+    [Fact]
+    public unsafe void ThreadpoolParametersInitialiseWhereTheStructSaysTheyAre()
+    {
+        LlamaRuntime.EnsureInitialized();
+        var p = new ggml_threadpool_params();
+        LlamaNative.ggml_threadpool_params_init(&p, 3);
+        Assert.Equal(3, p.n_threads);
+        Assert.Equal(50u, p.poll); // ggml's default polling level
+        Assert.Equal(0, p.paused);
     }
 
     [Fact]
