@@ -114,11 +114,13 @@ internal static class BenchCommand
                 ("135m", "f32", "lora", small, lora, false),
                 ("135m", "f16", "lora", TypeCopy(small, "f16"), lora, false),
                 ("135m", "q8_0", "lora", TypeCopy(small, "q8_0"), lora, false),
-                // A small training alone and while other work keeps every core busy, with ggml's spinning threads and with sleeping ones.
-                ("tiny", "f32", "full", tiny, [], false),
-                ("tiny", "f32", "full", tiny, [], true),
-                ("tiny", "f32", "full", tiny, ["--thread-polling", "0"], false),
-                ("tiny", "f32", "full", tiny, ["--thread-polling", "0"], true),
+                // A small LoRA training alone and while other work keeps every core busy: with llama.cpp's spinning threads
+                // at a fixed count (how training ran before), with sleeping threads, and with the threads adapted to the free cores (the default).
+                ("tiny", "f32", "lora-spinning-fixed", tiny, [.. lora, "--thread-polling", "-1", "--fixed-threads"], false),
+                ("tiny", "f32", "lora-spinning-fixed", tiny, [.. lora, "--thread-polling", "-1", "--fixed-threads"], true),
+                ("tiny", "f32", "lora-sleeping-fixed", tiny, [.. lora, "--fixed-threads"], true),
+                ("tiny", "f32", "lora", tiny, lora, false),
+                ("tiny", "f32", "lora", tiny, lora, true),
             };
             if (!p.GetValue(large))
             {
@@ -129,15 +131,14 @@ internal static class BenchCommand
             var rows = new JsonArray();
             foreach (var (shape, type, mode, path, args, busy) in runs)
             {
-                var polling = args.Contains("--thread-polling") ? "0" : "default";
-                Console.Error.WriteLine($"bench train: {shape} {type} {mode}{(busy ? ", cores busy" : "")}, thread polling {polling}");
+                Console.Error.WriteLine($"bench train: {shape} {type} {mode}{(busy ? ", cores busy" : "")}");
                 using var load = busy ? new CpuLoad(Environment.ProcessorCount) : null;
                 var steps = shape == "tiny" ? 64 : p.GetValue(windows);
                 var run = RunSelf(["train", "-m", path, "--data", data, "--out", Path.Combine(dir, $"out-{shape}-{type}-{mode}.gguf"), "--ctx", "256", "--lr", "1e-5",
                     "--max-steps", steps.ToString(CultureInfo.InvariantCulture), "--json", .. args]);
                 rows.Add(new JsonObject
                 {
-                    ["shape"] = shape, ["base_type"] = type, ["mode"] = mode, ["cores_busy"] = busy, ["thread_polling"] = polling,
+                    ["shape"] = shape, ["base_type"] = type, ["mode"] = mode, ["cores_busy"] = busy,
                     ["tokens_per_s"] = Math.Round(run["tokens_per_s"]!.GetValue<double>(), 1),
                     ["peak_rss_mb"] = Math.Round(run["peak_rss_mb"]!.GetValue<double>()),
                     ["trainable_parameters"] = run["trainable_parameters"]!.GetValue<long>(),
@@ -148,9 +149,9 @@ internal static class BenchCommand
             if (p.GetValue(json)) Console.WriteLine(results.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
             else
             {
-                Console.WriteLine($"{"shape",-6} {"type",-6} {"mode",-15} {"busy",-5} {"polling",-8} {"tokens/s",9} {"peak MB",8} {"trainable",12}");
+                Console.WriteLine($"{"shape",-6} {"type",-6} {"mode",-20} {"busy",-5} {"tokens/s",9} {"peak MB",8} {"trainable",12}");
                 foreach (var r in rows)
-                    Console.WriteLine($"{r!["shape"],-6} {r["base_type"],-6} {r["mode"],-15} {r["cores_busy"],-5} {r["thread_polling"],-8} {r["tokens_per_s"],9} {r["peak_rss_mb"],8} {r["trainable_parameters"],12}");
+                    Console.WriteLine($"{r!["shape"],-6} {r["base_type"],-6} {r["mode"],-20} {r["cores_busy"],-5} {r["tokens_per_s"],9} {r["peak_rss_mb"],8} {r["trainable_parameters"],12}");
             }
             return 0;
         });

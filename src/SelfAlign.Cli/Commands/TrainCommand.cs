@@ -41,13 +41,14 @@ internal static class TrainCommand
         var merge = new Option<string?>("--merge") { Description = "Also write base + adapter merged into this GGUF (LoRA)" };
         var peft = new Option<string?>("--peft") { Description = "Also write the adapter in PEFT's format into this directory (LoRA)" };
         var extractRank = new Option<int>("--extract-lora-rank") { Description = "After full fine-tuning, also extract a LoRA adapter of this rank", DefaultValueFactory = _ => d.ExtractLoraRank };
-        var polling = new Option<int?>("--thread-polling") { Description = "0: CPU threads sleep while waiting (for busy machines); 100: they spin; default: llama.cpp's" };
+        var polling = new Option<int>("--thread-polling") { Description = "How CPU threads wait: 0 sleep, 100 spin, -1 llama.cpp's own spinning pool", DefaultValueFactory = _ => d.ThreadPolling ?? -1 };
+        var fixedThreads = new Option<bool>("--fixed-threads") { Description = "Keep --threads even when other processes use the cores (LoRA adapts by default)" };
         var maxSteps = new Option<int>("--max-steps") { Description = "Stop after this many optimizer steps (0 = no limit)", DefaultValueFactory = _ => d.MaxSteps };
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object" };
         var cmd = new Command("train", "Fine-tune a GGUF model through llama.cpp's training API")
         {
             model, data, output, epochs, lr, warmup, decay, optimizer, weightDecay, ctx, val, tensors, loss, packing, pattern, seed, threads, format,
-            checkpoints, resume, quantize, loraRank, loraAlpha, loraModules, batchSize, checkpointEvery, merge, peft, extractRank, maxSteps, polling, json,
+            checkpoints, resume, quantize, loraRank, loraAlpha, loraModules, batchSize, checkpointEvery, merge, peft, extractRank, maxSteps, polling, fixedThreads, json,
         };
         cmd.SetAction((p, ct) => Task.Run(() =>
         {
@@ -65,7 +66,7 @@ internal static class TrainCommand
                         Modules = [.. p.GetValue(loraModules)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
                     }
                     : null,
-                MaxSteps = p.GetValue(maxSteps), ThreadPolling = p.GetValue(polling), BatchSize = p.GetValue(batchSize), CheckpointEvery = p.GetValue(checkpointEvery), MergedOut = p.GetValue(merge), PeftOut = p.GetValue(peft),
+                MaxSteps = p.GetValue(maxSteps), ThreadPolling = p.GetValue(polling) is var poll && poll >= 0 ? poll : null, AdaptThreads = !p.GetValue(fixedThreads), BatchSize = p.GetValue(batchSize), CheckpointEvery = p.GetValue(checkpointEvery), MergedOut = p.GetValue(merge), PeftOut = p.GetValue(peft),
                 Format = p.GetValue(format) is { } f ? TurnFormat.Load(f) : TurnFormat.Plain,
             };
             var trainer = new LlamaTrainer(options);

@@ -30,7 +30,7 @@ public sealed unsafe partial class LlamaTrainer
     {
         _probe = new LlamaContext(model, new ContextOptions
         {
-            ContextSize = _o.ContextLength, BatchSize = _o.ContextLength, MaxSequences = 1, Threads = _o.Threads, FlashAttention = false, F32KvCache = true,
+            ContextSize = _o.ContextLength, BatchSize = _o.ContextLength, MaxSequences = 1, Threads = _threads, FlashAttention = false, F32KvCache = true,
             ThreadPolling = _o.ThreadPolling,
         });
         _probeBatch = new TokenBatch(_o.ContextLength);

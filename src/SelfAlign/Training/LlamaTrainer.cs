@@ -33,6 +33,8 @@ public sealed unsafe partial class LlamaTrainer
     private double _trainSeconds;
     private double _epochTrainSeconds;
     private double _lastLoss = double.NaN;
+    /// <summary>CPU threads this run uses: <see cref="TrainingOptions.Threads"/>, or fewer when other processes hold cores.</summary>
+    private int _threads;
 
     /// <summary>Test hook: called with the step index before (false) and after (true) every optimizer step.</summary>
     internal Action<int, bool, IReadOnlyList<(string Name, nint Tensor)>>? StepObserver { get; init; }
@@ -64,6 +66,8 @@ public sealed unsafe partial class LlamaTrainer
         EnsureWritable(outPath);
         var checkpointDir = _o.CheckpointDirectory ?? outPath + ".checkpoints";
         Directory.CreateDirectory(checkpointDir);
+        _threads = _o.AdaptThreads ? CpuContention.FreeThreads(_o.Threads, TimeSpan.FromMilliseconds(300)) : _o.Threads;
+        if (_threads < _o.Threads) log?.Invoke($"other processes are using the CPU: training on {_threads} of {_o.Threads} threads");
         if (_o.Lora != null) return TrainLora(modelPath, dataPath, outPath, gguf, texts, checkpointDir, log, cancellationToken);
         MemoryEstimate.EnsureFits(gguf, _o.ContextLength);
         var estimatedBytes = MemoryEstimate.TrainingBytes(gguf, _o.ContextLength);

@@ -39,7 +39,7 @@ public sealed record TrainingCheckpoint(int EpochsDone, int Steps, string Finger
     /// <summary>Hash of the settings, the base model's and the data's content.</summary>
     public static string MakeFingerprint(TrainingOptions o, string modelPath, string dataPath)
     {
-        var settings = o with { Resume = false, Quantize = null, ExtractLoraRank = 0, CheckpointDirectory = null, Threads = 0, ThreadPolling = null, CheckpointEvery = 0, MergedOut = null, PeftOut = null };
+        var settings = o with { Resume = false, Quantize = null, ExtractLoraRank = 0, CheckpointDirectory = null, Threads = 0, ThreadPolling = null, AdaptThreads = false, CheckpointEvery = 0, MergedOut = null, PeftOut = null };
         var sb = new StringBuilder(JsonSerializer.Serialize(settings with { Format = null! }));
         sb.Append(JsonSerializer.Serialize(o.Format));
         sb.Append(FileHash(modelPath)).Append(FileHash(dataPath));

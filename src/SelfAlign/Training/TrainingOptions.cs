@@ -41,8 +41,10 @@ public sealed record TrainingOptions
     public string? TensorPattern { get; init; }
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = Environment.ProcessorCount;
-    /// <summary>How training threads wait: see <see cref="ContextOptions.ThreadPolling"/> (0 = they sleep, null = llama.cpp's spinning default).</summary>
-    public int? ThreadPolling { get; init; }
+    /// <summary>How training threads wait: see <see cref="ContextOptions.ThreadPolling"/> (0, the default: they sleep; null: llama.cpp's spinning default).</summary>
+    public int? ThreadPolling { get; init; } = 0;
+    /// <summary>Train on the cores other processes leave free when training starts (at most <see cref="Threads"/>); see <see cref="CpuContention"/>.</summary>
+    public bool AdaptThreads { get; init; } = true;
     /// <summary>How prompt/response and messages records are rendered; plain "### User" / "### Assistant" by default.</summary>
     public TurnFormat Format { get; init; } = TurnFormat.Plain;
     /// <summary>Where epoch checkpoints go; default: OUT.checkpoints beside the output.</summary>

@@ -8,7 +8,7 @@ namespace SelfAlign.Tests.Training;
 [Trait("Category", "Slow")]
 public class LlamaTrainerTests
 {
-    private static TrainingOptions Quick => new() { ContextLength = 256, LearningRate = 2e-3f, Seed = 3, WarmupSteps = 2 };
+    private static TrainingOptions Quick => new() { ContextLength = 256, LearningRate = 2e-3f, Seed = 3, WarmupSteps = 2, AdaptThreads = false };
 
     /// <summary>
     /// The decisive test of the gradient trap: two SGD steps with a tiny learning rate on the same window must

@@ -11,7 +11,7 @@ public class LoraTrainingTests(ITestOutputHelper output)
 {
     private static TrainingOptions Quick => new()
     {
-        ContextLength = 256, LearningRate = 1e-2f, Seed = 3, WarmupSteps = 0, Decay = LearningRateDecay.Constant, CheckpointEvery = 0,
+        ContextLength = 256, LearningRate = 1e-2f, Seed = 3, WarmupSteps = 0, Decay = LearningRateDecay.Constant, CheckpointEvery = 0, AdaptThreads = false,
         Lora = new LoraSettings { Rank = 4, Alpha = 8, Modules = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj"] },
     };
 
