@@ -4,7 +4,7 @@ using SelfAlign.Models;
 
 namespace SelfAlign.Cli.Commands;
 
-/// <summary><c>selfalign model synth|inspect</c>.</summary>
+/// <summary><c>selfalign model synth|inspect|lora-from-peft</c>.</summary>
 internal static class ModelCommand
 {
     public static Command Build()
@@ -12,7 +12,23 @@ internal static class ModelCommand
         var model = new Command("model", "Make and inspect GGUF models");
         model.Subcommands.Add(BuildSynth());
         model.Subcommands.Add(BuildInspect());
+        model.Subcommands.Add(BuildLoraFromPeft());
         return model;
+    }
+
+    private static Command BuildLoraFromPeft()
+    {
+        var dir = new Argument<string>("peft-dir") { Description = "Directory with adapter_model.safetensors and adapter_config.json" };
+        var baseModel = new Option<string>("--base") { Description = "The GGUF base model the adapter was trained for", Required = true };
+        var output = new Option<string>("--out") { Description = "GGUF LoRA adapter to write", Required = true };
+        var cmd = new Command("lora-from-peft", "Convert a PEFT LoRA adapter (llama or qwen2 names) to the GGUF adapter llama.cpp loads") { dir, baseModel, output };
+        cmd.SetAction(p =>
+        {
+            SelfAlign.Training.PeftAdapter.ToGguf(p.GetValue(dir)!, p.GetValue(baseModel)!, p.GetValue(output)!);
+            Console.WriteLine($"wrote {p.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
     }
 
     private static Command BuildSynth()

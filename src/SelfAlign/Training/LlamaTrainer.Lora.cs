@@ -36,6 +36,7 @@ public sealed unsafe partial class LlamaTrainer
             ? ConvertForLora(gguf, checkpointDir, reason, log)
             : modelPath;
         MemoryEstimate.EnsureFits(gguf, _o.ContextLength, fresh.ParameterCount);
+        ChooseThreads(log);
         log?.Invoke($"training a rank-{settings.Rank} LoRA adapter ({fresh.ParameterCount:N0} parameters on {string.Join(", ", settings.Modules)}) " +
                     $"for {Path.GetFileName(modelPath)}; needs about {MemoryEstimate.TrainingBytes(gguf, _o.ContextLength, fresh.ParameterCount) / 1e9:F2} GB");
 

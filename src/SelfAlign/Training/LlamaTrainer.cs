@@ -66,10 +66,9 @@ public sealed unsafe partial class LlamaTrainer
         EnsureWritable(outPath);
         var checkpointDir = _o.CheckpointDirectory ?? outPath + ".checkpoints";
         Directory.CreateDirectory(checkpointDir);
-        _threads = _o.AdaptThreads ? CpuContention.FreeThreads(_o.Threads, TimeSpan.FromMilliseconds(300)) : _o.Threads;
-        if (_threads < _o.Threads) log?.Invoke($"other processes are using the CPU: training on {_threads} of {_o.Threads} threads");
         if (_o.Lora != null) return TrainLora(modelPath, dataPath, outPath, gguf, texts, checkpointDir, log, cancellationToken);
         MemoryEstimate.EnsureFits(gguf, _o.ContextLength);
+        ChooseThreads(log);
         var estimatedBytes = MemoryEstimate.TrainingBytes(gguf, _o.ContextLength);
         log?.Invoke($"training {Path.GetFileName(modelPath)} ({gguf.Tensors.Sum(t => t.ElementCount):N0} parameters) needs about {estimatedBytes / 1e9:F2} GB" +
                     (gguf.Tensors.Any(t => t.Type != GgmlType.F32) ? ", after converting its weights to F32" : ""));
@@ -138,6 +137,13 @@ public sealed unsafe partial class LlamaTrainer
             Lora = lora,
             LoraRelativeError = loraError,
         };
+    }
+
+    /// <summary>Once everything is checked: the threads this run uses (see <see cref="TrainingOptions.AdaptThreads"/>).</summary>
+    private void ChooseThreads(Action<string>? log)
+    {
+        _threads = _o.AdaptThreads ? CpuContention.FreeThreads(_o.Threads, TimeSpan.FromMilliseconds(300)) : _o.Threads;
+        if (_threads < _o.Threads) log?.Invoke($"other processes are using the CPU: training on {_threads} of {_o.Threads} threads");
     }
 
     /// <summary>What every run reports: losses, speed, memory and what the packing cut.</summary>

@@ -26,6 +26,10 @@ public class LoraCommandTests
         var report = JsonNode.Parse(train.Stdout)!;
         Assert.Equal(2 * 4L * ((64 + 64) * 2 + (64 + 128)), report["trainable_parameters"]!.GetValue<long>());
         Assert.True(File.Exists(Path.Combine(dir, "peft", "adapter_model.safetensors")));
+        var back = Path.Combine(dir, "back.gguf");
+        var convert = CliProcess.Run("model", "lora-from-peft", Path.Combine(dir, "peft"), "--base", TestModels.TinyLlama, "--out", back);
+        Assert.True(convert.ExitCode == 0, convert.Stderr);
+        Assert.Equal(TrainingFixture.TensorBytes(adapter).OrderBy(t => t.Key).Select(t => t.Value), TrainingFixture.TensorBytes(back).OrderBy(t => t.Key).Select(t => t.Value));
 
         var baseScore = Score("-m", TestModels.TinyLlama);
         var viaAdapter = Score("-m", TestModels.TinyLlama, "--adapter", adapter);
@@ -50,6 +54,10 @@ public class LoraCommandTests
         var notAnAdapter = CliProcess.Run("generate", "-m", TestModels.TinyLlama, "--adapter", TestModels.TinyQwen2, "--prompt", "a", "-n", "2");
         Assert.Equal(2, notAnAdapter.ExitCode);
         Assert.Contains("is not a GGUF LoRA adapter", notAnAdapter.Stderr);
+
+        var noPeft = CliProcess.Run("model", "lora-from-peft", dir, "--base", TestModels.TinyLlama, "--out", Path.Combine(dir, "y.gguf"));
+        Assert.Equal(2, noPeft.ExitCode);
+        Assert.Contains("no adapter_config.json", noPeft.Stderr);
 
         var badModule = CliProcess.Run("train", "-m", TestModels.TinyLlama, "--data", data, "-o", Path.Combine(dir, "x.gguf"), "--lora-modules", "wq");
         Assert.Equal(2, badModule.ExitCode);
