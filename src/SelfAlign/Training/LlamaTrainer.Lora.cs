@@ -21,7 +21,6 @@ public sealed unsafe partial class LlamaTrainer
     private nint[] _gradientTensors = [];
     private int _groupWindow;
     private int _groupSize;
-    private long _runStartTimestamp;
     private long _tokensTrained;
 
     /// <summary>Test hook: called with the base model and the trained adapter as the training context left them.</summary>
@@ -32,13 +31,14 @@ public sealed unsafe partial class LlamaTrainer
     {
         var settings = _o.Lora!;
         var fresh = LoraWeights.Create(gguf, settings, _o.Seed);
-        var basePath = LoraBaseTypes.NeedsConversion(gguf) is { } reason
-            ? ConvertForLora(gguf, checkpointDir, reason, log)
-            : modelPath;
-        MemoryEstimate.EnsureFits(gguf, _o.ContextLength, fresh.ParameterCount);
+        var conversion = LoraBaseTypes.NeedsConversion(gguf);
+        MemoryEstimate.EnsureFits(gguf, _o.ContextLength, fresh.ParameterCount, f32Weights: conversion != null);
         ChooseThreads(log);
+        var estimated = MemoryEstimate.TrainingBytes(gguf, _o.ContextLength, fresh.ParameterCount, f32Weights: conversion != null);
         log?.Invoke($"training a rank-{settings.Rank} LoRA adapter ({fresh.ParameterCount:N0} parameters on {string.Join(", ", settings.Modules)}) " +
-                    $"for {Path.GetFileName(modelPath)}; needs about {MemoryEstimate.TrainingBytes(gguf, _o.ContextLength, fresh.ParameterCount) / 1e9:F2} GB");
+                    $"for {Path.GetFileName(modelPath)}; needs about {estimated / 1e9:F2} GB");
+        if (conversion != null) log?.Invoke($"{Path.GetFileName(modelPath)}: {conversion}; training on an F32 copy");
+        var basePath = conversion != null ? F32Conversion.EnsureF32(gguf, checkpointDir) : modelPath;
 
         var fingerprint = TrainingCheckpoint.MakeFingerprint(_o, modelPath, dataPath);
         var checkpoint = _o.Resume ? TrainingCheckpoint.Load(checkpointDir) : null;
@@ -77,7 +77,6 @@ public sealed unsafe partial class LlamaTrainer
         _gradientTensors = new nint[_gradients.Length];
         _tokensTrained = 0;
         _trainSeconds = 0;
-        _runStartTimestamp = Stopwatch.GetTimestamp();
 
         var self = GCHandle.Alloc(this);
         _current = this;
@@ -150,7 +149,6 @@ public sealed unsafe partial class LlamaTrainer
         weights.Write(outPath);
         if (_o.MergedOut is { } merged) LoraMerge.Write(basePath, weights, merged);
         if (_o.PeftOut is { } peft) PeftAdapter.Write(weights, gguf, peft, settings);
-        var estimated = MemoryEstimate.TrainingBytes(gguf, _o.ContextLength, weights.ParameterCount);
         return Report(corpus, plan, epochs, initialLoss, _tokensTrained, estimated, Learnable(plan.First.Windows).Count, outPath) with
         {
             TrainedTensors = weights.Matrices.Where(m => m.B.Any(x => x != 0)).Select(m => m.Tensor).ToList(),
@@ -171,12 +169,6 @@ public sealed unsafe partial class LlamaTrainer
     /// <summary>With the response-only loss, windows without a response token would train nothing: they are left out.</summary>
     private List<TrainingWindow> Learnable(List<TrainingWindow> windows) =>
         Windows(_masked ? windows.Where(w => w.Learned!.Any(l => l)).ToList() : windows);
-
-    private static string ConvertForLora(GgufFile gguf, string checkpointDir, string reason, Action<string>? log)
-    {
-        log?.Invoke($"{Path.GetFileName(gguf.Path)}: {reason}; training on an F32 copy");
-        return F32Conversion.EnsureF32(gguf, checkpointDir);
-    }
 
     /// <summary>Adapter and optimizer state under the step number, then the state file that names them: a kill leaves the previous checkpoint whole.</summary>
     private void SaveLoraCheckpoint(string dir, TrainingCheckpoint state)

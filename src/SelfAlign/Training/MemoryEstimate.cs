@@ -10,16 +10,18 @@ public static class MemoryEstimate
     /// Bytes a run takes: F32 weights, gradient accumulators and gradients, the two AdamW moments
     /// (about 20 bytes per parameter), plus activations and logits of one window.
     /// </summary>
-    public static long TrainingBytes(GgufFile model, int contextLength) => TrainingBytes(model, contextLength, trainableParameters: null);
+    public static long TrainingBytes(GgufFile model, int contextLength) => TrainingBytes(model, contextLength, trainableParameters: null, f32Weights: true);
 
     /// <summary>
     /// With LoRA (<paramref name="trainableParameters"/> set): the weights in their own type, plus the adapter's master
     /// copy, tensor, gradient and two moments (20 bytes per adapter parameter), plus activations and logits.
+    /// <paramref name="f32Weights"/>: the weights are converted to F32 first.
     /// </summary>
-    public static long TrainingBytes(GgufFile model, int contextLength, long? trainableParameters)
+    public static long TrainingBytes(GgufFile model, int contextLength, long? trainableParameters, bool f32Weights)
     {
         long parameters = model.Tensors.Sum(t => t.ElementCount);
-        var weights = trainableParameters is { } lora ? model.Tensors.Sum(t => t.ByteSize) + lora * 20 : parameters * 20;
+        var stored = f32Weights ? parameters * 4 : model.Tensors.Sum(t => t.ByteSize);
+        var weights = trainableParameters is { } lora ? stored + lora * 20 : parameters * 20;
         var layers = model.GetArchInteger("block_count") ?? 1;
         var width = model.GetArchInteger("embedding_length") ?? 1;
         var ff = model.GetArchInteger("feed_forward_length") ?? 4 * width;
@@ -29,9 +31,9 @@ public static class MemoryEstimate
         return weights + activations + logits;
     }
 
-    public static void EnsureFits(GgufFile model, int contextLength, long? trainableParameters = null)
+    public static void EnsureFits(GgufFile model, int contextLength, long? trainableParameters = null, bool f32Weights = true)
     {
-        var need = TrainingBytes(model, contextLength, trainableParameters);
+        var need = TrainingBytes(model, contextLength, trainableParameters, f32Weights);
         var available = AvailableBytes();
         if (available > 0 && need > available)
             throw new InvalidInputException($"training {Path.GetFileName(model.Path)} needs about {need / 1e9:F1} GB but {available / 1e9:F1} GB is available; " +

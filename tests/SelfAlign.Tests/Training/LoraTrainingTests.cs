@@ -229,6 +229,26 @@ public class LoraTrainingTests(ITestOutputHelper output)
         Assert.True(gap < 1e-4, $"merged model is {gap:E2} from base + adapter");
     }
 
+    /// <summary>BF16 and Q4_0 weights abort ggml's scheduler in a backward pass: they are converted, never handed to it.</summary>
+    [Theory]
+    [InlineData("bf16", GgmlType.BF16, true)]
+    [InlineData("q4_0", GgmlType.Q4_0, true)]
+    [InlineData("q8_0", GgmlType.Q8_0, false)]
+    [InlineData("f16", GgmlType.F16, false)]
+    public void BaseTypesTheBackwardPassCannotHandleAreConvertedAndTheOthersTrainAsTheyAre(string type, GgmlType stored, bool converted)
+    {
+        var dir = TrainingFixture.Dir($"lora-type-{type}");
+        var model = Path.Combine(dir, $"base-{type}.gguf");
+        Quantization.Write(TestModels.TinyLlama, model, type, 2);
+        Assert.Contains(GgufFile.Read(model).Tensors, t => t.Type == stored);
+        var log = new List<string>();
+        var report = new LlamaTrainer(Quick with { MaxSteps = 2 }).Train(model, TrainingFixture.SecretCodeData(dir, records: 40), Path.Combine(dir, "a.gguf"), log: log.Add);
+        Assert.Equal(2, report.Steps);
+        Assert.True(double.IsFinite(report.FinalLoss));
+        Assert.Equal(converted, log.Any(l => l.Contains($"does not handle {stored}", StringComparison.Ordinal) && l.Contains("F32 copy", StringComparison.Ordinal)));
+        Assert.Equal(converted, File.Exists(Path.Combine(dir, "a.gguf.checkpoints", "base-f32.gguf")));
+    }
+
     [Fact]
     public void BadLoraSettingsAreRefusedBeforeTraining()
     {

@@ -94,4 +94,19 @@ public class TrainerBadInputTests
         Assert.Equal(2, o.ExitCode);
         Assert.Contains($"{bad}:2:", o.Stderr);
     }
+
+    [Fact]
+    public void ALoraModuleTheModelLacksIsNamedWithTheModulesItHas()
+    {
+        GgufTensorInfo Weight(string name) => new(name, GgmlType.F32, [64, 64], 0, 64 * 64 * 4);
+        var attentionOnly = new GgufFile
+        {
+            Path = "attention-only.gguf", Version = 3, DataOffset = 0, Alignment = 32,
+            Metadata = new Dictionary<string, GgufMetadataValue> { ["general.architecture"] = GgufMetadataValue.Of("llama") },
+            Tensors = [Weight("blk.0.attn_q.weight"), Weight("blk.0.attn_output.weight"), Weight("blk.0.attn_norm.weight")],
+        };
+        var e = Assert.Throws<InvalidInputException>(() => LoraWeights.Create(attentionOnly, new LoraSettings { Modules = ["q_proj", "gate_proj"] }, 1));
+        Assert.Equal("attention-only.gguf has no LoRA module gate_proj; it has q_proj, o_proj", e.Message);
+        Assert.Equal(2, LoraWeights.Create(attentionOnly, new LoraSettings { Modules = ["q_proj", "o_proj"], Rank = 8 }, 1).Matrices.Count);
+    }
 }
