@@ -36,19 +36,17 @@ public sealed unsafe class ModelChatTemplate : IChatFormat
                 messages[i].content = Pin(turns[i].Content, pinned);
             }
             var tmpl = Utf8.NullTerminated(_template);
-            var capacity = turns.Sum(t => t.Content.Length + t.Role.Length) * 2 + 256;
-            while (true)
+            // This function returns the length it needs (not minus it) when the buffer is short, and a negative number for an unknown template.
+            var text = NativeBuffer.Fill<byte>(turns.Sum(t => t.Content.Length + t.Role.Length) * 2 + 256, (output, capacity) =>
             {
-                var buf = new byte[capacity];
                 int n;
                 fixed (byte* t = tmpl)
                 fixed (llama_chat_message* m = messages)
-                fixed (byte* b = buf)
-                    n = LlamaNative.llama_chat_apply_template(t, m, (nuint)messages.Length, addAssistantPrefix, b, capacity);
+                    n = LlamaNative.llama_chat_apply_template(t, m, (nuint)messages.Length, addAssistantPrefix, (byte*)output, capacity);
                 if (n < 0) throw new InvalidInputException("llama.cpp does not recognise this model's chat template; use a turn format instead");
-                if (n <= capacity) return Encoding.UTF8.GetString(buf, 0, n);
-                capacity = n;
-            }
+                return n <= capacity ? n : -n;
+            });
+            return Encoding.UTF8.GetString(text);
         }
         finally
         {

@@ -41,34 +41,19 @@ public sealed unsafe class Vocabulary
     public int[] Tokenize(string text, bool addSpecial = true, bool parseSpecial = false)
     {
         var bytes = Encoding.UTF8.GetBytes(text);
-        var capacity = bytes.Length + 8;
-        while (true)
+        return NativeBuffer.Fill<int>(bytes.Length + 8, (output, capacity) =>
         {
-            var tokens = new int[capacity];
             int n;
-            fixed (byte* t = bytes)
-            fixed (int* o = tokens)
-                n = LlamaNative.llama_tokenize(_vocab, t, bytes.Length, o, capacity, addSpecial, parseSpecial);
-            if (n == int.MinValue) throw new InvalidInputException("text too long to tokenize");
-            if (n >= 0) return tokens.AsSpan(0, n).ToArray();
-            capacity = -n;
-        }
+            fixed (byte* t = bytes) n = LlamaNative.llama_tokenize(_vocab, t, bytes.Length, (int*)output, capacity, addSpecial, parseSpecial);
+            return n != int.MinValue ? n : throw new InvalidInputException("text too long to tokenize");
+        });
     }
 
     /// <summary>The raw bytes a token stands for (may be part of a UTF-8 character). Cached; do not modify.</summary>
     public ReadOnlySpan<byte> TokenBytes(int token, bool renderSpecial = false)
     {
         if (!renderSpecial && _pieceCache[token] is { } cached) return cached;
-        Span<byte> buf = stackalloc byte[256];
-        int n;
-        fixed (byte* b = buf) n = LlamaNative.llama_token_to_piece(_vocab, token, b, buf.Length, 0, renderSpecial);
-        if (n < 0)
-        {
-            var big = new byte[-n];
-            fixed (byte* b = big) n = LlamaNative.llama_token_to_piece(_vocab, token, b, big.Length, 0, renderSpecial);
-            buf = big;
-        }
-        var piece = buf[..n].ToArray();
+        var piece = NativeBuffer.Fill<byte>(32, (output, capacity) => LlamaNative.llama_token_to_piece(_vocab, token, (byte*)output, capacity, 0, renderSpecial));
         if (!renderSpecial) _pieceCache[token] = piece;
         return piece;
     }
@@ -76,17 +61,12 @@ public sealed unsafe class Vocabulary
     /// <summary>Inverse of <see cref="Tokenize"/>.</summary>
     public string Detokenize(ReadOnlySpan<int> tokens, bool removeSpecial = true, bool renderSpecial = false)
     {
-        var capacity = tokens.Length * 8 + 16;
-        while (true)
+        var ids = tokens.ToArray();
+        var bytes = NativeBuffer.Fill<byte>(ids.Length * 8 + 16, (output, capacity) =>
         {
-            var buf = new byte[capacity];
-            int n;
-            fixed (int* t = tokens)
-            fixed (byte* b = buf)
-                n = LlamaNative.llama_detokenize(_vocab, t, tokens.Length, b, capacity, removeSpecial, renderSpecial);
-            if (n >= 0) return Encoding.UTF8.GetString(buf, 0, n);
-            capacity = -n;
-        }
+            fixed (int* t = ids) return LlamaNative.llama_detokenize(_vocab, t, ids.Length, (byte*)output, capacity, removeSpecial, renderSpecial);
+        });
+        return Encoding.UTF8.GetString(bytes);
     }
 
     /// <summary>
