@@ -54,12 +54,7 @@ public sealed unsafe partial class LlamaTrainer
         var valWindows = plan.Validation;
         var stepsPerEpoch = StepsOf(Learnable(plan.First.Windows).Count);
         if (stepsPerEpoch == 0) throw new InvalidInputException($"{dataPath}: no training window holds a response token, so the response-only loss has nothing to learn");
-        var totalSteps = stepsPerEpoch * _o.Epochs;
-        if (_o.MaxSteps > 0) totalSteps = Math.Min(totalSteps, _o.MaxSteps);
-        _schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps, _o.Decay);
-        _step = checkpoint?.Steps ?? 0;
-        var epochs = checkpoint?.Epochs ?? [];
-        var initialLoss = checkpoint?.InitialLoss ?? double.NaN;
+        var (epochs, initialLoss) = StartSchedule(stepsPerEpoch, checkpoint);
 
         var livePath = Path.Combine(checkpointDir, "adapter-live.gguf");
         weights.Write(livePath);

@@ -87,12 +87,7 @@ public sealed unsafe partial class LlamaTrainer
         var valWindows = plan.Validation;
         _masked = corpus.IsMasked;
         var stepsPerEpoch = Windows(plan.First.Windows).Count;
-        var totalSteps = stepsPerEpoch * _o.Epochs;
-        if (_o.MaxSteps > 0) totalSteps = Math.Min(totalSteps, _o.MaxSteps);
-        _schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps, _o.Decay);
-        _step = checkpoint?.Steps ?? 0;
-        var epochs = checkpoint?.Epochs ?? [];
-        var initialLoss = checkpoint?.InitialLoss ?? double.NaN;
+        var (epochs, initialLoss) = StartSchedule(stepsPerEpoch, checkpoint);
         long tokensTrained = 0;
 
         for (_epoch = checkpoint?.EpochsDone ?? 0; _epoch < _o.Epochs; _epoch++)
@@ -137,6 +132,16 @@ public sealed unsafe partial class LlamaTrainer
             Lora = lora,
             LoraRelativeError = loraError,
         };
+    }
+
+    /// <summary>The learning-rate schedule over the whole run, and where a checkpoint left it: step, epoch reports, initial loss.</summary>
+    private (List<EpochReport> Epochs, double InitialLoss) StartSchedule(int stepsPerEpoch, TrainingCheckpoint? checkpoint)
+    {
+        var totalSteps = stepsPerEpoch * _o.Epochs;
+        if (_o.MaxSteps > 0) totalSteps = Math.Min(totalSteps, _o.MaxSteps);
+        _schedule = new LearningRateSchedule(_o.LearningRate, _o.WarmupSteps, totalSteps, _o.Decay);
+        _step = checkpoint?.Steps ?? 0;
+        return (checkpoint?.Epochs ?? [], checkpoint?.InitialLoss ?? double.NaN);
     }
 
     /// <summary>Once everything is checked: the threads this run uses (see <see cref="TrainingOptions.AdaptThreads"/>).</summary>
