@@ -53,22 +53,14 @@ public sealed unsafe partial class LlamaTrainer
         {
             ContextSize = n, BatchSize = n, MaxSequences = 1, Threads = _threads, FlashAttention = false, F32KvCache = true, ThreadPolling = _o.ThreadPolling,
         });
-        ApplyThreads(ctx, model);
-        return ctx;
-    }
-
-    /// <summary>
-    /// Trap: training takes its thread count from the CPU backend, which only a decode sets (until the first one it keeps
-    /// ggml's default of 4 threads, which spin on 2 cores). A decode between training steps breaks ggml-opt's next graph,
-    /// so this runs once, before training.
-    /// </summary>
-    private static void ApplyThreads(LlamaContext ctx, LlamaModel model)
-    {
+        // Trap: training takes its thread count from the CPU backend, which only a decode sets; until the first one it
+        // keeps ggml's default of 4 threads, which spin on 2 cores. (A decode between training steps breaks ggml-opt's
+        // next graph, so the count cannot change during a run.)
         using var warm = new TokenBatch(1);
         warm.Add(model.Vocabulary.Bos >= 0 ? model.Vocabulary.Bos : 0, 0, 0, true);
-        ctx.ClearCache(); // a training window may have left its tokens in the cache
         ctx.Decode(warm);
         ctx.ClearCache();
+        return ctx;
     }
 
     private void InitOptimizerContext(LlamaContext ctx, LlamaModel model, GCHandle self, int optimizerType)
