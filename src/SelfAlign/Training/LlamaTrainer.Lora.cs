@@ -52,7 +52,8 @@ public sealed unsafe partial class LlamaTrainer
         var plan = new EpochPlan(corpus, _o);
         _masked = corpus.IsMasked;
         var valWindows = plan.Validation;
-        var stepsPerEpoch = StepsOf(Learnable(plan.First.Windows).Count);
+        var firstWindows = Learnable(plan.First.Windows).Count;
+        var stepsPerEpoch = StepsOf(firstWindows);
         if (stepsPerEpoch == 0) throw new InvalidInputException($"{dataPath}: no training window holds a response token, so the response-only loss has nothing to learn");
         var (epochs, initialLoss) = StartSchedule(stepsPerEpoch, checkpoint);
 
@@ -104,8 +105,7 @@ public sealed unsafe partial class LlamaTrainer
                     if (_o.MaxSteps > 0 && _step >= _o.MaxSteps) { stopped = true; break; }
                     if (cancellationToken.IsCancellationRequested)
                     {
-                        SaveLoraCheckpoint(checkpointDir, new TrainingCheckpoint(_epoch, _step, fingerprint, epochs, initialLoss)
-                            { WindowsDone = done, EpochLossSum = Sum(lossSum), EpochLossCount = Count(lossCount) });
+                        SaveWithin(done, lossSum, lossCount);
                         cancellationToken.ThrowIfCancellationRequested();
                     }
                     var group = windows.GetRange(done, Math.Min(_o.BatchSize, windows.Count - done));
@@ -122,15 +122,13 @@ public sealed unsafe partial class LlamaTrainer
                     done += group.Count;
                     _lastLoss = _masked ? EpochResponseLoss : lossSum / lossCount;
                     _progress?.Report(new TrainingProgress(_epoch + 1, _o.Epochs, _step, _schedule.TotalSteps, _lastLoss, _tokensTrained / Math.Max(1e-9, _trainSeconds)));
-                    if (_o.CheckpointEvery > 0 && _step % _o.CheckpointEvery == 0 && done < windows.Count)
-                        SaveLoraCheckpoint(checkpointDir, new TrainingCheckpoint(_epoch, _step, fingerprint, epochs, initialLoss)
-                            { WindowsDone = done, EpochLossSum = Sum(lossSum), EpochLossCount = Count(lossCount) });
+                    if (_o.CheckpointEvery > 0 && _step % _o.CheckpointEvery == 0 && done < windows.Count) SaveWithin(done, lossSum, lossCount);
                 }
                 if (lossCount == 0) break;
                 double? val = valWindows.Count == 0 ? null : _masked ? ResponseLoss(valWindows) : RunDataset(ctx, [], valWindows).Val;
                 epochs.Add(new EpochReport(_epoch + 1, _masked ? EpochResponseLoss : lossSum / lossCount, val, epochClock.Elapsed.TotalSeconds));
-                SaveLoraCheckpoint(checkpointDir, new TrainingCheckpoint(stopped ? _epoch : _epoch + 1, _step, fingerprint, epochs, initialLoss)
-                    { WindowsDone = stopped ? done : 0, EpochLossSum = stopped ? Sum(lossSum) : 0, EpochLossCount = stopped ? Count(lossCount) : 0 });
+                if (stopped) SaveWithin(done, lossSum, lossCount);
+                else SaveLoraCheckpoint(checkpointDir, new TrainingCheckpoint(_epoch + 1, _step, fingerprint, epochs, initialLoss));
             }
         }
         finally
@@ -144,7 +142,7 @@ public sealed unsafe partial class LlamaTrainer
         weights.Write(outPath);
         if (_o.MergedOut is { } merged) LoraMerge.Write(basePath, weights, merged);
         if (_o.PeftOut is { } peft) PeftAdapter.Write(weights, gguf, peft, settings);
-        return Report(corpus, plan, epochs, initialLoss, _tokensTrained, estimated, Learnable(plan.First.Windows).Count, outPath) with
+        return Report(corpus, plan, epochs, initialLoss, _tokensTrained, estimated, firstWindows, outPath) with
         {
             TrainedTensors = weights.Matrices.Where(m => m.B.Any(x => x != 0)).Select(m => m.Tensor).ToList(),
             UntrainableSelected = _step == 0 ? [] : weights.Matrices.Where(m => m.B.All(x => x == 0)).Select(m => m.Tensor).ToList(),
@@ -155,8 +153,14 @@ public sealed unsafe partial class LlamaTrainer
             Peft = _o.PeftOut,
         };
 
-        double Sum(double unmasked) => _masked ? _responseLossSum : unmasked;
-        long Count(long unmasked) => _masked ? _responseLossCount : unmasked;
+        // A checkpoint inside the current epoch: the windows done and the loss so far (the response loss's own sums when masked).
+        void SaveWithin(int windowsDone, double lossSum, long lossCount) =>
+            SaveLoraCheckpoint(checkpointDir, new TrainingCheckpoint(_epoch, _step, fingerprint, epochs, initialLoss)
+            {
+                WindowsDone = windowsDone,
+                EpochLossSum = _masked ? _responseLossSum : lossSum,
+                EpochLossCount = _masked ? _responseLossCount : lossCount,
+            });
     }
 
     private int StepsOf(int windows) => (windows + _o.BatchSize - 1) / _o.BatchSize;
