@@ -6,15 +6,8 @@ namespace SelfAlign.Tests.Generation;
 
 public class ThreadPollingTests
 {
-    private static float[] Logits(LlamaModel model, int? polling)
-    {
-        using var ctx = new LlamaContext(model, new ContextOptions { ContextSize = 256, MaxSequences = 1, ThreadPolling = polling });
-        var tokens = model.Vocabulary.Tokenize("a pool of sleeping threads computes the same logits");
-        using var batch = new TokenBatch(64);
-        for (var i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, 0, i == tokens.Length - 1);
-        ctx.Decode(batch);
-        return ctx.GetLogits(tokens.Length - 1).ToArray();
-    }
+    private static float[] Logits(LlamaModel model, int? polling) => Decoding.LastLogits(model, "a pool of sleeping threads computes the same logits",
+        options: new ContextOptions { ContextSize = 256, MaxSequences = 1, ThreadPolling = polling });
 
     [Fact]
     public void AContextWithItsOwnSleepingThreadPoolComputesTheSameLogits()

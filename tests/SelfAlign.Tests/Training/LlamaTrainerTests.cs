@@ -169,14 +169,8 @@ public class LlamaTrainerTests
         float[] Logits(string modelPath, string? adapter)
         {
             using var model = LlamaModel.Load(modelPath);
-            using var ctx = new LlamaContext(model, new ContextOptions { ContextSize = 256, MaxSequences = 1 });
             using var lora = adapter is null ? null : LoraAdapter.Load(model, adapter);
-            if (lora != null) ctx.SetLoraAdapters([(lora, 1f)]);
-            var tokens = model.Vocabulary.Tokenize("note blue 2: the secret code is");
-            using var batch = new TokenBatch(64);
-            for (var i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, 0, i == tokens.Length - 1);
-            ctx.Decode(batch);
-            return ctx.GetLogits(tokens.Length - 1).ToArray();
+            return Decoding.LastLogits(model, "note blue 2: the secret code is", lora);
         }
         var tuned = Logits(output, null);
         var viaLora = Logits(TestModels.TinyLlama, report.Lora);

@@ -15,16 +15,7 @@ public class LoraTrainingTests(ITestOutputHelper output)
         Lora = new LoraSettings { Rank = 4, Alpha = 8, Modules = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj"] },
     };
 
-    private static float[] Logits(LlamaModel model, LoraAdapter? adapter, string text)
-    {
-        using var ctx = new LlamaContext(model, new ContextOptions { ContextSize = 256, MaxSequences = 1, FlashAttention = false });
-        if (adapter != null) ctx.SetLoraAdapters([(adapter, 1f)]);
-        var tokens = model.Vocabulary.Tokenize(text);
-        using var batch = new TokenBatch(64);
-        for (var i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, 0, i == tokens.Length - 1);
-        ctx.Decode(batch);
-        return ctx.GetLogits(tokens.Length - 1).ToArray();
-    }
+    private static float[] Logits(LlamaModel model, LoraAdapter? adapter, string text) => Decoding.LastLogits(model, text, adapter);
 
     [Fact]
     public void LoraLearnsLeavesTheBaseBitIdenticalAndItsFileReproducesTheTrainingLogits()
