@@ -96,7 +96,7 @@ public static unsafe class EngineBenchmark
         var p = LlamaNative.llama_context_default_params();
         p.n_ctx = 1024; p.n_batch = 512; p.n_ubatch = 512; p.n_seq_max = 1;
         p.n_threads = o.Threads; p.n_threads_batch = o.Threads; p.flash_attn_type = LlamaNative.LLAMA_FLASH_ATTN_TYPE_DISABLED; p.no_perf = 1;
-        var ctx = LlamaNative.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
+        using var ctx = SafeLlamaContextHandle.Create(model.Handle, p) ?? throw new InvalidOperationException("no context");
         using var sampler = new SafeLlamaSamplerHandle(LlamaNative.llama_sampler_init_greedy());
         var batch = LlamaNative.llama_batch_init(512, 0, 1);
         try
@@ -114,7 +114,7 @@ public static unsafe class EngineBenchmark
             var last = prompt.Length - 1;
             for (var n = 0; n < o.DecodeTokens; n++)
             {
-                var token = LlamaNative.llama_sampler_sample(sampler.DangerousGetHandle(), ctx, last);
+                var token = LlamaNative.llama_sampler_sample(sampler, ctx, last);
                 batch.n_tokens = 1;
                 batch.token[0] = token; batch.pos[0] = pos++; batch.n_seq_id[0] = 1; batch.seq_id[0][0] = 0; batch.logits[0] = 1;
                 if (LlamaNative.llama_decode(ctx, batch) != 0) throw new InvalidOperationException("decode failed");
@@ -125,7 +125,6 @@ public static unsafe class EngineBenchmark
         finally
         {
             LlamaNative.llama_batch_free(batch);
-            LlamaNative.llama_free(ctx);
         }
     }
 

@@ -1,6 +1,7 @@
 namespace SelfAlign.Generation;
 
-public enum FinishReason { EndOfGeneration, StopString, Length, Cancelled }
+/// <summary>Why a completion ended. A cancelled request has no result: it throws <see cref="OperationCanceledException"/>, as .NET does.</summary>
+public enum FinishReason { EndOfGeneration, StopString, Length }
 
 /// <summary>The completion of one <see cref="GenerationRequest"/>.</summary>
 public sealed record GenerationResult(

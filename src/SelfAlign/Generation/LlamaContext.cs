@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using SelfAlign.Models;
 using SelfAlign.Native;
 
@@ -9,12 +7,10 @@ namespace SelfAlign.Generation;
 /// A llama.cpp context: the KV cache, holding up to <see cref="MaxSequences"/> sequences, and the
 /// decode call. Not thread-safe: one owner drives it (the <see cref="GenerationEngine"/> loop, a RAIN search).
 /// </summary>
-public sealed unsafe class LlamaContext : IDisposable
+public sealed class LlamaContext : IDisposable
 {
     private readonly SafeLlamaContextHandle _handle;
     private readonly SafeThreadpoolHandle? _threadpool;
-    private readonly nint _memory;
-    private GCHandle _self; // lets llama.cpp's abort callback find this context
 
     public LlamaModel Model { get; }
     public int ContextSize { get; }
@@ -36,7 +32,7 @@ public sealed unsafe class LlamaContext : IDisposable
     {
         options ??= new ContextOptions();
         options.Validate();
-        var p = LlamaNative.llama_context_default_params();
+        var p = SafeLlamaContextHandle.DefaultParameters();
         p.n_ctx = (uint)(options.ContextSize == 0 ? model.ContextLengthTrained : options.ContextSize);
         p.n_batch = (uint)options.BatchSize;
         p.n_ubatch = (uint)options.BatchSize;
@@ -49,27 +45,24 @@ public sealed unsafe class LlamaContext : IDisposable
         p.no_perf = 1;
         if (options.FlashAttention is { } fa) p.flash_attn_type = fa ? LlamaNative.LLAMA_FLASH_ATTN_TYPE_ENABLED : LlamaNative.LLAMA_FLASH_ATTN_TYPE_DISABLED;
 
-        var ctx = LlamaNative.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
-        if (ctx == 0) throw new NativeLibraryException($"llama.cpp could not create a context of {p.n_ctx} tokens (out of memory?)");
-        _handle = new SafeLlamaContextHandle(ctx, model.Handle);
-        _memory = LlamaNative.llama_get_memory(ctx);
+        _handle = SafeLlamaContextHandle.Create(model.Handle, p)
+            ?? throw new NativeLibraryException($"llama.cpp could not create a context of {p.n_ctx} tokens (out of memory?)");
         if (options.ThreadPolling is { } poll)
         {
             _threadpool = SafeThreadpoolHandle.Create(options.Threads, (uint)poll);
-            LlamaNative.llama_attach_threadpool(ctx, _threadpool.DangerousGetHandle(), _threadpool.DangerousGetHandle());
+            _handle.AttachThreadpool(_threadpool);
         }
-        _self = GCHandle.Alloc(this, GCHandleType.Weak);
         Model = model;
-        ContextSize = (int)LlamaNative.llama_n_ctx(ctx);
-        BatchSize = (int)LlamaNative.llama_n_batch(ctx);
-        MaxSequences = (int)LlamaNative.llama_n_seq_max(ctx);
-        SequenceCapacity = (int)LlamaNative.llama_n_ctx_seq(ctx);
+        ContextSize = _handle.ContextSize;
+        BatchSize = _handle.BatchSize;
+        MaxSequences = _handle.MaxSequences;
+        SequenceCapacity = _handle.SequenceCapacity;
         IsUnified = options.UnifiedKvCache;
         VocabularySize = model.Vocabulary.Count;
         if (options.LoraAdapters.Count > 0) SetLoraAdapters(options.LoraAdapters);
     }
 
-    internal nint Ptr => _handle.DangerousGetHandle();
+    internal SafeLlamaContextHandle Handle => _handle;
 
     /// <summary>
     /// Asked by llama.cpp between the compute steps of a decode, on its worker threads; true stops the decode, which
@@ -82,21 +75,12 @@ public sealed unsafe class LlamaContext : IDisposable
         get => _abortWhen;
         set
         {
-            if ((_abortWhen is null) != (value is null))
-                LlamaNative.llama_set_abort_callback(Ptr, value is null ? null : &Abort, value is null ? 0 : GCHandle.ToIntPtr(_self));
+            _handle.SetAbortCheck(value);
             _abortWhen = value;
         }
     }
 
     private Func<bool>? _abortWhen;
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static byte Abort(nint self)
-    {
-        // No exception may cross into llama.cpp: a failing check lets the decode finish.
-        try { return GCHandle.FromIntPtr(self).Target is LlamaContext { AbortWhen: { } abort } && abort() ? (byte)1 : (byte)0; }
-        catch { return 0; }
-    }
 
     /// <summary>Evaluates the batch. Returns false when the KV cache has no room for it (nothing changed).</summary>
     /// <exception cref="OperationCanceledException"><see cref="AbortWhen"/> stopped it.</exception>
@@ -105,7 +89,7 @@ public sealed unsafe class LlamaContext : IDisposable
     {
         if (batch.Count == 0) return true;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var rc = LlamaNative.llama_decode(Ptr, batch.Native);
+        var rc = _handle.Decode(batch.Native);
         _decodeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
         DecodeCalls++;
         if (rc == LlamaNative.LLAMA_DECODE_NO_KV_SLOT) return false;
@@ -124,53 +108,47 @@ public sealed unsafe class LlamaContext : IDisposable
     /// The span points into llama.cpp's buffer and is valid until the next decode.</summary>
     public ReadOnlySpan<float> GetLogits(int batchIndex)
     {
-        var p = LlamaNative.llama_get_logits_ith(Ptr, batchIndex);
-        if (p == null) throw new InvalidOperationException($"no logits for batch index {batchIndex}; request them when adding the token");
-        return new ReadOnlySpan<float>(p, VocabularySize);
+        var logits = _handle.Logits(batchIndex, VocabularySize);
+        if (logits.IsEmpty) throw new InvalidOperationException($"no logits for batch index {batchIndex}; request them when adding the token");
+        return logits;
     }
 
     /// <summary>The embedding of output <paramref name="batchIndex"/> (needs <see cref="ContextOptions.Embeddings"/>).</summary>
     public ReadOnlySpan<float> GetEmbedding(int batchIndex)
     {
-        var p = LlamaNative.llama_get_embeddings_ith(Ptr, batchIndex);
-        if (p == null) throw new InvalidOperationException("no embeddings: create the context with Embeddings = true");
-        return new ReadOnlySpan<float>(p, Model.EmbeddingSize);
+        var embedding = _handle.Embedding(batchIndex, Model.EmbeddingSize);
+        if (embedding.IsEmpty) throw new InvalidOperationException("no embeddings: create the context with Embeddings = true");
+        return embedding;
     }
 
     // ---- KV-cache operations: positions are [from, to), to = -1 means "to the end" ----
 
     /// <summary>Makes <paramref name="destination"/> share <paramref name="source"/>'s cells (a fork; no data is copied).</summary>
     public void CopySequence(int source, int destination, int from = -1, int to = -1) =>
-        LlamaNative.llama_memory_seq_cp(_memory, source, destination, from, to);
+        _handle.CopySequence(source, destination, from, to);
 
     /// <summary>Drops a sequence's cells at positions [from, to): a rewind when to is -1.</summary>
     public void RemoveTokens(int sequence, int from = -1, int to = -1)
     {
-        if (!LlamaNative.llama_memory_seq_rm(_memory, sequence, from, to))
+        if (!_handle.RemoveTokens(sequence, from, to))
             throw new InvalidOperationException($"cannot remove positions [{from}, {to}) of sequence {sequence}");
     }
 
     /// <summary>Highest position held for the sequence, or -1 if it is empty.</summary>
-    public int PositionMax(int sequence) => LlamaNative.llama_memory_seq_pos_max(_memory, sequence);
+    public int PositionMax(int sequence) => _handle.PositionMax(sequence);
 
     /// <summary>Applies these adapters (each with its scale) from the next decode on; an empty list removes all.</summary>
     public void SetLoraAdapters(IReadOnlyList<(LoraAdapter Adapter, float Scale)> adapters)
     {
-        var handles = adapters.Select(a => a.Adapter.Handle.DangerousGetHandle()).ToArray();
-        var scales = adapters.Select(a => a.Scale).ToArray();
-        int rc;
-        fixed (nint* h = handles)
-        fixed (float* s = scales)
-            rc = LlamaNative.llama_set_adapters_lora(Ptr, h, (nuint)handles.Length, s);
+        var rc = _handle.SetLoraAdapters(adapters.Select(a => (a.Adapter.Handle, a.Scale)).ToList());
         if (rc != 0) throw new NativeLibraryException($"llama_set_adapters_lora failed with code {rc}");
     }
 
-    public void ClearCache() => LlamaNative.llama_memory_clear(_memory, true);
+    public void ClearCache() => _handle.ClearMemory();
 
     public void Dispose()
     {
         _handle.Dispose();
         _threadpool?.Dispose(); // after the context that uses it
-        if (_self.IsAllocated) _self.Free();
     }
 }

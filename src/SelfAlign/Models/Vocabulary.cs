@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using SelfAlign.Native;
 
@@ -8,52 +7,44 @@ namespace SelfAlign.Models;
 /// The model's own tokenizer (whatever its kind: SentencePiece, BPE, ...). No token id is assumed
 /// anywhere in SelfAlign: special tokens and labels are looked up here.
 /// </summary>
-public sealed unsafe class Vocabulary
+public sealed class Vocabulary
 {
-    private readonly LlamaModel _model; // keeps the native vocabulary alive
-    private readonly nint _vocab;
+    private readonly NativeVocabulary _vocab;
     private readonly byte[]?[] _pieceCache;
 
-    internal Vocabulary(LlamaModel model, nint vocab)
+    internal Vocabulary(NativeVocabulary vocab)
     {
-        _model = model;
         _vocab = vocab;
-        Count = LlamaNative.llama_vocab_n_tokens(vocab);
+        Count = vocab.Count;
         _pieceCache = new byte[Count][];
     }
 
     public int Count { get; }
-    public int Bos => LlamaNative.llama_vocab_bos(_vocab);
-    public int Eos => LlamaNative.llama_vocab_eos(_vocab);
+    public int Bos => _vocab.Bos;
+    public int Eos => _vocab.Eos;
     /// <summary>End-of-turn token, or -1 if the vocabulary has none.</summary>
-    public int Eot => LlamaNative.llama_vocab_eot(_vocab);
-    public bool AddsBos => LlamaNative.llama_vocab_get_add_bos(_vocab);
+    public int Eot => _vocab.Eot;
+    public bool AddsBos => _vocab.AddsBos;
 
     /// <summary>True for every token that ends generation (EOS, EOT and the like).</summary>
-    public bool IsEndOfGeneration(int token) => LlamaNative.llama_vocab_is_eog(_vocab, token);
+    public bool IsEndOfGeneration(int token) => _vocab.IsEndOfGeneration(token);
 
     /// <summary>The token's text as stored in the vocabulary (e.g. "▁the"), not its decoded bytes.</summary>
-    public string TokenText(int token) => Marshal.PtrToStringUTF8(LlamaNative.llama_vocab_get_text(_vocab, token)) ?? "";
+    public string TokenText(int token) => _vocab.TokenText(token);
 
     /// <param name="text">any UTF-8 text.</param>
     /// <param name="addSpecial">add BOS (and EOS) as the model's tokenizer is configured to.</param>
     /// <param name="parseSpecial">turn control-token text such as "&lt;|im_end|&gt;" into those tokens.</param>
     public int[] Tokenize(string text, bool addSpecial = true, bool parseSpecial = false)
     {
-        var bytes = Encoding.UTF8.GetBytes(text);
-        return NativeBuffer.Fill<int>(bytes.Length + 8, (output, capacity) =>
-        {
-            int n;
-            fixed (byte* t = bytes) n = LlamaNative.llama_tokenize(_vocab, t, bytes.Length, (int*)output, capacity, addSpecial, parseSpecial);
-            return n != int.MinValue ? n : throw new InvalidInputException("text too long to tokenize");
-        });
+        return _vocab.Tokenize(Encoding.UTF8.GetBytes(text), addSpecial, parseSpecial) ?? throw new InvalidInputException("text too long to tokenize");
     }
 
     /// <summary>The raw bytes a token stands for (may be part of a UTF-8 character). Cached; do not modify.</summary>
     public ReadOnlySpan<byte> TokenBytes(int token, bool renderSpecial = false)
     {
         if (!renderSpecial && _pieceCache[token] is { } cached) return cached;
-        var piece = NativeBuffer.Fill<byte>(32, (output, capacity) => LlamaNative.llama_token_to_piece(_vocab, token, (byte*)output, capacity, 0, renderSpecial));
+        var piece = _vocab.TokenToPiece(token, renderSpecial);
         if (!renderSpecial) _pieceCache[token] = piece;
         return piece;
     }
@@ -61,12 +52,7 @@ public sealed unsafe class Vocabulary
     /// <summary>Inverse of <see cref="Tokenize"/>.</summary>
     public string Detokenize(ReadOnlySpan<int> tokens, bool removeSpecial = true, bool renderSpecial = false)
     {
-        var ids = tokens.ToArray();
-        var bytes = NativeBuffer.Fill<byte>(ids.Length * 8 + 16, (output, capacity) =>
-        {
-            fixed (int* t = ids) return LlamaNative.llama_detokenize(_vocab, t, ids.Length, (byte*)output, capacity, removeSpecial, renderSpecial);
-        });
-        return Encoding.UTF8.GetString(bytes);
+        return Encoding.UTF8.GetString(_vocab.Detokenize(tokens.ToArray(), removeSpecial, renderSpecial));
     }
 
     /// <summary>

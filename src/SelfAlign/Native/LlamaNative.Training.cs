@@ -10,32 +10,29 @@ internal static unsafe partial class LlamaNative
     public const int GGML_OPT_OPTIMIZER_TYPE_ADAMW = 0;
     public const int GGML_OPT_OPTIMIZER_TYPE_SGD = 1;
 
-    [DllImport(Llama)] public static extern void llama_opt_init(nint ctx, nint model, llama_opt_params p);
-    [DllImport(Llama)] public static extern void llama_opt_epoch(nint ctx, nint dataset, nint resultTrain, nint resultEval, long idataSplit,
+    [DllImport(Llama)] public static extern void llama_opt_init(SafeLlamaContextHandle ctx, SafeLlamaModelHandle model, llama_opt_params p);
+    [DllImport(Llama)] public static extern void llama_opt_epoch(SafeLlamaContextHandle ctx, SafeOptDatasetHandle dataset, SafeOptResultHandle resultTrain, SafeOptResultHandle resultEval, long idataSplit,
         delegate* unmanaged[Cdecl]<byte, nint, nint, nint, long, long, long, void> callbackTrain,
         delegate* unmanaged[Cdecl]<byte, nint, nint, nint, long, long, long, void> callbackEval);
 
     [DllImport(GgmlBase)] public static extern nint ggml_opt_dataset_init(int typeData, int typeLabel, long neDatapoint, long neLabel, long ndata, long ndataShard);
     [DllImport(GgmlBase)] public static extern void ggml_opt_dataset_free(nint dataset);
-    [DllImport(GgmlBase)] public static extern nint ggml_opt_dataset_data(nint dataset);
-    [DllImport(GgmlBase)] public static extern nint ggml_opt_dataset_labels(nint dataset);
+    [DllImport(GgmlBase)] public static extern nint ggml_opt_dataset_data(SafeOptDatasetHandle dataset);
+    [DllImport(GgmlBase)] public static extern nint ggml_opt_dataset_labels(SafeOptDatasetHandle dataset);
     [DllImport(GgmlBase)] public static extern nint ggml_opt_result_init();
     [DllImport(GgmlBase)] public static extern void ggml_opt_result_free(nint result);
-    [DllImport(GgmlBase)] public static extern void ggml_opt_result_reset(nint result);
-    [DllImport(GgmlBase)] public static extern void ggml_opt_result_loss(nint result, double* loss, double* uncertainty);
-    [DllImport(GgmlBase)] public static extern void ggml_opt_result_ndata(nint result, long* ndata);
+    [DllImport(GgmlBase)] public static extern void ggml_opt_result_loss(SafeOptResultHandle result, double* loss, double* uncertainty);
     [DllImport(GgmlBase)] public static extern nint ggml_opt_grad_acc(nint optCtx, nint node);
     [DllImport(GgmlBase)] public static extern nint ggml_opt_labels(nint optCtx);
     [DllImport(GgmlBase)] public static extern void ggml_backend_tensor_set(nint tensor, void* data, nuint offset, nuint size);
     [DllImport(GgmlBase)] public static extern void ggml_backend_tensor_get(nint tensor, void* data, nuint offset, nuint size);
     [DllImport(GgmlBase)] public static extern void ggml_set_param(nint tensor);
-    [DllImport(GgmlBase)] public static extern int ggml_n_dims(nint tensor);
 
     // Two C++ member functions the C API lacks, exported by this build and called with the object as the first
     // argument (the x86-64 System V convention for a non-virtual member): a model tensor by name, and the
     // adapter's A/B pair for a model tensor. LoRA training needs both to mark the adapter's tensors trainable.
-    [DllImport(Llama, EntryPoint = "_ZNK11llama_model10get_tensorEPKc")] public static extern nint llama_model_get_tensor(nint model, byte* name);
-    [DllImport(Llama, EntryPoint = "_ZN18llama_adapter_lora10get_weightEP11ggml_tensor")] public static extern llama_adapter_lora_weight* llama_adapter_lora_get_weight(nint adapter, nint modelTensor);
+    [DllImport(Llama, EntryPoint = "_ZNK11llama_model10get_tensorEPKc")] public static extern nint llama_model_get_tensor(SafeLlamaModelHandle model, byte* name);
+    [DllImport(Llama, EntryPoint = "_ZN18llama_adapter_lora10get_weightEP11ggml_tensor")] public static extern llama_adapter_lora_weight* llama_adapter_lora_get_weight(SafeLoraAdapterHandle adapter, nint modelTensor);
 
     [DllImport(GgmlBase)] public static extern ggml_type_traits* ggml_get_type_traits(int type);
     [DllImport(GgmlBase)] public static extern void* ggml_get_data(nint tensor);

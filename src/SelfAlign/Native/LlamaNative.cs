@@ -25,7 +25,7 @@ internal static unsafe partial class LlamaNative
     [DllImport(Ggml)] public static extern nint ggml_backend_reg_by_name(byte* name);
     [DllImport(Ggml)] public static extern void* ggml_backend_reg_get_proc_address(nint reg, byte* name);
     [DllImport(GgmlBase)] public static extern void ggml_threadpool_params_init(ggml_threadpool_params* p, int nThreads);
-    [DllImport(Llama)] public static extern void llama_attach_threadpool(nint ctx, nint threadpool, nint threadpoolBatch);
+    [DllImport(Llama)] public static extern void llama_attach_threadpool(SafeLlamaContextHandle ctx, SafeThreadpoolHandle threadpool, SafeThreadpoolHandle threadpoolBatch);
     [DllImport(Llama)] public static extern void llama_backend_init();
     [DllImport(Llama)] public static extern nint llama_print_system_info();
     [DllImport(Llama)] public static extern void llama_log_set(delegate* unmanaged[Cdecl]<int, byte*, nint, void> callback, nint userData);
@@ -39,29 +39,29 @@ internal static unsafe partial class LlamaNative
     // ---- model ----
     [DllImport(Llama)] public static extern nint llama_model_load_from_file(byte* path, llama_model_params p);
     [DllImport(Llama)] public static extern void llama_model_free(nint model);
-    [DllImport(Llama)] public static extern void llama_model_save_to_file(nint model, byte* path);
-    [DllImport(Llama)] public static extern nint llama_model_get_vocab(nint model);
-    [DllImport(Llama)] public static extern int llama_model_n_ctx_train(nint model);
-    [DllImport(Llama)] public static extern int llama_model_n_embd(nint model);
-    [DllImport(Llama)] public static extern int llama_model_n_layer(nint model);
-    [DllImport(Llama)] public static extern ulong llama_model_n_params(nint model);
-    [DllImport(Llama)] public static extern ulong llama_model_size(nint model);
-    [DllImport(Llama)] public static extern int llama_model_desc(nint model, byte* buf, nuint bufSize);
-    [DllImport(Llama)] public static extern nint llama_model_chat_template(nint model, byte* name);
+    [DllImport(Llama)] public static extern void llama_model_save_to_file(SafeLlamaModelHandle model, byte* path);
+    [DllImport(Llama)] public static extern nint llama_model_get_vocab(SafeLlamaModelHandle model);
+    [DllImport(Llama)] public static extern int llama_model_n_ctx_train(SafeLlamaModelHandle model);
+    [DllImport(Llama)] public static extern int llama_model_n_embd(SafeLlamaModelHandle model);
+    [DllImport(Llama)] public static extern int llama_model_n_layer(SafeLlamaModelHandle model);
+    [DllImport(Llama)] public static extern ulong llama_model_n_params(SafeLlamaModelHandle model);
+    [DllImport(Llama)] public static extern ulong llama_model_size(SafeLlamaModelHandle model);
+    [DllImport(Llama)] public static extern int llama_model_desc(SafeLlamaModelHandle model, byte* buf, nuint bufSize);
+    [DllImport(Llama)] public static extern nint llama_model_chat_template(SafeLlamaModelHandle model, byte* name);
     [DllImport(Llama)] public static extern uint llama_model_quantize(byte* fnameInp, byte* fnameOut, llama_model_quantize_params* p);
 
     // ---- context ----
-    [DllImport(Llama)] public static extern nint llama_init_from_model(nint model, llama_context_params p);
+    [DllImport(Llama)] public static extern nint llama_init_from_model(SafeLlamaModelHandle model, llama_context_params p);
     [DllImport(Llama)] public static extern void llama_free(nint ctx);
-    [DllImport(Llama)] public static extern uint llama_n_ctx(nint ctx);
-    [DllImport(Llama)] public static extern uint llama_n_batch(nint ctx);
-    [DllImport(Llama)] public static extern uint llama_n_ctx_seq(nint ctx);
-    [DllImport(Llama)] public static extern uint llama_n_seq_max(nint ctx);
-    [DllImport(Llama)] public static extern nint llama_get_memory(nint ctx);
-    [DllImport(Llama)] public static extern int llama_decode(nint ctx, llama_batch batch);
-    [DllImport(Llama)] public static extern float* llama_get_logits_ith(nint ctx, int i);
-    [DllImport(Llama)] public static extern float* llama_get_embeddings_ith(nint ctx, int i);
-    [DllImport(Llama)] public static extern void llama_set_abort_callback(nint ctx, delegate* unmanaged[Cdecl]<nint, byte> cb, nint data);
+    [DllImport(Llama)] public static extern uint llama_n_ctx(SafeLlamaContextHandle ctx);
+    [DllImport(Llama)] public static extern uint llama_n_batch(SafeLlamaContextHandle ctx);
+    [DllImport(Llama)] public static extern uint llama_n_ctx_seq(SafeLlamaContextHandle ctx);
+    [DllImport(Llama)] public static extern uint llama_n_seq_max(SafeLlamaContextHandle ctx);
+    [DllImport(Llama)] public static extern nint llama_get_memory(SafeLlamaContextHandle ctx);
+    [DllImport(Llama)] public static extern int llama_decode(SafeLlamaContextHandle ctx, llama_batch batch);
+    [DllImport(Llama)] public static extern float* llama_get_logits_ith(SafeLlamaContextHandle ctx, int i);
+    [DllImport(Llama)] public static extern float* llama_get_embeddings_ith(SafeLlamaContextHandle ctx, int i);
+    [DllImport(Llama)] public static extern void llama_set_abort_callback(SafeLlamaContextHandle ctx, delegate* unmanaged[Cdecl]<nint, byte> cb, nint data);
 
     // ---- batch ----
     [DllImport(Llama)] public static extern llama_batch llama_batch_init(int nTokens, int embd, int nSeqMax);
@@ -92,11 +92,11 @@ internal static unsafe partial class LlamaNative
 
     // ---- built-in samplers ----
     [DllImport(Llama)] public static extern nint llama_sampler_init_greedy();
-    [DllImport(Llama)] public static extern int llama_sampler_sample(nint sampler, nint ctx, int idx);
+    [DllImport(Llama)] public static extern int llama_sampler_sample(SafeLlamaSamplerHandle sampler, SafeLlamaContextHandle ctx, int idx);
     [DllImport(Llama)] public static extern void llama_sampler_free(nint sampler);
 
     // ---- LoRA adapters ----
-    [DllImport(Llama)] public static extern nint llama_adapter_lora_init(nint model, byte* path);
+    [DllImport(Llama)] public static extern nint llama_adapter_lora_init(SafeLlamaModelHandle model, byte* path);
     [DllImport(Llama)] public static extern void llama_adapter_lora_free(nint adapter);
-    [DllImport(Llama)] public static extern int llama_set_adapters_lora(nint ctx, nint* adapters, nuint nAdapters, float* scales);
+    [DllImport(Llama)] public static extern int llama_set_adapters_lora(SafeLlamaContextHandle ctx, nint* adapters, nuint nAdapters, float* scales);
 }

@@ -8,7 +8,7 @@ namespace SelfAlign.Training;
 /// llama.cpp trains F32 weights only: this writes an F32 copy of an F16, BF16 or quantised model,
 /// dequantising with ggml's own routines.
 /// </summary>
-public static unsafe class F32Conversion
+public static class F32Conversion
 {
     /// <summary>The path of an all-F32 version of the model: the model itself, or a converted copy in <paramref name="workDir"/>.</summary>
     public static string EnsureF32(GgufFile model, string workDir)
@@ -44,11 +44,7 @@ public static unsafe class F32Conversion
         if (t.Type == GgmlType.F32) return MemoryMarshal.Cast<byte, float>(raw).ToArray();
         LlamaRuntime.EnsureInitialized();
         var values = new float[t.ElementCount];
-        var traits = LlamaNative.ggml_get_type_traits((int)t.Type);
-        if (traits == null || traits->to_float == null) throw new InvalidInputException($"cannot convert tensor {t.Name} of type {t.Type} to F32");
-        fixed (byte* src = raw)
-        fixed (float* dst = values)
-            traits->to_float(src, dst, values.LongLength);
+        if (!GgmlTypeTraits.TryToFloat((int)t.Type, raw, values)) throw new InvalidInputException($"cannot convert tensor {t.Name} of type {t.Type} to F32");
         return values;
     }
 }

@@ -1,48 +1,55 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using System.Diagnostics;
 using SelfAlign.Generation;
 using SelfAlign.Models;
 using SelfAlign.Native;
 
 namespace SelfAlign.Training;
 
-public sealed unsafe partial class LlamaTrainer
+public sealed partial class LlamaTrainer
 {
-    // llama_opt_epoch's batch callback has no user data; it runs on the calling thread.
-    [ThreadStatic] private static LlamaTrainer? _current;
-    private Exception? _callbackError;
-
-    /// <summary>One epoch in a fresh context: optional initial loss, then training windows, then validation windows.</summary>
-    private (double Train, double? Val, double Initial) RunEpoch(LlamaModel model, List<TrainingWindow> train, List<TrainingWindow> val, bool measureInitial)
+    /// <summary>
+    /// One epoch in a fresh context: optional initial loss, then training windows, then validation windows. A cancellation
+    /// stops it between optimizer steps; the previous epoch's checkpoint is what a resumed run starts from.
+    /// </summary>
+    private (double Train, double? Val, double Initial) RunEpoch(LlamaModel model, List<TrainingWindow> train, List<TrainingWindow> val, bool measureInitial,
+        CancellationToken cancellationToken)
     {
         using var ctx = OpenTrainingContext(model);
         _trainable.Clear();
         _trainableNames.Clear();
-        _optContext = 0;
-        var self = GCHandle.Alloc(this);
-        _current = this;
-        try
+        _optContext = default;
+        InitOptimizer(ctx, model, _o.Optimizer == OptimizerKind.Sgd ? LlamaNative.GGML_OPT_OPTIMIZER_TYPE_SGD : LlamaNative.GGML_OPT_OPTIMIZER_TYPE_ADAMW);
+        if (_trainable.Count == 0) throw new InvalidInputException("the tensor selection matches no trainable tensor");
+
+        var initialWindows = (val.Count > 0 ? val : train).Take(16).ToList();
+        if (_masked) return RunResponseEpoch(model, ctx, train, val, measureInitial ? initialWindows : null, cancellationToken);
+
+        var initial = double.NaN;
+        if (measureInitial) initial = RunDataset(ctx, [], initialWindows).Val!.Value;
+        var trainLoss = TrainWindows(ctx, train, cancellationToken);
+        return (trainLoss, val.Count > 0 ? RunDataset(ctx, [], val).Val : null, initial);
+    }
+
+    /// <summary>
+    /// One optimizer step per llama_opt_epoch call, so that a cancellation stops between steps: ggml-opt keeps its
+    /// AdamW moments and step count in the context from call to call, so the weights equal those of one call.
+    /// Returns the mean loss of the windows.
+    /// </summary>
+    private double TrainWindows(LlamaContext ctx, List<TrainingWindow> windows, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        double sum = 0;
+        for (var i = 0; i < windows.Count; i++)
         {
-            InitOptimizerContext(ctx, model, self, _o.Optimizer == OptimizerKind.Sgd ? LlamaNative.GGML_OPT_OPTIMIZER_TYPE_SGD : LlamaNative.GGML_OPT_OPTIMIZER_TYPE_ADAMW);
-            if (_trainable.Count == 0) throw new InvalidInputException("the tensor selection matches no trainable tensor");
-
-            var initialWindows = (val.Count > 0 ? val : train).Take(16).ToList();
-            if (_masked) return RunResponseEpoch(model, ctx, train, val, measureInitial ? initialWindows : null);
-
-            var initial = double.NaN;
-            if (measureInitial) initial = RunDataset(ctx, [], initialWindows).Val!.Value;
-
-            _epochStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
-            _epochTrainSeconds = 0;
-            var (trainLoss, valLoss) = RunDataset(ctx, train, val);
-            _trainSeconds += _epochTrainSeconds;
-            return (trainLoss, valLoss, initial);
+            cancellationToken.ThrowIfCancellationRequested();
+            sum += RunDataset(ctx, [windows[i]], []).Train;
+            _lastLoss = _masked ? EpochResponseLoss : sum / (i + 1);
+            var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            _progress?.Report(new TrainingProgress(_epoch + 1, _o.Epochs, _step, _schedule.TotalSteps, _lastLoss,
+                (i + 1.0) * _o.ContextLength / Math.Max(1e-9, seconds)));
         }
-        finally
-        {
-            _current = null;
-            self.Free();
-        }
+        _trainSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return _masked ? EpochResponseLoss : sum / Math.Max(1, windows.Count);
     }
 
     /// <summary>A context for training windows: one sequence, no flash attention (it has no backward pass), F32 cache.</summary>
@@ -63,23 +70,19 @@ public sealed unsafe partial class LlamaTrainer
         return ctx;
     }
 
-    private void InitOptimizerContext(LlamaContext ctx, LlamaModel model, GCHandle self, int optimizerType)
-    {
-        var p = new llama_opt_params
+    /// <summary>Makes <paramref name="ctx"/> a training context whose ggml-opt callbacks are this trainer's.</summary>
+    private void InitOptimizer(LlamaContext ctx, LlamaModel model, int optimizerType) =>
+        ctx.Handle.InitOptimizer(model.Handle, _o.ContextLength, optimizerType, new OptimizerCallbacks
         {
-            n_ctx_train = (uint)_o.ContextLength,
-            param_filter = &FilterTensor,
-            param_filter_ud = GCHandle.ToIntPtr(self),
-            get_opt_pars = &OptimizerParameters,
-            get_opt_pars_ud = GCHandle.ToIntPtr(self),
-            optimizer_type = optimizerType,
-        };
-        LlamaNative.llama_opt_init(ctx.Ptr, model.Handle.DangerousGetHandle(), p);
-    }
+            IsTrainable = Filter,
+            NextStep = NextStepParameters,
+            AfterTrainBatch = AfterTrainStep,
+            AfterEvalBatch = optContext => _optContext = optContext,
+        });
 
     /// <summary>An epoch with the loss over response tokens only; every loss is measured in the probe context.</summary>
     private (double Train, double? Val, double Initial) RunResponseEpoch(LlamaModel model, LlamaContext ctx, List<TrainingWindow> train, List<TrainingWindow> val,
-        List<TrainingWindow>? initialWindows)
+        List<TrainingWindow>? initialWindows, CancellationToken cancellationToken)
     {
         OpenProbe(model);
         try
@@ -91,11 +94,8 @@ public sealed unsafe partial class LlamaTrainer
             _epochStep = 0;
             _responseLossSum = 0;
             _responseLossCount = 0;
-            _epochStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
-            _epochTrainSeconds = 0;
-            RunDataset(ctx, train, []);
-            _trainSeconds += _epochTrainSeconds;
-            return (EpochResponseLoss, val.Count > 0 ? ResponseLoss(val) : null, initial);
+            var trainLoss = TrainWindows(ctx, train, cancellationToken);
+            return (trainLoss, val.Count > 0 ? ResponseLoss(val) : null, initial);
         }
         finally
         {
@@ -108,44 +108,25 @@ public sealed unsafe partial class LlamaTrainer
     {
         var n = _o.ContextLength;
         var all = train.Concat(val).ToList();
-        var dataset = LlamaNative.ggml_opt_dataset_init(LlamaNative.GGML_TYPE_I32, LlamaNative.GGML_TYPE_I32, n, n, all.Count, 1);
-        var resultTrain = LlamaNative.ggml_opt_result_init();
-        var resultVal = LlamaNative.ggml_opt_result_init();
-        try
+        using var dataset = SafeOptDatasetHandle.CreateTokenWindows(n, all.Count);
+        using var resultTrain = SafeOptResultHandle.Create();
+        using var resultVal = SafeOptResultHandle.Create();
+        var data = dataset.Data.HostData<int>();     // (n, windows)
+        var labels = dataset.Labels.HostData<int>(); // (n, windows), shifted by one
+        for (var i = 0; i < all.Count; i++)
         {
-            var data = (int*)LlamaNative.ggml_get_data(LlamaNative.ggml_opt_dataset_data(dataset));   // (n, windows)
-            var labels = (int*)LlamaNative.ggml_get_data(LlamaNative.ggml_opt_dataset_labels(dataset)); // (n, windows), shifted by one
-            for (var i = 0; i < all.Count; i++)
-                for (var j = 0; j < n; j++)
-                {
-                    data[(long)i * n + j] = all[i].Tokens[j];
-                    labels[(long)i * n + j] = all[i].Tokens[j + 1];
-                }
+            all[i].Tokens.AsSpan(0, n).CopyTo(data.Slice(i * n, n));
+            all[i].Tokens.AsSpan(1, n).CopyTo(labels.Slice(i * n, n));
+        }
 
-            _callbackError = null;
-            LlamaNative.llama_opt_epoch(ctx.Ptr, dataset, resultTrain, resultVal, train.Count, &OnTrainBatch, &OnEvalBatch);
-            if (_callbackError != null) throw _callbackError;
-            return (train.Count > 0 ? Loss(resultTrain) : double.NaN, val.Count > 0 ? Loss(resultVal) : null);
-        }
-        finally
-        {
-            LlamaNative.ggml_opt_result_free(resultTrain);
-            LlamaNative.ggml_opt_result_free(resultVal);
-            LlamaNative.ggml_opt_dataset_free(dataset);
-        }
+        ctx.Handle.RunEpoch(dataset, resultTrain, resultVal, train.Count);
+        return (train.Count > 0 ? resultTrain.Loss : double.NaN, val.Count > 0 ? resultVal.Loss : null);
     }
 
-    private static double Loss(nint result)
-    {
-        double loss, unc;
-        LlamaNative.ggml_opt_result_loss(result, &loss, &unc);
-        return loss;
-    }
-
-    private bool Filter(nint tensor)
+    private bool Filter(GgmlTensor tensor)
     {
         if (_lora != null) return false; // LoRA: every model tensor stays frozen
-        var name = Marshal.PtrToStringUTF8(LlamaNative.ggml_get_name(tensor)) ?? "";
+        var name = tensor.Name;
         if (!_o.Selects(name)) return false;
         // K and V pass through the KV cache, so this release gives them no gradient; the token embedding is
         // never a parameter (an upstream FIXME), and a tied output copy shares its name.
@@ -164,11 +145,11 @@ public sealed unsafe partial class LlamaTrainer
     {
         if (_lora != null) return NextLoraWindow();
         // Trap: this build adds each step's gradients to the previous ones; zero them before the step's backward pass.
-        if (_optContext != 0 && ZeroGradients)
+        if (!_optContext.IsNull && ZeroGradients)
             foreach (var t in _trainable)
             {
-                var grad = LlamaNative.ggml_opt_grad_acc(_optContext, t);
-                if (grad != 0) LlamaNative.ggml_set_zero(grad);
+                var grad = _optContext.GradientOf(t);
+                if (!grad.IsNull) grad.SetZero();
             }
         if (_masked) WriteResponseLabels();
         StepObserver?.Invoke(_step, false, Tensors());
@@ -181,53 +162,13 @@ public sealed unsafe partial class LlamaTrainer
             };
     }
 
-    private void AfterTrainStep(nint optContext, nint result, long batch)
+    private void AfterTrainStep(GgmlOptContext optContext)
     {
         _optContext = optContext;
         if (_lora != null) { AfterLoraWindow(); return; }
         _step++;
-        _lastLoss = _masked ? EpochResponseLoss : Loss(result);
-        _epochTrainSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;
         StepObserver?.Invoke(_step - 1, true, Tensors());
-        var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_epochStartTimestamp).TotalSeconds;
-        _progress?.Report(new TrainingProgress(_epoch + 1, _o.Epochs, _step, _schedule.TotalSteps, _lastLoss,
-            batch * _o.ContextLength / Math.Max(1e-9, seconds)));
     }
 
-    private List<(string Name, nint Tensor)> Tensors() => _trainableNames.Zip(_trainable).ToList();
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static byte FilterTensor(nint tensor, nint userData)
-    {
-        var trainer = (LlamaTrainer)GCHandle.FromIntPtr(userData).Target!;
-        try { return (byte)(trainer.Filter(tensor) ? 1 : 0); }
-        catch (Exception e) { trainer._callbackError ??= e; return 0; }
-    }
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static ggml_opt_optimizer_params OptimizerParameters(nint userData)
-    {
-        var trainer = (LlamaTrainer)GCHandle.FromIntPtr(userData).Target!;
-        try { return trainer.NextStepParameters(); }
-        catch (Exception e)
-        {
-            trainer._callbackError ??= e;
-            return new ggml_opt_optimizer_params { adamw_alpha = 1e-12f, adamw_beta1 = 0.9f, adamw_beta2 = 0.999f, sgd_alpha = 1e-12f };
-        }
-    }
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static void OnTrainBatch(byte train, nint optContext, nint dataset, nint result, long batch, long batchMax, long startUs)
-    {
-        var trainer = _current!;
-        try { trainer.AfterTrainStep(optContext, result, batch); }
-        catch (Exception e) { trainer._callbackError ??= e; }
-    }
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static void OnEvalBatch(byte train, nint optContext, nint dataset, nint result, long batch, long batchMax, long startUs)
-    {
-        var trainer = _current!;
-        trainer._optContext = optContext;
-    }
+    private List<(string Name, GgmlTensor Tensor)> Tensors() => _trainableNames.Zip(_trainable).ToList();
 }

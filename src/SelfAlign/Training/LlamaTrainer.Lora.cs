@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using SelfAlign.Generation;
 using SelfAlign.Models;
 using SelfAlign.Native;
@@ -13,12 +12,12 @@ namespace SelfAlign.Training;
 /// is overwritten, so gradients of several windows can be averaged into one step and the moments survive epochs and
 /// checkpoints. One context serves the whole run, and the run checkpoints and stops between optimizer steps.
 /// </summary>
-public sealed unsafe partial class LlamaTrainer
+public sealed partial class LlamaTrainer
 {
     private LoraWeights? _lora;
     private ManagedOptimizer? _optimizer;
     private float[][] _gradients = [];
-    private nint[] _gradientTensors = [];
+    private GgmlTensor[] _gradientTensors = [];
     private int _groupWindow;
     private int _groupSize;
     private long _tokensTrained;
@@ -70,15 +69,13 @@ public sealed unsafe partial class LlamaTrainer
         _optimizer = new ManagedOptimizer(_o, weights.Parameters.Select(p => p.Values.Length));
         if (checkpoint != null) _optimizer.Load(Path.Combine(checkpointDir, TrainingCheckpoint.OptimizerFile(checkpoint.Steps)));
         _gradients = weights.Parameters.Select(p => new float[p.Values.Length]).ToArray();
-        _gradientTensors = new nint[_gradients.Length];
+        _gradientTensors = new GgmlTensor[_gradients.Length];
         _tokensTrained = 0;
         _trainSeconds = 0;
 
-        var self = GCHandle.Alloc(this);
-        _current = this;
         try
         {
-            InitOptimizerContext(ctx, model, self, LlamaNative.GGML_OPT_OPTIMIZER_TYPE_SGD);
+            InitOptimizer(ctx, model, LlamaNative.GGML_OPT_OPTIMIZER_TYPE_SGD);
             if (_masked)
             {
                 OpenProbe(model);
@@ -134,8 +131,6 @@ public sealed unsafe partial class LlamaTrainer
         finally
         {
             CloseProbe();
-            _current = null;
-            self.Free();
         }
 
         LoraTrainingFinished?.Invoke(model, adapter);
@@ -186,13 +181,13 @@ public sealed unsafe partial class LlamaTrainer
     /// <summary>Before each window's backward pass: gradients restart at a step's first window and add up over the others.</summary>
     private ggml_opt_optimizer_params NextLoraWindow()
     {
-        if (_optContext == 0) throw new InvalidOperationException("the optimizer context is not known before the first step");
+        if (_optContext.IsNull) throw new InvalidOperationException("the optimizer context is not known before the first step");
         for (var i = 0; i < _trainable.Count; i++)
         {
-            var grad = LlamaNative.ggml_opt_grad_acc(_optContext, _trainable[i]);
-            if (grad == 0) throw new InvalidOperationException($"ggml-opt gave {_trainableNames[i]} no gradient accumulator");
+            var grad = _optContext.GradientOf(_trainable[i]);
+            if (grad.IsNull) throw new InvalidOperationException($"ggml-opt gave {_trainableNames[i]} no gradient accumulator");
             _gradientTensors[i] = grad;
-            if (_groupWindow == 0) LlamaNative.ggml_set_zero(grad);
+            if (_groupWindow == 0) grad.SetZero();
         }
         if (_masked) WriteResponseLabels();
         if (_groupWindow == 0) StepObserver?.Invoke(_step, false, Tensors());
@@ -212,7 +207,7 @@ public sealed unsafe partial class LlamaTrainer
         for (var i = 0; i < _gradients.Length; i++)
         {
             var g = _gradients[i];
-            fixed (float* p = g) LlamaNative.ggml_backend_tensor_get(_gradientTensors[i], p, 0, (nuint)(g.Length * sizeof(float)));
+            _gradientTensors[i].Read(g);
             if (_groupSize > 1) System.Numerics.Tensors.TensorPrimitives.Multiply(g, 1f / _groupSize, g);
         }
         _optimizer!.Step(values, _gradients, _schedule.At(_step));

@@ -13,7 +13,7 @@ namespace SelfAlign.Training;
 /// just before the step, the rows of the positions that are not learned are overwritten with those distributions.
 /// The same pass gives the loss over the learned positions, which is what is reported.
 /// </summary>
-public sealed unsafe partial class LlamaTrainer
+public sealed partial class LlamaTrainer
 {
     private bool _masked;
     private LlamaContext? _probe;
@@ -51,7 +51,7 @@ public sealed unsafe partial class LlamaTrainer
         long count = 0;
         foreach (var w in windows)
         {
-            var (s, c) = ProbeWindow(w, labels: 0);
+            var (s, c) = ProbeWindow(w, labels: default);
             sum += s;
             count += c;
         }
@@ -61,26 +61,25 @@ public sealed unsafe partial class LlamaTrainer
     /// <summary>Called just before each optimizer step: the step's window gets its label rows for unlearned positions.</summary>
     private void WriteResponseLabels()
     {
-        if (_optContext == 0) throw new InvalidOperationException("the optimizer context is not known before the first step");
-        var labels = LlamaNative.ggml_opt_labels(_optContext);
-        var (sum, count) = ProbeWindow(_epochWindows[_epochStep++], labels);
+        if (_optContext.IsNull) throw new InvalidOperationException("the optimizer context is not known before the first step");
+        var (sum, count) = ProbeWindow(_epochWindows[_epochStep++], _optContext.Labels);
         _responseLossSum += sum;
         _responseLossCount += count;
     }
 
     /// <summary>
     /// Runs one window in the probe context; returns the summed cross-entropy of its learned positions and their count and, when
-    /// <paramref name="labels"/> is a tensor, writes the model's distribution into the rows of the other positions.
+    /// <paramref name="labels"/> is a tensor (not null), writes the model's distribution into the rows of the other positions.
     /// </summary>
-    private (double Sum, int Count) ProbeWindow(TrainingWindow window, nint labels)
+    private (double Sum, int Count) ProbeWindow(TrainingWindow window, GgmlTensor labels)
     {
         var n = _o.ContextLength;
         var mask = window.Learned!;
         var tokens = window.Tokens;
         var probe = _probe!;
         var vocab = probe.VocabularySize;
-        if (labels != 0 && LlamaNative.ggml_nelements(labels) != (long)n * vocab)
-            throw new InvalidOperationException($"the label tensor holds {LlamaNative.ggml_nelements(labels)} values, not {n} x {vocab}");
+        if (!labels.IsNull && labels.ElementCount != (long)n * vocab)
+            throw new InvalidOperationException($"the label tensor holds {labels.ElementCount} values, not {n} x {vocab}");
         probe.ClearCache();
         _probeBatch!.Clear();
         for (var i = 0; i < n; i++) _probeBatch.Add(tokens[i], i, 0, true);
@@ -94,7 +93,7 @@ public sealed unsafe partial class LlamaTrainer
         var learned = 0;
         for (var i = 0; i < n; i++)
         {
-            if (!mask[i] && labels == 0) continue;
+            if (!mask[i] && labels.IsNull) continue;
             var logits = probe.GetLogits(i);
             var max = TensorPrimitives.Max(logits);
             double sum = 0;
@@ -106,7 +105,7 @@ public sealed unsafe partial class LlamaTrainer
                 continue;
             }
             for (var t = 0; t < vocab; t++) row[t] = (float)(exp[t] / sum);
-            fixed (float* r = row) LlamaNative.ggml_backend_tensor_set(labels, r, (nuint)((long)i * vocab * sizeof(float)), (nuint)(vocab * sizeof(float)));
+            labels.Write(row, (long)i * vocab);
         }
         return (loss, learned);
     }

@@ -15,29 +15,27 @@ namespace SelfAlign.Training;
 /// (<see cref="TrainingOptions.Lora"/>) keeps its optimizer state itself: see LlamaTrainer.Lora.cs.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The probe context lives for one epoch and is disposed in its finally block.")]
-public sealed unsafe partial class LlamaTrainer
+public sealed partial class LlamaTrainer
 {
     private static readonly HashSet<string> SupportedArchitectures = ["llama", "qwen2", "qwen3"];
 
     private readonly TrainingOptions _o;
-    private readonly List<nint> _trainable = [];
+    private readonly List<GgmlTensor> _trainable = [];
     private readonly List<string> _trainableNames = [];
     private readonly SortedSet<string> _untrainableSelected = [];
     private LearningRateSchedule _schedule = null!;
     private int _step;
-    private nint _optContext;
+    private GgmlOptContext _optContext;
     private IProgress<TrainingProgress>? _progress;
     private int _epoch;
-    private long _epochStartTimestamp;
     /// <summary>Seconds spent in optimizer steps (not in loss evaluation or checkpointing), for tokens/s.</summary>
     private double _trainSeconds;
-    private double _epochTrainSeconds;
     private double _lastLoss = double.NaN;
     /// <summary>CPU threads this run uses: <see cref="TrainingOptions.Threads"/>, or fewer when other processes hold cores.</summary>
     private int _threads;
 
     /// <summary>Test hook: called with the step index before (false) and after (true) every optimizer step.</summary>
-    internal Action<int, bool, IReadOnlyList<(string Name, nint Tensor)>>? StepObserver { get; init; }
+    internal Action<int, bool, IReadOnlyList<(string Name, GgmlTensor Tensor)>>? StepObserver { get; init; }
 
     /// <summary>Test hook: replaces the training windows (e.g. the same window twice).</summary>
     internal Func<List<TrainingWindow>, List<TrainingWindow>>? TrainWindowsOverride { get; init; }
@@ -97,7 +95,7 @@ public sealed unsafe partial class LlamaTrainer
             var windows = Windows(plan.WindowsOf(_epoch));
             if (_o.MaxSteps > 0) windows = windows.Take(Math.Max(0, _o.MaxSteps - _step)).ToList();
             if (windows.Count == 0) break;
-            var (train, val, first) = RunEpoch(model, windows, valWindows, measureInitial: double.IsNaN(initialLoss));
+            var (train, val, first) = RunEpoch(model, windows, valWindows, measureInitial: double.IsNaN(initialLoss), cancellationToken);
             if (double.IsNaN(initialLoss)) initialLoss = first;
             tokensTrained += (long)windows.Count * _o.ContextLength;
             epochs.Add(new EpochReport(_epoch + 1, train, val, epochClock.Elapsed.TotalSeconds));
@@ -125,7 +123,7 @@ public sealed unsafe partial class LlamaTrainer
         return Report(corpus, plan, epochs, initialLoss, tokensTrained, estimatedBytes, stepsPerEpoch, outPath) with
         {
             TrainedTensors = _trainableNames.Distinct().ToList(),
-            TrainableParameters = _trainable.Distinct().Sum(LlamaNative.ggml_nelements),
+            TrainableParameters = _trainable.Distinct().Sum(t => t.ElementCount),
             UntrainableSelected = _untrainableSelected.ToList(),
             ResumedFromEpoch = checkpoint?.EpochsDone ?? 0,
             Quantized = quantized,

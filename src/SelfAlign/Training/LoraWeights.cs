@@ -10,7 +10,7 @@ namespace SelfAlign.Training;
 /// checkpoints save) and, once bound, are mirrored into the A/B tensors of the loaded llama.cpp adapter that the
 /// training graph reads and differentiates.
 /// </summary>
-internal sealed unsafe class LoraWeights
+internal sealed class LoraWeights
 {
     /// <summary>One adapted weight: A is (Rank × In) and B is (Out × Rank), row-major.</summary>
     public sealed class Matrix(string tensor, int inputs, int outputs, int rank, float[] a, float[] b)
@@ -21,8 +21,8 @@ internal sealed unsafe class LoraWeights
         public int Rank { get; } = rank;
         public float[] A { get; } = a;
         public float[] B { get; } = b;
-        internal nint ATensor { get; set; }
-        internal nint BTensor { get; set; }
+        internal GgmlTensor ATensor { get; set; }
+        internal GgmlTensor BTensor { get; set; }
     }
 
     public string Architecture { get; }
@@ -39,7 +39,7 @@ internal sealed unsafe class LoraWeights
     public long ParameterCount => Matrices.Sum(m => (long)m.A.Length + m.B.Length);
 
     /// <summary>The trainable arrays in a fixed order (A then B of each matrix), with their ggml tensors once bound.</summary>
-    public IReadOnlyList<(string Name, float[] Values, nint Tensor)> Parameters =>
+    public IReadOnlyList<(string Name, float[] Values, GgmlTensor Tensor)> Parameters =>
         Matrices.SelectMany(m => new[] { (m.Tensor + ".lora_a", m.A, m.ATensor), (m.Tensor + ".lora_b", m.B, m.BTensor) }).ToList();
 
     /// <summary>A fresh adapter for <paramref name="model"/>: A uniform in ±1/√in (PEFT's Kaiming init), B zero.</summary>
@@ -95,13 +95,13 @@ internal sealed unsafe class LoraWeights
     {
         foreach (var m in Matrices)
         {
-            var w = model.TensorPointer(m.Tensor);
-            var ab = w == 0 ? null : adapter.TensorsFor(w);
+            var w = model.Handle.GetTensor(m.Tensor);
+            var ab = w.IsNull ? null : adapter.Handle.TensorsFor(w);
             if (ab is not { } pair) throw new InvalidOperationException($"the loaded adapter does not adapt {m.Tensor}");
-            if (LlamaNative.ggml_nelements(pair.A) != m.A.Length || LlamaNative.ggml_nelements(pair.B) != m.B.Length)
+            if (pair.A.ElementCount != m.A.Length || pair.B.ElementCount != m.B.Length)
                 throw new InvalidOperationException($"the loaded adapter's {m.Tensor} has another shape than the trained one");
-            LlamaNative.ggml_set_param(pair.A);
-            LlamaNative.ggml_set_param(pair.B);
+            pair.A.MarkTrainable();
+            pair.B.MarkTrainable();
             m.ATensor = pair.A;
             m.BTensor = pair.B;
         }
@@ -112,6 +112,6 @@ internal sealed unsafe class LoraWeights
     public void Upload()
     {
         foreach (var (_, values, tensor) in Parameters)
-            fixed (float* p = values) LlamaNative.ggml_backend_tensor_set(tensor, p, 0, (nuint)(values.Length * sizeof(float)));
+            tensor.Write(values);
     }
 }

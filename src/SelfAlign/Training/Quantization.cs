@@ -3,7 +3,7 @@ using SelfAlign.Native;
 namespace SelfAlign.Training;
 
 /// <summary>Writes a quantised copy of a GGUF model with <c>llama_model_quantize</c>.</summary>
-public static unsafe class Quantization
+public static class Quantization
 {
     // llama_ftype values from llama.h
     private static readonly Dictionary<string, int> FileTypes = new(StringComparer.OrdinalIgnoreCase)
@@ -17,15 +17,7 @@ public static unsafe class Quantization
     public static void Write(string input, string output, string type, int threads)
     {
         LlamaRuntime.EnsureInitialized();
-        var p = LlamaNative.llama_model_quantize_default_params();
-        p.ftype = FileTypes[type];
-        p.nthread = threads;
-        var inBytes = Utf8.NullTerminated(input);
-        var outBytes = Utf8.NullTerminated(output);
-        uint rc;
-        fixed (byte* i = inBytes)
-        fixed (byte* o = outBytes)
-            rc = LlamaNative.llama_model_quantize(i, o, &p);
+        var rc = LlamaQuantizer.Quantize(input, output, FileTypes[type], threads);
         if (rc != 0) throw new InvalidOperationException($"quantising {input} to {type} failed (code {rc})");
     }
 }

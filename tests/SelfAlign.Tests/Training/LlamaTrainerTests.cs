@@ -118,7 +118,7 @@ public class LlamaTrainerTests
     }
 
     [Fact]
-    public void ResumeAfterAStopAtAnEpochBoundaryMatchesAnUninterruptedRun()
+    public void AStopMidEpochEndsAfterTheCurrentStepAndResumesToTheUninterruptedWeights()
     {
         var options = Quick with { Epochs = 3, ValidationFraction = 0.1 };
         var dir = TrainingFixture.Dir("resume");
@@ -128,12 +128,18 @@ public class LlamaTrainerTests
 
         var resumed = Path.Combine(dir, "resumed.gguf");
         using var stop = new CancellationTokenSource();
+        var stepsAfterStop = new List<int>();
         Assert.ThrowsAny<OperationCanceledException>(() => new LlamaTrainer(options).Train(TestModels.TinyLlama, data, resumed,
-            new InlineProgress<TrainingProgress>(p => { if (p.Epoch == 2 && p.Step == p.TotalSteps * 2 / 3) stop.Cancel(); }), cancellationToken: stop.Token));
+            new InlineProgress<TrainingProgress>(p =>
+            {
+                if (stop.IsCancellationRequested) stepsAfterStop.Add(p.Step);
+                if (p.Epoch == 2 && p.Step == p.TotalSteps / 2) stop.Cancel();
+            }), cancellationToken: stop.Token));
+        Assert.Empty(stepsAfterStop);
         Assert.False(File.Exists(resumed));
         var report = new LlamaTrainer(options with { Resume = true }).Train(TestModels.TinyLlama, data, resumed);
 
-        Assert.Equal(2, report.ResumedFromEpoch);
+        Assert.Equal(1, report.ResumedFromEpoch);
         Assert.Equal(3, report.Epochs.Count);
         var a = TrainingFixture.TensorBytes(whole);
         var b = TrainingFixture.TensorBytes(resumed);

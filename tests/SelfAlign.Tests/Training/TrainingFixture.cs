@@ -34,10 +34,11 @@ public static class TrainingFixture
         return f.Tensors.ToDictionary(t => t.Name, f.ReadTensorBytes);
     }
 
-    public static unsafe float[] Read(nint tensor)
+    internal static float[] Read(GgmlTensor tensor)
     {
-        var n = LlamaNative.ggml_nelements(tensor);
-        return new ReadOnlySpan<float>(LlamaNative.ggml_get_data(tensor), (int)n).ToArray();
+        var values = new float[tensor.ElementCount];
+        tensor.Read(values);
+        return values;
     }
 
     public static double Norm(float[] a, float[] b)
