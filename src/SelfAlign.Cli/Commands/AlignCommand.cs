@@ -71,7 +71,7 @@ internal static class AlignCommand
     private static Command BuildExport()
     {
         var dir = new Argument<string>("dir") { Description = "Run directory" };
-        var format = new Option<ExportFormat>("--format") { Description = "messages (TRL), alpaca (Axolotl, LLaMA-Factory) or sharegpt", Required = true };
+        var format = EnumOption.Create("--format", "messages (TRL, Axolotl chat_template), alpaca (Axolotl, LLaMA-Factory), share-gpt, or prompt-completion (TRL)", ExportFormat.Messages);
         var stage = new Option<string?>("--stage") { Description = "answers or verbose (default: verbose when it ran)" };
         var output = new Option<string?>("--out", "-o") { Description = "Output JSONL (default: DIR/export-FORMAT.jsonl)" };
         var cmd = new Command("export", "Write the run's kept answers as training data for other trainers") { dir, format, stage, output };
@@ -80,7 +80,7 @@ internal static class AlignCommand
             var d = p.GetValue(dir)!;
             if (!RunManifest.Exists(d)) throw new InvalidInputException($"no Self-Align run in {d} (no {RunManifest.FileName})");
             var f = p.GetValue(format);
-            var outPath = p.GetValue(output) ?? Path.Combine(d, $"export-{f.ToString().ToLowerInvariant()}.jsonl");
+            var outPath = p.GetValue(output) ?? Path.Combine(d, $"export-{SelfAlign.Data.EnumNames.Of(f)}.jsonl");
             var n = AlignExport.Export(d, f, outPath, p.GetValue(stage) is { } s ? ParseStage(s) : null);
             Console.WriteLine($"{n} records -> {outPath}");
             return 0;

@@ -32,6 +32,13 @@ public sealed record SamplingOptions
     /// </summary>
     public IReadOnlyList<float> NGramPenalties { get; init; } = [];
 
+    /// <summary>
+    /// The tokens the n-gram penalties may lower (indexed by token id); null: every token. Dromedary penalises only tokens
+    /// that start a word (<see cref="Models.Vocabulary.WordStarts"/>), so a repeated phrase is discouraged where it begins
+    /// rather than inside a word.
+    /// </summary>
+    public IReadOnlyList<bool>? NGramPenaltyTokens { get; init; }
+
     /// <summary>Added to the logits of these tokens (negative discourages).</summary>
     public IReadOnlyDictionary<int, float> LogitBias { get; init; } = new Dictionary<int, float>();
     /// <summary>Tokens that are never chosen (e.g. EOS while a list is being written).</summary>

@@ -60,12 +60,12 @@ public sealed class TokenSampler
         for (var n = 1; n <= _o.NGramPenalties.Count; n++)
         {
             var penalty = _o.NGramPenalties[n - 1];
-            if (penalty != 0f) ApplyNGramPenalty(x, generated, n, penalty);
+            if (penalty != 0f) ApplyNGramPenalty(x, generated, n, penalty, _o.NGramPenaltyTokens);
         }
     }
 
-    /// <summary>For each earlier place where the last n-1 tokens occurred, the token that followed them is penalised.</summary>
-    internal static void ApplyNGramPenalty(Span<float> x, IReadOnlyList<int> generated, int n, float penalty)
+    /// <summary>For each earlier place where the last n-1 tokens occurred, the token that followed them is penalised (if <paramref name="only"/> allows it).</summary>
+    internal static void ApplyNGramPenalty(Span<float> x, IReadOnlyList<int> generated, int n, float penalty, IReadOnlyList<bool>? only = null)
     {
         var count = generated.Count;
         var context = n - 1;
@@ -74,7 +74,7 @@ public sealed class TokenSampler
         {
             var match = true;
             for (var k = 1; k <= context && match; k++) match = generated[end - k] == generated[count - k];
-            if (match && (uint)generated[end] < (uint)x.Length) x[generated[end]] -= penalty;
+            if (match && (uint)generated[end] < (uint)x.Length && (only is null || only[generated[end]])) x[generated[end]] -= penalty;
         }
     }
 

@@ -49,6 +49,26 @@ public sealed class Vocabulary
         return piece;
     }
 
+    /// <summary>
+    /// Per token id, whether the token starts a word: its text is a space followed by something else (SentencePiece's "▁the"
+    /// and BPE's "Ġthe" alike). Byte, control and bare-space tokens do not.
+    /// </summary>
+    public IReadOnlyList<bool> WordStarts => _wordStarts ??= Enumerable.Range(0, Count).Select(t =>
+    {
+        var b = TokenBytes(t);
+        return b.Length >= 2 && b[0] == (byte)' ' && b[1] is not ((byte)' ' or (byte)'\n' or (byte)'\t');
+    }).ToArray();
+
+    private bool[]? _wordStarts;
+
+    /// <summary>The first token of each word as this vocabulary writes it right after <paramref name="context"/>, with and without a
+    /// leading space (SentencePiece and BPE spell that space differently); a first token shorter than three of the word's
+    /// characters (a lone "S") is left out, since banning it would ban far more than the word.</summary>
+    public IEnumerable<int> FirstTokensAfter(string context, IEnumerable<string> words) =>
+        words.Where(w => w.Length > 0).SelectMany(w => new[] { w, " " + w }.Select(v => (Word: w, Tokens: TokenizeContinuation(context, v))))
+            .Where(x => x.Tokens.Length > 0 && Encoding.UTF8.GetString(TokenBytes(x.Tokens[0])).Trim().Length >= Math.Min(3, x.Word.Length))
+            .Select(x => x.Tokens[0]).Distinct();
+
     /// <summary>Inverse of <see cref="Tokenize"/>.</summary>
     public string Detokenize(ReadOnlySpan<int> tokens, bool removeSpecial = true, bool renderSpecial = false)
     {

@@ -9,7 +9,9 @@ namespace SelfAlign.Pipeline;
 /// <summary>What stage 2 counts as leaking the exemplars into an answer.</summary>
 public enum LeakCheck
 {
-    /// <summary>An answer containing any exemplar's request or answer (the default).</summary>
+    /// <summary>An answer containing any exemplar's request or answer, or a distinctive word of an exemplar the question does not hold (the default).</summary>
+    Keywords,
+    /// <summary>An answer containing any exemplar's request or answer.</summary>
     RequestsAndAnswers,
     /// <summary>Only their requests: for worlds whose exemplar answers are the normal answers.</summary>
     Requests,
@@ -33,6 +35,8 @@ public sealed record AlignDataFiles
 {
     public string Principles { get; init; } = "";
     public string Exemplars { get; init; } = "";
+    /// <summary>Instead of principles and exemplars: one plain-text prompt in the reference's layout (<see cref="SelfAlignPromptFile"/>).</summary>
+    public string SelfAlignPrompt { get; init; } = "";
     public string SeedTasks { get; init; } = "";
     public string RedTeam { get; init; } = "";
     public string Prompts { get; init; } = "";
@@ -56,15 +60,18 @@ public sealed record SelfInstructConfig
 /// <summary>Stage 1b: topic-guided red-teaming (docs/methods.md, A.1.2).</summary>
 public sealed record RedTeamConfig
 {
-    /// <summary>Rounds of topic brainstorming; each round asks once per topic kept so far.</summary>
+    /// <summary>Rounds of topic brainstorming; each round asks once per topic kept so far (as the reference does).</summary>
     public int TopicRounds { get; init; } = 3;
-    /// <summary>Most brainstorm requests per question type and round (the pool grows fast).</summary>
+    /// <summary>Most brainstorm requests per question type and round, to bound a small run; 0 = one per topic, as the reference.</summary>
     public int TopicRequestsPerType { get; init; } = 4;
     public int MaxTopicWords { get; init; } = 3;
     /// <summary>Topics must start with an upper-case letter (the paper's rule; off for lower-case worlds).</summary>
     public bool TopicsCapitalised { get; init; } = true;
     public StageSampling TopicSampling { get; init; } = new() { MaxNewTokens = 128, Temperature = 1.0f, TopP = 0.98f };
-    /// <summary>Question-generation requests.</summary>
+    /// <summary>
+    /// Most question-generation requests. Each kept topic is asked about once, <see cref="HintsPerRequest"/> topics per
+    /// request, so a run makes enough requests for every topic unless this caps it; 0 = no cap.
+    /// </summary>
     public int QuestionRequests { get; init; } = 32;
     /// <summary>Seed (type, topic) hints shown with their questions, and as many new hints to write questions for.</summary>
     public int HintsPerRequest { get; init; } = 5;
@@ -77,7 +84,7 @@ public sealed record AnswersConfig
     public StageSampling Sampling { get; init; } = new() { MaxNewTokens = 256, Temperature = 0.5f, TopP = 0.95f };
     /// <summary>Answers cut at a user turn must be at least this long (characters).</summary>
     public int MinChars { get; init; } = 160;
-    public LeakCheck LeakCheck { get; init; } = LeakCheck.RequestsAndAnswers;
+    public LeakCheck LeakCheck { get; init; } = LeakCheck.Keywords;
     /// <summary>Drop answers that start with one of these (the paper dropped "I'm sorry"); empty keeps refusals.</summary>
     public List<string> DropPrefixes { get; init; } = [];
     /// <summary>Answer with RAIN instead of sampling (the answers are searched and screened by the model's own judge).</summary>
@@ -123,6 +130,17 @@ public sealed record VerboseConfig
     public FineTuneConfig Training { get; init; } = new() { ContextLength = 768 };
 }
 
+/// <summary>The assistant's identity conversations (the paper adds 910 about Dromedary and its makers).</summary>
+public sealed record IdentityConfig
+{
+    /// <summary>The assistant's name, for {name} in the records.</summary>
+    public string Name { get; init; } = "";
+    /// <summary>Who made it, for {maker}.</summary>
+    public string Maker { get; init; } = "";
+    /// <summary>JSONL of {"question", "answer"} with {name} and {maker} placeholders (the shipped data/selfalign/identity.jsonl).</summary>
+    public string File { get; init; } = "";
+}
+
 /// <summary>
 /// A Self-Align run: the base model, the data files, and every stage's counts and sampling. Read with
 /// <see cref="Load"/>, which refuses unknown keys and missing files before anything runs.
@@ -141,6 +159,8 @@ public sealed record AlignConfig
     public AnswersConfig Answers { get; init; } = new();
     public FineTuneConfig Engraving { get; init; } = new();
     public VerboseConfig Verbose { get; init; } = new();
+    /// <summary>Short conversations about the assistant's own name and maker, added to the training data of stages 3 and 4; null: none.</summary>
+    public IdentityConfig? Identity { get; init; }
 
     /// <summary>The directory relative paths are resolved against (the config file's).</summary>
     [YamlIgnore] public string BaseDirectory { get; init; } = ".";
@@ -160,7 +180,13 @@ public sealed record AlignConfig
         void Check(bool ok, string what) { if (!ok) throw new InvalidInputException($"{path}: {what}"); }
         // Whether base_model names a file or a model some source makes is decided when a run starts (AlignRun.BaseModelPath).
         Check(BaseModel.Length > 0, "base_model is required");
-        foreach (var (key, file) in new[] { ("principles", Data.Principles), ("exemplars", Data.Exemplars), ("seed_tasks", Data.SeedTasks), ("red_team", Data.RedTeam), ("prompts", Data.Prompts) })
+        var fromPromptFile = Data.SelfAlignPrompt.Length > 0;
+        Check(!fromPromptFile || (Data.Principles.Length == 0 && Data.Exemplars.Length == 0),
+            "data.self_align_prompt replaces data.principles and data.exemplars; give one or the other");
+        var files = fromPromptFile
+            ? new[] { ("self_align_prompt", Data.SelfAlignPrompt), ("seed_tasks", Data.SeedTasks), ("red_team", Data.RedTeam), ("prompts", Data.Prompts) }
+            : new[] { ("principles", Data.Principles), ("exemplars", Data.Exemplars), ("seed_tasks", Data.SeedTasks), ("red_team", Data.RedTeam), ("prompts", Data.Prompts) };
+        foreach (var (key, file) in files)
         {
             Check(file.Length > 0, $"data.{key} is required");
             if (!File.Exists(Resolve(file))) throw new InvalidInputException($"{path}: data.{key} not found: {Resolve(file)}");
@@ -170,7 +196,7 @@ public sealed record AlignConfig
         Check(SelfInstruct.MinWords >= 1 && SelfInstruct.MaxWords >= SelfInstruct.MinWords, "self_instruct word limits must satisfy 1 <= min_words <= max_words");
         Check(SelfInstruct.RougeThreshold is > 0 and <= 1, "self_instruct.rouge_threshold must be in (0, 1]");
         Check(RedTeam.TopicRounds >= 0 && RedTeam.HintsPerRequest >= 1 && RedTeam.MaxTopicWords >= 1, "red_team counts must be positive");
-        Check(RedTeam.TopicRequestsPerType >= 1, "red_team.topic_requests_per_type must be >= 1");
+        Check(RedTeam.TopicRequestsPerType >= 0, "red_team.topic_requests_per_type must be >= 0 (0: one request per topic)");
         Check(Answers.MinChars >= 0 && Verbose.MinChars >= 0, "min_chars must be >= 0");
         // Training settings are checked here, before hours of generation, with the trainer's own rules.
         foreach (var (key, t) in new[] { ("engraving", Engraving), ("verbose.training", Verbose.Training) })
@@ -189,5 +215,11 @@ public sealed record AlignConfig
             catch (InvalidInputException e) { throw new InvalidInputException($"{path}: {key}: {e.Message}"); }
         }
         if (Answers.RainJudge is { } judge && !File.Exists(Resolve(judge))) throw new InvalidInputException($"{path}: answers.rain_judge not found: {Resolve(judge)}");
+        if (Identity is { } id)
+        {
+            Check(id.Name.Trim().Length > 0 && id.Maker.Trim().Length > 0, "identity needs a name and a maker");
+            Check(id.File.Length > 0, "identity.file is required");
+            IdentityRecords.Read(Resolve(id.File), id); // malformed lines fail now, with file and line
+        }
     }
 }

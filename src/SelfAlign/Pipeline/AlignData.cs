@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using System.Text.Json.Nodes;
 using SelfAlign.Data;
 
 namespace SelfAlign.Pipeline;
@@ -18,6 +19,8 @@ public sealed record Exemplar
     public string User { get; init; } = "";
     public string Thoughts { get; init; } = "";
     public string Answer { get; init; } = "";
+    /// <summary>Words that mark an answer as copied from this exemplar; empty: derived (<see cref="ExemplarKeywords"/>).</summary>
+    public List<string> Keywords { get; init; } = [];
 }
 
 public sealed record SeedTask(string Instruction, string Input);
@@ -57,6 +60,8 @@ public sealed record PromptTemplates
     public string TurnEnd { get; init; } = "";
     /// <summary>The verbose meta prompt for stage 4, with {question}.</summary>
     public string VerbosePrompt { get; init; } = "";
+    /// <summary>Where a verbose answer ends; empty: at the verbose prompt's own user-turn marker.</summary>
+    public List<string> VerboseStop { get; init; } = [];
 
     public static PromptTemplates Load(string path)
     {
@@ -103,15 +108,31 @@ public static class AlignData
         return list;
     }
 
+    /// <summary>
+    /// Seed tasks: {"instruction", "input"?} lines, or the Self-Instruct seed file as distributed ({"id", "name",
+    /// "instruction", "instances": [{"input", "output"}], "is_classification"}), whose first instance gives the input.
+    /// </summary>
     public static List<SeedTask> SeedTasks(string path) =>
-        JsonlFile.Read(path).Select(r => new SeedTask(
-            JsonlFile.RequireString(r.Record, "instruction", path, r.Line),
-            r.Record["input"]?.GetValue<string>() ?? "")).ToList();
+        JsonlFile.Read(path).Select(r =>
+        {
+            var instruction = JsonlFile.RequireString(r.Record, "instruction", path, r.Line);
+            if (r.Record["instances"] is { } instances)
+            {
+                if (instances is not JsonArray { Count: > 0 } list || list[0] is not JsonObject first)
+                    throw new JsonlFormatException(path, r.Line, "\"instances\" must be a non-empty array of {\"input\", \"output\"} objects");
+                return new SeedTask(instruction, JsonlFile.RequireString(first, "input", path, r.Line));
+            }
+            return new SeedTask(instruction, OptionalString(r.Record, "input", path, r.Line));
+        }).ToList();
 
+    /// <summary>Red-teaming seeds: {"type" or "question_type", "topic", "question"} lines.</summary>
     public static List<RedTeamSeed> RedTeamSeeds(string path) =>
         JsonlFile.Read(path).Select(r => new RedTeamSeed(
-            JsonlFile.RequireString(r.Record, "type", path, r.Line), JsonlFile.RequireString(r.Record, "topic", path, r.Line),
-            JsonlFile.RequireString(r.Record, "question", path, r.Line))).ToList();
+            r.Record.ContainsKey("question_type") ? JsonlFile.RequireString(r.Record, "question_type", path, r.Line) : JsonlFile.RequireString(r.Record, "type", path, r.Line),
+            JsonlFile.RequireString(r.Record, "topic", path, r.Line), JsonlFile.RequireString(r.Record, "question", path, r.Line))).ToList();
+
+    private static string OptionalString(JsonObject record, string name, string path, int line) =>
+        record.ContainsKey(name) ? JsonlFile.RequireString(record, name, path, line) : "";
 
     /// <summary>Fills {name} placeholders.</summary>
     public static string Fill(string template, params (string Name, object Value)[] values)
@@ -120,6 +141,19 @@ public static class AlignData
         foreach (var (name, value) in values) sb.Replace("{" + name + "}", value.ToString());
         return sb.ToString();
     }
+
+    /// <summary>What a stage asks: the instruction, then its input after a blank line when it has one (as the reference writes it).</summary>
+    public static string QuestionText(string instruction, string input) => input.Length == 0 ? instruction : instruction + "\n\n" + input;
+
+    /// <summary>The input of a record ("" for records written before inputs were kept).</summary>
+    internal static string InputOf(JsonObject record) => record["input"]?.GetValue<string>() ?? "";
+
+    /// <summary>
+    /// Whether a stage-2 or stage-4 answer ended its turn (stopped at the next turn, not at the token limit); records
+    /// written before this field existed tell it by their finish reason.
+    /// </summary>
+    internal static bool Finished(JsonObject record) =>
+        record["finished"]?.GetValue<bool>() ?? record["finish"]?.GetValue<string>() != "Length";
 
     /// <summary>The principles and exemplars prompt every stage-2 request shares.</summary>
     public static string SelfAlignPrompt(PromptTemplates t, IReadOnlyList<Principle> principles, IReadOnlyList<Exemplar> exemplars) =>

@@ -31,6 +31,8 @@ public sealed class AlignRun
     internal List<Exemplar> Exemplars { get; }
     internal List<SeedTask> SeedTasks { get; }
     internal List<RedTeamSeed> RedTeamSeeds { get; }
+    /// <summary>The principles and exemplars every stage-2 request follows.</summary>
+    internal string SelfAlignPrefix { get; }
 
     /// <summary>Reads and checks every data file (errors name file and line) before anything is generated.</summary>
     public AlignRun(AlignConfig config, string directory)
@@ -38,8 +40,17 @@ public sealed class AlignRun
         Config = config;
         Directory = Path.GetFullPath(directory);
         Templates = PromptTemplates.Load(config.Resolve(config.Data.Prompts));
-        Principles = AlignData.Principles(config.Resolve(config.Data.Principles));
-        Exemplars = AlignData.Exemplars(config.Resolve(config.Data.Exemplars));
+        if (config.Data.SelfAlignPrompt.Length > 0)
+        {
+            var file = SelfAlignPromptFile.Read(config.Resolve(config.Data.SelfAlignPrompt));
+            (Principles, Exemplars, Templates, SelfAlignPrefix) = (file.Principles, file.Exemplars, file.Apply(Templates), file.Text);
+        }
+        else
+        {
+            Principles = AlignData.Principles(config.Resolve(config.Data.Principles));
+            Exemplars = AlignData.Exemplars(config.Resolve(config.Data.Exemplars));
+            SelfAlignPrefix = AlignData.SelfAlignPrompt(Templates, Principles, Exemplars);
+        }
         SeedTasks = AlignData.SeedTasks(config.Resolve(config.Data.SeedTasks));
         RedTeamSeeds = AlignData.RedTeamSeeds(config.Resolve(config.Data.RedTeam));
         if (SeedTasks.Count < config.SelfInstruct.Demonstrations && config.SelfInstruct.Requests > 0)
@@ -96,35 +107,43 @@ public sealed class AlignRun
                     $"stage '{RunManifest.Name(s)}' needs the output of stage '{RunManifest.Name(s - 1)}', which has not finished in {Directory}; run that stage first");
 
         var basePath = BaseModelPath(options, wanted.DefaultIfEmpty(AlignStage.Prompts).Min(), progress, ct);
-        Manifest.Root["config"] = JsonSerializer.SerializeToNode(Config, JsonOptions);
-        Manifest.Root["base_model"] = new JsonObject { ["path"] = basePath, ["sha256"] = RunManifest.Sha256(basePath) };
-        Manifest.Root["data"] = new JsonObject
-        {
-            ["principles"] = Hash(Config.Data.Principles), ["exemplars"] = Hash(Config.Data.Exemplars),
-            ["seed_tasks"] = Hash(Config.Data.SeedTasks), ["red_team"] = Hash(Config.Data.RedTeam), ["prompts"] = Hash(Config.Data.Prompts),
-        };
-        Manifest.Root["versions"] = new JsonObject
-        {
-            ["selfalign"] = typeof(AlignRun).Assembly.GetName().Version?.ToString(), ["llama_cpp_package"] = Native.NativeVersion.Package,
-        };
-        Manifest.Save();
 
+        // Every stage's fingerprint is checked before anything is written: a refused run leaves the manifest as it was.
+        var fingerprints = new List<(AlignStage Stage, string Fingerprint, JsonObject Settings)>();
         var reset = false;
         string upstream = "";
         foreach (var stage in stages)
         {
             var (fingerprint, settings) = Fingerprint(stage, upstream, basePath);
             upstream = fingerprint;
+            fingerprints.Add((stage, fingerprint, settings));
             var existing = Manifest.Stage(stage);
-            if (existing is not null && existing["fingerprint"]?.GetValue<string>() != fingerprint)
-            {
-                if (!reset && !options.Redo.Contains(stage))
-                    throw new InvalidInputException(
-                        $"stage '{RunManifest.Name(stage)}' in {Directory} was run with other settings or inputs ({Describe(existing["settings"], settings)}); " +
-                        $"redo stage '{RunManifest.Name(stage)}' (AlignRunOptions.Redo) to discard its output and every stage after it");
-                reset = true;
-            }
-            if (reset || options.Redo.Contains(stage)) { Discard(stage); reset = true; }
+            if (existing is null || existing["fingerprint"]?.GetValue<string>() == fingerprint || reset) continue;
+            if (!options.Redo.Contains(stage))
+                throw new InvalidInputException(
+                    $"stage '{RunManifest.Name(stage)}' in {Directory} was run with other settings or inputs ({Describe(existing["settings"], settings)}); " +
+                    $"redo stage '{RunManifest.Name(stage)}' (AlignRunOptions.Redo) to discard its output and every stage after it");
+            reset = true;
+        }
+
+        Manifest.Root["config"] = JsonSerializer.SerializeToNode(Config, JsonOptions);
+        Manifest.Root["base_model"] = new JsonObject { ["path"] = basePath, ["sha256"] = RunManifest.Sha256(basePath) };
+        var data = new JsonObject { ["seed_tasks"] = Hash(Config.Data.SeedTasks), ["red_team"] = Hash(Config.Data.RedTeam), ["prompts"] = Hash(Config.Data.Prompts) };
+        foreach (var (key, file) in PrincipleFiles) data[key] = Hash(file);
+        Manifest.Root["data"] = data;
+        if (Config.Identity is { } identity) Manifest.Root["data"]!["identity"] = Hash(identity.File);
+        Manifest.Root["versions"] = new JsonObject
+        {
+            ["selfalign"] = typeof(AlignRun).Assembly.GetName().Version?.ToString(), ["llama_cpp_package"] = Native.NativeVersion.Package,
+        };
+        Manifest.Save();
+
+        reset = false;
+        foreach (var (stage, fingerprint, settings) in fingerprints)
+        {
+            var existing = Manifest.Stage(stage);
+            if (options.Redo.Contains(stage) || (existing is not null && existing["fingerprint"]?.GetValue<string>() != fingerprint)) reset = true;
+            if (reset) Discard(stage);
             if (!wanted.Contains(stage) || Manifest.IsComplete(stage)) continue;
             Manifest.Begin(stage, fingerprint, settings);
             var counts = stage switch
@@ -137,6 +156,11 @@ public sealed class AlignRun
             Manifest.Complete(stage, counts);
         }
     }
+
+    /// <summary>The files the principles and exemplars come from: the two YAML files, or the one prompt file.</summary>
+    private (string Key, string File)[] PrincipleFiles => Config.Data.SelfAlignPrompt.Length > 0
+        ? [("self_align_prompt", Config.Data.SelfAlignPrompt)]
+        : [("principles", Config.Data.Principles), ("exemplars", Config.Data.Exemplars)];
 
     private void Discard(AlignStage stage)
     {
@@ -174,17 +198,25 @@ public sealed class AlignRun
                 break;
             case AlignStage.Answers:
                 settings["answers"] = JsonSerializer.SerializeToNode(Config.Answers, JsonOptions);
-                settings["principles_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.Principles));
-                settings["exemplars_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.Exemplars));
+                foreach (var (key, file) in PrincipleFiles) settings[key + "_sha256"] = RunManifest.Sha256(Config.Resolve(file));
                 break;
             case AlignStage.Engraving:
                 settings["engraving"] = JsonSerializer.SerializeToNode(Config.Engraving, JsonOptions);
+                AddIdentity();
                 break;
             default:
                 settings["verbose"] = JsonSerializer.SerializeToNode(Config.Verbose, JsonOptions);
+                AddIdentity();
                 break;
         }
         return (RunManifest.Sha256Text(settings.ToJsonString()), settings);
+
+        void AddIdentity()
+        {
+            if (Config.Identity is not { } id) return;
+            settings["identity"] = JsonSerializer.SerializeToNode(id, JsonOptions);
+            settings["identity_sha256"] = RunManifest.Sha256(Config.Resolve(id.File));
+        }
     }
 
     /// <summary>The first settings that differ, as "key: old -> new".</summary>

@@ -6,8 +6,8 @@ public sealed record FilteredAnswer(string? Answer, string Thoughts, IReadOnlyLi
 /// <summary>
 /// Stage 2's post-processing (docs/methods.md, A.2): the internal-thought opening, the answer after the marker only, sentence
 /// loops cut, a minimum length for answers that reached the next turn, a partial last word dropped otherwise,
-/// answers that repeat an exemplar dropped (the leak list is the exemplars' requests and answers, taken from the
-/// exemplars file; see <see cref="AnswersConfig.LeakCheck"/>), and optional refusal prefixes.
+/// answers that repeat an exemplar dropped (the exemplars' requests and answers, and by default their distinctive words:
+/// see <see cref="AnswersConfig.LeakCheck"/> and <see cref="ExemplarKeywords"/>), and optional refusal prefixes.
 /// </summary>
 public sealed class AnswerFilter(PromptTemplates templates, IReadOnlyList<Principle> principles, IReadOnlyList<Exemplar> exemplars, AnswersConfig config)
 {
@@ -18,9 +18,12 @@ public sealed class AnswerFilter(PromptTemplates templates, IReadOnlyList<Princi
         _ => exemplars.SelectMany(e => new[] { e.User.Trim(), e.Answer.Trim() }).Where(s => s.Length > 0).Distinct().ToArray(),
     };
 
+    private readonly List<string> _keywords = config.LeakCheck == LeakCheck.Keywords ? ExemplarKeywords.Of(exemplars) : [];
+
+    /// <param name="question">What was asked (a keyword the question holds is no leak).</param>
     /// <param name="generated">The model's text after the question (its internal thoughts first).</param>
     /// <param name="reachedTurnEnd">Generation stopped at the next user turn (not at the token limit).</param>
-    public FilteredAnswer Process(string generated, bool reachedTurnEnd)
+    public FilteredAnswer Process(string question, string generated, bool reachedTurnEnd)
     {
         var text = generated.TrimStart(' ');
         if (templates.ThoughtOpening.Length > 0 && !text.StartsWith(templates.ThoughtOpening, StringComparison.Ordinal))
@@ -38,6 +41,7 @@ public sealed class AnswerFilter(PromptTemplates templates, IReadOnlyList<Princi
         if (answer.Length == 0) return new(null, thoughts, rules, "empty answer");
         foreach (var leak in _leaks)
             if (answer.Contains(leak, StringComparison.OrdinalIgnoreCase)) return new(null, thoughts, rules, $"repeats an exemplar ('{Short(leak)}')");
+        if (ExemplarKeywords.Leaked(_keywords, question, answer) is { } keyword) return new(null, thoughts, rules, $"holds an exemplar's keyword ('{keyword}')");
         foreach (var prefix in config.DropPrefixes)
             if (answer.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return new(null, thoughts, rules, $"starts with '{prefix}'");
         return new(answer, thoughts, rules, null);

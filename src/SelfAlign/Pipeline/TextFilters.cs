@@ -5,14 +5,14 @@ namespace SelfAlign.Pipeline;
 /// <summary>The filters of stages 1, 2 and 4 (docs/methods.md, A.1–A.4), each returning why a text is dropped, or null to keep it.</summary>
 public static partial class TextFilters
 {
-    /// <summary>Self-instruct: word count, banned words (whole words, any case), leading punctuation or non-ASCII.</summary>
-    public static string? RejectInstruction(string instruction, SelfInstructConfig c)
+    /// <summary>Self-instruct: word count, banned words in instruction or input (whole words, any case), leading punctuation or non-ASCII.</summary>
+    public static string? RejectInstruction(string instruction, string input, SelfInstructConfig c)
     {
         var words = instruction.Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries).Length;
         if (words < c.MinWords) return $"fewer than {c.MinWords} words";
         if (words > c.MaxWords) return $"more than {c.MaxWords} words";
         foreach (var banned in c.BannedWords)
-            if (Regex.IsMatch(instruction, $@"\b{Regex.Escape(banned)}\b", RegexOptions.IgnoreCase)) return $"banned word '{banned}'";
+            if (Regex.IsMatch(instruction + "\n" + input, $@"\b{Regex.Escape(banned)}\b", RegexOptions.IgnoreCase)) return $"banned word '{banned}'";
         var first = instruction.TrimStart()[0];
         if (char.IsPunctuation(first) || char.IsSymbol(first)) return "starts with punctuation";
         if (first > 127) return "starts with a non-ASCII character";

@@ -72,6 +72,10 @@ public class TokenSamplerTests
         // Unigram penalty is plain frequency: token 4 and 5 occurred three and two times.
         TokenSampler.ApplyNGramPenalty(y, [4, 5, 4, 5, 4], 1, 1f);
         Assert.Equal([0f, 0f, 0f, 0f, -3f, -2f], y);
+        // restricted to word starts, only those candidates are lowered
+        var z = new float[6];
+        TokenSampler.ApplyNGramPenalty(z, [4, 5, 1, 4, 5, 2, 4, 5], 3, 1.5f, [false, false, true, false, false, false]);
+        Assert.Equal([0f, 0f, -1.5f, 0f, 0f, 0f], z);
     }
 
     [Fact]

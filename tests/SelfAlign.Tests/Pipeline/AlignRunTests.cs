@@ -166,6 +166,9 @@ public class AlignRunTests
         Assert.Contains("stage 'answers'", e.Message);
         Assert.Contains("answers.sampling.temperature: 0.5 -> 0.7", e.Message);
         Assert.Contains("redo stage 'answers'", e.Message);
+        // a refused run leaves the manifest's config as the stages ran it
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, RunManifest.FileName)))!;
+        Assert.Equal(0.5, manifest["config"]!["answers"]!["sampling"]!["temperature"]!.GetValue<double>(), 3);
 
         // redoing answers discards answers and every stage after it; prompts are kept
         var prompts = File.ReadAllText(Path.Combine(dir, AlignRun.PromptsFile));
@@ -183,6 +186,15 @@ public class AlignRunTests
             var outPath = Path.Combine(dir, $"export-{format}.jsonl");
             Assert.Equal(kept.Count, AlignExport.Export(dir, format, outPath));
             var first = JsonNode.Parse(File.ReadLines(outPath).First())!;
+            Assert.Equal(kept[0]["finished"]!.GetValue<bool>(), first["finished"]!.GetValue<bool>());
+            Assert.Equal(kept[0]["rules"]!.ToJsonString(), first["rules"]!.ToJsonString());
+            if (format == ExportFormat.PromptCompletion)
+            {
+                // the records the engraving itself trained on
+                Assert.Equal($"### User\n{kept[0]["instruction"]}\n\n### Assistant\n", first["prompt"]!.GetValue<string>());
+                Assert.Equal(kept[0]["answer"] + (kept[0]["finished"]!.GetValue<bool>() ? "\n\n" : ""), first["completion"]!.GetValue<string>());
+                continue;
+            }
             var (question, answer) = format switch
             {
                 ExportFormat.Messages => (first["messages"]![0]!["content"], first["messages"]![1]!["content"]),
@@ -191,8 +203,10 @@ public class AlignRunTests
             };
             Assert.Equal(kept[0]["instruction"]!.GetValue<string>(), question!.GetValue<string>());
             Assert.Equal(kept[0]["answer"]!.GetValue<string>(), answer!.GetValue<string>());
-            Assert.Equal(kept[0]["rules"]!.ToJsonString(), first["rules"]!.ToJsonString());
         }
+        var info = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, AlignExport.DatasetInfoFile)))!.AsObject();
+        Assert.Equal(Enum.GetValues<ExportFormat>().Select(f => $"export-{f}").Order(), info.Select(kv => kv.Key).Order());
+        Assert.Equal("export-Alpaca.jsonl", info["export-Alpaca"]!["file_name"]!.GetValue<string>());
         Assert.Equal("user", JsonNode.Parse(File.ReadLines(Path.Combine(dir, "export-Messages.jsonl")).First())!["messages"]![0]!["role"]!.GetValue<string>());
         Assert.Equal("human", JsonNode.Parse(File.ReadLines(Path.Combine(dir, "export-ShareGpt.jsonl")).First())!["conversations"]![0]!["from"]!.GetValue<string>());
     }

@@ -25,6 +25,9 @@ public class DefaultDataTests
         {
             Assert.StartsWith(templates.ThoughtOpening, e.Thoughts);
             Assert.NotEmpty(AlignData.RulesNamed(e.Thoughts, principles));
+            Assert.NotEmpty(e.Keywords);
+            // a keyword marks a copy of this exemplar, so it is this exemplar's own text
+            foreach (var k in e.Keywords) Assert.Contains(k, e.User + "\n" + e.Answer, StringComparison.OrdinalIgnoreCase);
         }
         var prompt = AlignData.SelfAlignPrompt(templates, principles, exemplars);
         Assert.Contains("16 (operational).", prompt);

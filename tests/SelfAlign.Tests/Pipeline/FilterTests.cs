@@ -16,11 +16,11 @@ public class FilterTests
     [InlineData("- List five fruits that are red.", "starts with punctuation")]
     [InlineData("Éxplain why the sky looks blue today.", "starts with a non-ASCII character")]
     public void SelfInstructFilterKeepsOrNamesWhyItDrops(string instruction, string? reason) =>
-        Assert.Equal(reason, TextFilters.RejectInstruction(instruction, Instructions));
+        Assert.Equal(reason, TextFilters.RejectInstruction(instruction, "", Instructions));
 
     [Fact]
     public void LongInstructionsAreDropped() =>
-        Assert.Equal("more than 150 words", TextFilters.RejectInstruction(string.Join(' ', Enumerable.Repeat("word", 151)), Instructions));
+        Assert.Equal("more than 150 words", TextFilters.RejectInstruction(string.Join(" ", Enumerable.Repeat("word", 151)), "", Instructions));
 
     [Theory]
     [InlineData("Coral Reefs", null)]
@@ -49,6 +49,56 @@ public class FilterTests
         Assert.Equal([(6, "Name three rivers."), (7, "Write a haiku"), (8, "Count to ten."), (9, "")], items);
         Assert.Equal([(1, "please cook the cake"), (2, "help me")], NumberedList.Parse("1 . please cook the cake\n2 . help me\n#"));
         Assert.Empty(NumberedList.Parse("no numbers here\n\n...."));
+    }
+
+    [Fact]
+    public void SelfInstructTasksKeepTheirInputs()
+    {
+        const string item = "###\n{n}. Instruction: {instruction}\n{n}. Input:\n{input}\n";
+        var prefix = NumberedList.NextItemPrefix(item, "{instruction}", 6);
+        Assert.Equal("###\n6. Instruction:", prefix);
+        // what a model writes after a prompt that ends with the prefix: the instruction first, inputs over several lines
+        var generated = " Rewrite this sentence in the past tense.\n6. Input:\nShe walks to school.\nIt rains.\n###\n7. Instruction: Name three rivers in Africa.\n" +
+                        "7. Input:\n<noinput>\n###\n8. Instruction: Sum these numbers\n8. Inp";
+        var tasks = NumberedList.ParseTasks(prefix + generated, "Instruction:", "Input:");
+        Assert.Equal([(6, "Rewrite this sentence in the past tense.", "She walks to school.\nIt rains."), (7, "Name three rivers in Africa.", ""), (8, "Sum these numbers", "")], tasks);
+    }
+
+    [Fact]
+    public void ListPromptsEndWithTheNextItemsPrefix()
+    {
+        var prompt = NumberedList.Prompt("Tasks for {count}:\n{demonstrations}\n", "{demonstrations}", "1. a\n2. b\n", "3.", ("count", 2));
+        Assert.Equal("Tasks for 2:\n1. a\n2. b\n3.", prompt);
+        // text after the list that is not whitespace stays
+        Assert.Equal("A\n1. a\n2.\nEnd.", NumberedList.Prompt("A\n{list}\nEnd.", "{list}", "1. a\n", "2."));
+        Assert.Equal("6 .", NumberedList.NextItemPrefix("{n} . {topic}\n", "{topic}", 6));
+    }
+
+    [Fact]
+    public void OnlyAnAnswerThatEndedItsTurnIsTrainedToEndIt()
+    {
+        var t = new PromptTemplates { ChatPrompt = "### User\n{question}\n\n### Sage\n", TurnEnd = "\n\n### User\n" };
+        Assert.Equal("Paris.\n\n### User\n", FineTuneStage.TrainingRecord(t, "Capital of France?", "Paris.", finished: true)["completion"]!.GetValue<string>());
+        Assert.Equal("The first three steps are", FineTuneStage.TrainingRecord(t, "Steps?", "The first three steps are", finished: false)["completion"]!.GetValue<string>());
+        Assert.Equal("### User\nSteps?\n\n### Sage\n", FineTuneStage.TrainingRecord(t, "Steps?", "x", finished: false)["prompt"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void EveryRedTeamTopicIsAskedAboutExactlyOnce()
+    {
+        var pool = Enumerable.Range(0, 23).Select(i => ($"type {i % 4}", $"Topic {i}")).ToList();
+        var groups = PromptStage.HintGroups(pool, 5, maxRequests: 0);
+        Assert.Equal(5, groups.Count);
+        Assert.Equal(pool, groups.SelectMany(g => g).ToList());
+        Assert.All(groups, g => Assert.InRange(g.Count, 3, 5));
+        Assert.Equal(2, PromptStage.HintGroups(pool, 5, maxRequests: 2).Count);
+    }
+
+    [Fact]
+    public void AQuestionCarriesItsInputAfterABlankLine()
+    {
+        Assert.Equal("Fix the grammar.\n\nhe go home", AlignData.QuestionText("Fix the grammar.", "he go home"));
+        Assert.Equal("Name a river.", AlignData.QuestionText("Name a river.", ""));
     }
 
     [Fact]

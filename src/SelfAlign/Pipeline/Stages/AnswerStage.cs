@@ -22,7 +22,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         var prompts = ReadPrompts(run.PathOf(AlignRun.PromptsFile));
         var path = run.PathOf(AlignRun.AnswersFile);
         var todo = JsonlFile.Remaining(path, prompts, p => p.Id);
-        var prefix = AlignData.SelfAlignPrompt(run.Templates, run.Principles, run.Exemplars);
+        var prefix = run.SelfAlignPrefix;
         var filter = new AnswerFilter(run.Templates, run.Principles, run.Exemplars, cfg);
 
         using var model = LlamaModel.Load(basePath);
@@ -30,10 +30,11 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         var finished = prompts.Count - todo.Count;
         void Write(Prompt p, string raw, bool reachedTurnEnd, string finish)
         {
-            var f = filter.Process(raw, reachedTurnEnd);
+            var f = filter.Process(AlignData.QuestionText(p.Instruction, p.Input), raw, reachedTurnEnd);
             var record = new JsonObject
             {
-                ["id"] = p.Id, ["instruction"] = p.Instruction, ["source"] = p.Source, ["raw"] = raw, ["finish"] = finish,
+                ["id"] = p.Id, ["instruction"] = p.Instruction, ["input"] = p.Input, ["source"] = p.Source, ["raw"] = raw, ["finish"] = finish,
+                ["finished"] = reachedTurnEnd,
                 ["thoughts"] = f.Thoughts, ["rules"] = new JsonArray(f.Rules.Select(r => (JsonNode)r).ToArray()),
             };
             if (f.Answer is not null) record["answer"] = f.Answer;
@@ -54,8 +55,9 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
             foreach (var p in todo)
             {
                 ct.ThrowIfCancellationRequested();
-                var result = rain.Generate(prefix + AlignData.Fill(run.Templates.Question, ("question", p.Instruction)), p.Instruction,
-                    options with { Seed = StageGeneration.Seed(c.Seed, "answers", p.Instruction) }, ct);
+                var question = AlignData.QuestionText(p.Instruction, p.Input);
+                var result = rain.Generate(prefix + AlignData.Fill(run.Templates.Question, ("question", question)), question,
+                    options with { Seed = StageGeneration.Seed(c.Seed, "answers", question) }, ct);
                 var reachedEnd = result.Tokens.Length < options.MaxNewTokens;
                 Write(p, result.Text, reachedEnd, reachedEnd ? "StopString" : "Length");
             }
@@ -66,9 +68,10 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
             var requests = todo.Select(p => new GenerationRequest
             {
                 SharedPrefix = prefix,
-                Prompt = AlignData.Fill(run.Templates.Question, ("question", p.Instruction)),
+                Prompt = AlignData.Fill(run.Templates.Question, ("question", AlignData.QuestionText(p.Instruction, p.Input))),
                 MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = run.Templates.AnswerStop,
-                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "answers", p.Instruction), model.Vocabulary, banEndOfText: false),
+                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "answers", AlignData.QuestionText(p.Instruction, p.Input)), model.Vocabulary,
+                    banEndOfText: false, follows: run.Templates.Question),
             }).ToList();
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
                 Write(todo[i], result.Text, result.FinishReason is FinishReason.StopString or FinishReason.EndOfGeneration, result.FinishReason.ToString());
@@ -76,11 +79,11 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         return Counts(path);
     }
 
-    internal sealed record Prompt(string Id, string Instruction, string Source);
+    internal sealed record Prompt(string Id, string Instruction, string Input, string Source);
 
     internal static List<Prompt> ReadPrompts(string path) =>
         JsonlFile.Read(path).Select(r => new Prompt(JsonlFile.RequireString(r.Record, "id", path, r.Line),
-            JsonlFile.RequireString(r.Record, "instruction", path, r.Line), r.Record["source"]?.GetValue<string>() ?? "")).ToList();
+            JsonlFile.RequireString(r.Record, "instruction", path, r.Line), AlignData.InputOf(r.Record), r.Record["source"]?.GetValue<string>() ?? "")).ToList();
 
     /// <summary>Answered, kept and dropped (by reason), and how often each rule was named.</summary>
     internal static JsonObject Counts(string path)

@@ -20,13 +20,16 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
         var cfg = verbose ? run.Config.Verbose.Training : run.Config.Engraving;
 
         var pairs = JsonlFile.Read(source).Select(r => r.Record).Where(r => r["answer"] is not null)
-            .Select(r => (Question: r["instruction"]!.GetValue<string>(), Answer: r["answer"]!.GetValue<string>())).ToList();
-        if (pairs.Count == 0) throw new InvalidInputException($"{source} has no kept answers to train on");
+            .Select(r => (Question: AlignData.QuestionText(r["instruction"]!.GetValue<string>(), AlignData.InputOf(r)), Answer: r["answer"]!.GetValue<string>(),
+                Finished: AlignData.Finished(r))).ToList();
+        var identity = IdentityRecords.Of(run.Config);
+        pairs.AddRange(identity.Select(x => (x.Question, x.Answer, true)));
+        if (pairs.Count == identity.Count) throw new InvalidInputException($"{source} has no kept answers to train on");
         var tmp = dataPath + ".tmp";
         File.Delete(tmp);
         using (var w = new JsonlWriter(tmp))
-            foreach (var (q, a) in pairs)
-                w.Write(new JsonObject { ["prompt"] = AlignData.Fill(run.Templates.ChatPrompt, ("question", q)), ["completion"] = a + run.Templates.TurnEnd });
+            foreach (var (q, a, finished) in pairs)
+                w.Write(TrainingRecord(run.Templates, q, a, finished));
         File.Move(tmp, dataPath, overwrite: true);
 
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -43,8 +46,18 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
         {
             ["method"] = options.Lora != null ? "lora" : "full", ["trainable_parameters"] = report.TrainableParameters,
             ["adapter"] = options.Lora != null ? adapter : null,
-            ["training_records"] = pairs.Count, ["epochs"] = cfg.Epochs, ["initial_loss"] = report.InitialLoss, ["final_loss"] = report.FinalLoss,
+            ["training_records"] = pairs.Count, ["identity_records"] = identity.Count, ["epochs"] = cfg.Epochs, ["initial_loss"] = report.InitialLoss, ["final_loss"] = report.FinalLoss,
             ["tokens_per_s"] = report.TokensPerS, ["model"] = output,
         };
     }
+
+    /// <summary>
+    /// The plain chat prompt and the answer; the turn end follows only an answer that ended its turn, so an answer cut at the
+    /// token limit does not teach the model to stop there.
+    /// </summary>
+    internal static JsonObject TrainingRecord(PromptTemplates t, string question, string answer, bool finished) => new()
+    {
+        ["prompt"] = AlignData.Fill(t.ChatPrompt, ("question", question)),
+        ["completion"] = finished ? answer + t.TurnEnd : answer,
+    };
 }

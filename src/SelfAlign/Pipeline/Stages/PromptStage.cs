@@ -25,9 +25,9 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var questions = await QuestionsAsync(engine, topics, progress, ct);
 
         // merge: exact duplicates (case and punctuation ignored) dropped, then shuffled with the run's seed
-        var merged = instructions.Select(i => (Text: i, Source: "self-instruct", Type: (string?)null, Topic: (string?)null))
-            .Concat(questions.Select(q => (Text: q.Question, Source: "red-team", Type: (string?)q.Type, Topic: (string?)q.Topic)))
-            .DistinctBy(x => TextFilters.NormalisedKey(x.Text)).ToList();
+        var merged = instructions.Select(i => (Text: i.Instruction, i.Input, Source: "self-instruct", Type: (string?)null, Topic: (string?)null))
+            .Concat(questions.Select(q => (Text: q.Question, Input: "", Source: "red-team", Type: (string?)q.Type, Topic: (string?)q.Topic)))
+            .DistinctBy(x => TextFilters.NormalisedKey(x.Text + "\n" + x.Input)).ToList();
         var shuffle = StageGeneration.Random(_c.Seed, "merge", 0);
         merged = merged.OrderBy(_ => shuffle.Next()).ToList();
         var tmp = run.PathOf(AlignRun.PromptsFile + ".tmp");
@@ -35,7 +35,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         using (var w = new JsonlWriter(tmp))
             for (var i = 0; i < merged.Count; i++)
             {
-                var record = new JsonObject { ["id"] = $"p{i + 1:D6}", ["instruction"] = merged[i].Text, ["source"] = merged[i].Source };
+                var record = new JsonObject { ["id"] = $"p{i + 1:D6}", ["instruction"] = merged[i].Text, ["input"] = merged[i].Input, ["source"] = merged[i].Source };
                 if (merged[i].Type is { } type) { record["type"] = type; record["topic"] = merged[i].Topic; }
                 w.Write(record);
             }
@@ -49,22 +49,29 @@ internal sealed class PromptStage(AlignRun run, string basePath)
 
     // ---------------- self-instruct ----------------
 
-    private async Task<(List<string> Kept, int Dropped)> SelfInstructAsync(GenerationEngine engine, IProgress<AlignProgress>? progress, CancellationToken ct)
+    private async Task<(List<SeedTask> Kept, int Dropped)> SelfInstructAsync(GenerationEngine engine, IProgress<AlignProgress>? progress, CancellationToken ct)
     {
         var cfg = _c.SelfInstruct;
         var path = run.PathOf(AlignRun.SelfInstructFile);
         var pool = new InstructionPool(cfg.RougeThreshold);
         foreach (var s in run.SeedTasks) pool.Add(s.Instruction);
-        var kept = new List<string>();
+        var kept = new List<SeedTask>();
         var dropped = 0;
         var done = JsonlFile.RecoverForAppend(path);
         foreach (var r in done.OrderBy(r => r["i"]!.GetValue<int>()))
         {
-            foreach (var k in r["kept"]!.AsArray()) { var text = k!.GetValue<string>(); pool.Add(text); kept.Add(text); }
+            foreach (var k in r["kept"]!.AsArray())
+            {
+                var task = new SeedTask(k!["instruction"]!.GetValue<string>(), k["input"]!.GetValue<string>());
+                pool.Add(task.Instruction);
+                kept.Add(task);
+            }
             dropped += r["dropped"]!.AsArray().Count;
         }
         var label = NumberedList.LabelOf(_t.SelfInstructItem, "{instruction}");
+        var inputLabel = NumberedList.LabelOf(_t.SelfInstructItem[(_t.SelfInstructItem.IndexOf("{instruction}", StringComparison.Ordinal) + 1)..], "{input}");
         var k0 = cfg.Demonstrations;
+        var nextPrefix = NumberedList.NextItemPrefix(_t.SelfInstructItem, "{instruction}", k0 + 1);
         var todo = Enumerable.Range(done.Count, Math.Max(0, cfg.Requests - done.Count)).ToList();
         var requests = todo.Select(i =>
         {
@@ -73,7 +80,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
             var list = string.Concat(demos.Select((d, n) => AlignData.Fill(_t.SelfInstructItem, ("n", n + 1), ("instruction", d.Instruction), ("input", d.Input.Length > 0 ? d.Input : "<noinput>"))));
             return new GenerationRequest
             {
-                Prompt = AlignData.Fill(_t.SelfInstruct, ("demonstrations", list), ("count", k0)),
+                Prompt = NumberedList.Prompt(_t.SelfInstruct, "{demonstrations}", list, nextPrefix, ("count", k0)),
                 MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = _t.ListStop,
                 Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(_c.Seed, "self-instruct", i), engine.Model.Vocabulary, banEndOfText: true),
             };
@@ -81,15 +88,19 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         using var writer = new JsonlWriter(path);
         await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
         {
-            var items = NumberedList.Parse(result.Text, label).Where(x => x.Number > k0).Select(x => x.Text).ToList();
+            // the prompt ends with the next item's prefix, so the text starts inside that item
+            var items = NumberedList.ParseTasks(nextPrefix + result.Text, label, inputLabel).Where(x => x.Number > k0)
+                .Select(x => new SeedTask(x.Instruction, x.Input)).ToList();
             if (result.FinishReason == FinishReason.Length && items.Count > 0) items.RemoveAt(items.Count - 1); // possibly cut off
             var keptHere = new JsonArray();
             var droppedHere = new JsonArray();
             foreach (var item in items)
             {
-                var reason = TextFilters.RejectInstruction(item, cfg) ?? (pool.TryAdd(item) ? null : $"ROUGE-L above {cfg.RougeThreshold} with a kept instruction");
-                if (reason is null) { keptHere.Add(item); kept.Add(item); }
-                else droppedHere.Add(new JsonObject { ["text"] = item, ["reason"] = reason });
+                var reason = TextFilters.RejectInstruction(item.Instruction, item.Input, cfg)
+                             ?? (pool.TryAdd(item.Instruction) ? null : $"ROUGE-L above {cfg.RougeThreshold} with a kept instruction");
+                var json = new JsonObject { ["instruction"] = item.Instruction, ["input"] = item.Input };
+                if (reason is null) { keptHere.Add(json); kept.Add(item); }
+                else { json["reason"] = reason; droppedHere.Add(json); }
             }
             dropped += droppedHere.Count;
             writer.Write(new JsonObject { ["i"] = todo[j], ["raw"] = result.Text, ["finish"] = result.FinishReason.ToString(), ["kept"] = keptHere, ["dropped"] = droppedHere });
@@ -115,7 +126,9 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var types = topics.Keys.ToList();
         for (var round = 0; round < cfg.TopicRounds; round++)
         {
-            var plan = types.SelectMany(type => Enumerable.Range(0, cfg.TopicRequestsPerType).Select(j => (Type: type, J: j))).ToList();
+            // one request per topic a type holds (the reference), up to the configured cap
+            var plan = types.SelectMany(type => Enumerable.Range(0, cfg.TopicRequestsPerType > 0 ? Math.Min(cfg.TopicRequestsPerType, topics[type].Count) : topics[type].Count)
+                .Select(j => (Type: type, J: j))).ToList();
             var have = done.Where(r => r["round"]!.GetValue<int>() == round).OrderBy(r => r["i"]!.GetValue<int>()).ToList();
             var results = have.Select(r => (r["type"]!.GetValue<string>(), r["topics"]!.AsArray().Select(x => x!.GetValue<string>()).ToList())).ToList();
             var todo = Enumerable.Range(have.Count, plan.Count - have.Count).ToList();
@@ -123,11 +136,11 @@ internal sealed class PromptStage(AlignRun run, string basePath)
             {
                 var (type, _) = plan[i];
                 var rng = StageGeneration.Random(_c.Seed, $"topics-{round}", i);
-                // as the reference: one example topic while a type has fewer than 10, otherwise 5
-                var examples = topics[type].OrderBy(_ => rng.Next()).Take(topics[type].Count < 10 ? 1 : 5).ToList();
+                var examples = topics[type].OrderBy(_ => rng.Next()).Take(ExamplesShown(type)).ToList();
+                var items = string.Concat(examples.Select((t, n) => AlignData.Fill(_t.TopicItem, ("n", n + 1), ("topic", t))));
                 return new GenerationRequest
                 {
-                    Prompt = AlignData.Fill(_t.TopicBrainstorm, ("type", type), ("topics", string.Concat(examples.Select((t, n) => AlignData.Fill(_t.TopicItem, ("n", n + 1), ("topic", t)))))),
+                    Prompt = NumberedList.Prompt(_t.TopicBrainstorm, "{topics}", items, NextTopic(type), ("type", type)),
                     MaxNewTokens = cfg.TopicSampling.MaxNewTokens, StopStrings = _t.ListStop,
                     Sampling = StageGeneration.Sampling(cfg.TopicSampling, StageGeneration.Seed(_c.Seed, $"topics-{round}", i), engine.Model.Vocabulary, banEndOfText: true),
                 };
@@ -136,7 +149,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
             await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
             {
                 var i = todo[j];
-                var parsed = NumberedList.Parse(result.Text).Take(20).Select(x => x.Text)
+                var parsed = NumberedList.Parse(NextTopic(plan[i].Type) + result.Text).Take(20).Select(x => x.Text)
                     .Where(t => TextFilters.RejectTopic(t, cfg.MaxTopicWords, cfg.TopicsCapitalised) is null).ToList();
                 writer.Write(new JsonObject { ["round"] = r0, ["i"] = i, ["type"] = plan[i].Type, ["raw"] = result.Text, ["topics"] = new JsonArray(parsed.Select(p => (JsonNode)p).ToArray()) });
                 results.Add((plan[i].Type, parsed));
@@ -150,6 +163,10 @@ internal sealed class PromptStage(AlignRun run, string basePath)
             foreach (var type in types) topics[type] = topics[type].Take(min).ToList();
         }
         return topics;
+
+        // as the reference: one example topic while a type has fewer than 10, otherwise 5; the prompt ends with the next number
+        int ExamplesShown(string type) => Math.Min(topics[type].Count, topics[type].Count < 10 ? 1 : 5);
+        string NextTopic(string type) => NumberedList.NextItemPrefix(_t.TopicItem, "{topic}", ExamplesShown(type) + 1);
     }
 
     // ---------------- red-teaming questions ----------------
@@ -160,27 +177,33 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var cfg = _c.RedTeam;
         var path = run.PathOf(AlignRun.QuestionsFile);
         var seedPairs = run.RedTeamSeeds.Select(s => (s.Type, s.Topic)).ToHashSet();
-        var pool = topics.SelectMany(kv => kv.Value.Select(t => (Type: kv.Key, Topic: t))).Where(p => !seedPairs.Contains(p)).ToList();
+        // every kept topic is asked about exactly once: the pool in one seeded order, k fresh hints per request
+        var order = StageGeneration.Random(_c.Seed, "questions-order", 0);
+        var pool = topics.SelectMany(kv => kv.Value.Select(t => (Type: kv.Key, Topic: t))).Where(p => !seedPairs.Contains(p)).OrderBy(_ => order.Next()).ToList();
         var found = new List<(string Type, string Topic, string Question)>();
         var done = JsonlFile.RecoverForAppend(path);
         foreach (var r in done.OrderBy(r => r["i"]!.GetValue<int>()))
             foreach (var q in r["questions"]!.AsArray())
                 found.Add((q!["type"]!.GetValue<string>(), q["topic"]!.GetValue<string>(), q["question"]!.GetValue<string>()));
         var k = cfg.HintsPerRequest;
-        var todo = pool.Count == 0 ? [] : Enumerable.Range(done.Count, Math.Max(0, cfg.QuestionRequests - done.Count)).ToList();
+        var groups = HintGroups(pool, k, cfg.QuestionRequests);
+        var total = groups.Count;
+        var todo = Enumerable.Range(done.Count, Math.Max(0, total - done.Count)).ToList();
         var hintsOf = new Dictionary<int, List<(string Type, string Topic)>>();
+        var seedsShown = Math.Min(k, run.RedTeamSeeds.Count);
+        var nextQuestion = NumberedList.NextItemPrefix(_t.QuestionItem, "{question}", seedsShown + 1);
         var requests = todo.Select(i =>
         {
             var rng = StageGeneration.Random(_c.Seed, "questions", i);
             var seeds = run.RedTeamSeeds.OrderBy(_ => rng.Next()).Take(k).ToList();
-            var fresh = pool.OrderBy(_ => rng.Next()).Take(k).ToList();
+            var fresh = groups[i];
             hintsOf[i] = fresh;
             var hints = seeds.Select(s => (s.Type, s.Topic)).Concat(fresh).ToList();
             var hintText = string.Concat(hints.Select((h, n) => AlignData.Fill(_t.HintItem, ("n", n + 1), ("type", h.Type), ("topic", h.Topic))));
             var questionText = string.Concat(seeds.Select((s, n) => AlignData.Fill(_t.QuestionItem, ("n", n + 1), ("question", s.Question))));
             return new GenerationRequest
             {
-                Prompt = AlignData.Fill(_t.QuestionGeneration, ("hints", hintText), ("questions", questionText), ("count", hints.Count)),
+                Prompt = NumberedList.Prompt(_t.QuestionGeneration, "{questions}", questionText, nextQuestion, ("hints", hintText), ("count", hints.Count)),
                 MaxNewTokens = cfg.QuestionSampling.MaxNewTokens, StopStrings = _t.ListStop,
                 Sampling = StageGeneration.Sampling(cfg.QuestionSampling, StageGeneration.Seed(_c.Seed, "questions", i), engine.Model.Vocabulary, banEndOfText: true),
             };
@@ -189,9 +212,8 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
         {
             var i = todo[j];
-            var seedsShown = Math.Min(k, run.RedTeamSeeds.Count);
             var fresh = hintsOf[i];
-            var items = NumberedList.Parse(result.Text).Where(x => x.Number > seedsShown && x.Number <= seedsShown + fresh.Count).ToList();
+            var items = NumberedList.Parse(nextQuestion + result.Text).Where(x => x.Number > seedsShown && x.Number <= seedsShown + fresh.Count).ToList();
             if (result.FinishReason == FinishReason.Length && items.Count > 0) items.RemoveAt(items.Count - 1);
             var questions = new JsonArray();
             foreach (var (number, text) in items.DistinctBy(x => x.Number))
@@ -202,9 +224,13 @@ internal sealed class PromptStage(AlignRun run, string basePath)
                 found.Add((type, topic, text));
             }
             writer.Write(new JsonObject { ["i"] = i, ["raw"] = result.Text, ["questions"] = questions });
-            progress?.Report(new AlignProgress(AlignStage.Prompts, "red-team questions", i + 1, cfg.QuestionRequests, $"{found.Count} questions"));
+            progress?.Report(new AlignProgress(AlignStage.Prompts, "red-team questions", i + 1, total, $"{found.Count} questions"));
         }, ct);
         // as the reference's merge: the first question per (topic, type)
         return found.DistinctBy(q => (q.Type, q.Topic)).ToList();
     }
+
+    /// <summary>The new (type, topic) hints of each question request: every topic of the pool once, in its order, <paramref name="k"/> per request, at most <paramref name="maxRequests"/> requests (0: no cap).</summary>
+    internal static List<List<(string Type, string Topic)>> HintGroups(IReadOnlyList<(string Type, string Topic)> pool, int k, int maxRequests) =>
+        pool.Chunk(k).Take(maxRequests > 0 ? maxRequests : int.MaxValue).Select(c => c.ToList()).ToList();
 }

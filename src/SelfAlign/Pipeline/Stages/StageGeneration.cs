@@ -7,12 +7,22 @@ namespace SelfAlign.Pipeline;
 /// <summary>Helpers the generation stages share: sampling settings and results delivered in request order.</summary>
 internal static class StageGeneration
 {
-    public static SamplingOptions Sampling(StageSampling s, ulong seed, Vocabulary vocabulary, bool banEndOfText) => new()
+    /// <param name="s">the stage's sampling settings.</param>
+    /// <param name="seed">the request's seed.</param>
+    /// <param name="vocabulary">the model's vocabulary.</param>
+    /// <param name="banEndOfText">never end the text (lists are cut by their stop strings).</param>
+    /// <param name="follows">the end of the prompt: banned words are banned as the vocabulary writes them after it.</param>
+    public static SamplingOptions Sampling(StageSampling s, ulong seed, Vocabulary vocabulary, bool banEndOfText, string follows = "") => new()
     {
         Temperature = s.Temperature, TopP = s.TopP, Seed = seed, NGramPenalties = s.NgramPenalties,
-        BannedTokens = s.BannedFirstTokens.Select(t => vocabulary.Tokenize(t, addSpecial: false)).Where(t => t.Length > 0).Select(t => t[0])
+        // Dromedary's n-gram penalties lower word-initial tokens only
+        NGramPenaltyTokens = s.NgramPenalties.Any(p => p != 0) ? vocabulary.WordStarts : null,
+        BannedTokens = vocabulary.FirstTokensAfter(PromptEnd(follows), s.BannedFirstTokens)
             .Concat(banEndOfText ? [vocabulary.Eos] : []).Where(t => t >= 0).Distinct().ToList(),
     };
+
+    /// <summary>The last line of a prompt: all of it that changes how the next word is tokenized, and cheap to tokenize per request.</summary>
+    private static string PromptEnd(string prompt) => prompt[(prompt.TrimEnd('\n').LastIndexOf('\n') + 1)..];
 
     /// <summary>A seed for one request that does not depend on which requests ran before it.</summary>
     public static ulong Seed(ulong runSeed, string stage, long index) =>

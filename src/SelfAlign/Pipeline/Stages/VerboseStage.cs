@@ -18,13 +18,14 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         var cfg = c.Verbose;
         var t = run.Templates;
         var questions = JsonlFile.Read(run.PathOf(AlignRun.AnswersFile)).Select(r => r.Record).Where(r => r["answer"] is not null)
-            .Select(r => (Id: r["id"]!.GetValue<string>(), Question: r["instruction"]!.GetValue<string>())).ToList();
+            .Select(r => (Id: r["id"]!.GetValue<string>(), Instruction: r["instruction"]!.GetValue<string>(), Input: AlignData.InputOf(r))).ToList();
         var path = run.PathOf(AlignRun.VerboseFile);
         var todo = JsonlFile.Remaining(path, questions, q => q.Id);
         var split = t.VerbosePrompt.IndexOf("{question}", StringComparison.Ordinal);
         var prefix = t.VerbosePrompt[..split];
         var leaks = t.VerbosePrompt.Replace("{question}", "\n").Split('\n', StringSplitOptions.TrimEntries)
             .Where(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length >= 4).ToList();
+        var stops = StopStrings(t);
 
         using (var model = LlamaModel.Load(run.PathOf(AlignRun.EngravedModel)))
         using (var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = c.ContextSize, Threads = c.Threads } }))
@@ -32,16 +33,21 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         {
             var requests = todo.Select(q => new GenerationRequest
             {
-                SharedPrefix = prefix, Prompt = t.VerbosePrompt[split..].Replace("{question}", q.Question, StringComparison.Ordinal),
-                MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = t.AnswerStop,
-                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "verbose", q.Question), model.Vocabulary, banEndOfText: false),
+                SharedPrefix = prefix, Prompt = t.VerbosePrompt[split..].Replace("{question}", AlignData.QuestionText(q.Instruction, q.Input), StringComparison.Ordinal),
+                MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = stops,
+                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "verbose", AlignData.QuestionText(q.Instruction, q.Input)), model.Vocabulary,
+                    banEndOfText: false, follows: t.VerbosePrompt),
             }).ToList();
             var finished = questions.Count - todo.Count;
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
             {
                 var reachedEnd = result.FinishReason is FinishReason.StopString or FinishReason.EndOfGeneration;
-                var (answer, reason) = Filter(result.Text, reachedEnd, cfg.MinChars, leaks);
-                var record = new JsonObject { ["id"] = todo[i].Id, ["instruction"] = todo[i].Question, ["raw"] = result.Text, ["finish"] = result.FinishReason.ToString() };
+                var (answer, reason) = Filter(result.Text, reachedEnd, cfg.MinChars, leaks, stops);
+                var record = new JsonObject
+                {
+                    ["id"] = todo[i].Id, ["instruction"] = todo[i].Instruction, ["input"] = todo[i].Input, ["raw"] = result.Text,
+                    ["finish"] = result.FinishReason.ToString(), ["finished"] = reachedEnd,
+                };
                 if (answer is not null) record["answer"] = answer;
                 else record["dropped"] = reason;
                 writer.Write(record);
@@ -58,12 +64,27 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
     }
 
     /// <summary>
-    /// The verbose filter (docs/methods.md, A.4): sentence loops (backticks too), at most 12 list items, no meta-prompt leaks, and a
-    /// minimum length for answers cut at the length limit only; an answer that ended its turn is kept however short (a
-    /// refusal usually is: dropping those would teach the final model never to refuse).
+    /// Where a verbose answer ends: the templates' <c>verbose_stop</c>, or else the user-turn marker of the verbose prompt
+    /// itself (its line before {question}, e.g. "### User"), so an invented user turn never reaches training data.
     /// </summary>
-    internal static (string? Answer, string? Reason) Filter(string text, bool reachedTurnEnd, int minChars, IReadOnlyList<string> leaks)
+    internal static List<string> StopStrings(PromptTemplates t)
     {
+        if (t.VerboseStop.Count > 0) return t.VerboseStop;
+        var before = t.VerbosePrompt[..t.VerbosePrompt.IndexOf("{question}", StringComparison.Ordinal)].TrimEnd('\n', ' ');
+        var marker = before[(before.LastIndexOf('\n') + 1)..].Trim();
+        if (marker.Length == 0) throw new InvalidInputException("verbose_prompt needs a user-turn line before {question} (e.g. '### User'), or set verbose_stop");
+        return ["\n" + marker];
+    }
+
+    /// <summary>
+    /// The verbose filter (docs/methods.md, A.4): cut at a user turn the model invented, sentence loops (backticks too), at most 12
+    /// list items, no meta-prompt leaks, and a minimum length for answers cut at the length limit only; an answer that ended its
+    /// turn is kept however short (a refusal usually is: dropping those would teach the final model never to refuse).
+    /// </summary>
+    internal static (string? Answer, string? Reason) Filter(string text, bool reachedTurnEnd, int minChars, IReadOnlyList<string> leaks, IReadOnlyList<string> stops)
+    {
+        foreach (var stop in stops)
+            if (text.IndexOf(stop, StringComparison.Ordinal) is var at and >= 0) { text = text[..at]; reachedTurnEnd = true; }
         var answer = TextFilters.CutSentenceLoop(text, backtick: true).Trim();
         var thirteenth = answer.IndexOf("\n13. ", StringComparison.Ordinal);
         if (thirteenth >= 0) answer = answer[..thirteenth].TrimEnd();
