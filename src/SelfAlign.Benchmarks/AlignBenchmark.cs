@@ -11,20 +11,29 @@ namespace SelfAlign.Benchmarks;
 /// </summary>
 public static class AlignBenchmark
 {
+    /// <summary>One de-duplication run: instructions offered, kept, exact LCS computed, seconds.</summary>
+    public sealed record Dedup(int Instructions, int Kept, long LcsComputed, double Seconds);
+
     public sealed record Result(
-        int Instructions, int Kept, long LcsComputed, double DedupSeconds,
-        int Stage2Requests, int PrefixTokens, double SharedSeconds, double UnsharedSeconds, double Stage2Speedup);
+        IReadOnlyList<Dedup> Dedup, int Stage2Requests, int PrefixTokens, double SharedSeconds, double UnsharedSeconds, double Stage2Speedup);
+
+    /// <summary>The paper's count of generated self-instruct instructions.</summary>
+    public const int PaperInstructions = 267_597;
 
     /// <summary>Runs both measurements; <paramref name="dataDirectory"/> holds principles.yaml, exemplars.yaml and prompts.yaml (data/selfalign).</summary>
-    public static Result Run(LlamaModel model, string dataDirectory, int instructions = 20000, int requests = 16, int maxNewTokens = 64, Action<string>? log = null)
+    public static Result Run(LlamaModel model, string dataDirectory, IReadOnlyList<int>? dedupSizes = null, int requests = 16, int maxNewTokens = 64, Action<string>? log = null)
     {
-        log?.Invoke($"de-duplicating {instructions:N0} instructions");
-        var texts = SyntheticInstructions(instructions, seed: 1);
-        var pool = new InstructionPool(0.7);
-        var clock = Stopwatch.StartNew();
-        var kept = texts.Count(pool.TryAdd);
-        var dedupSeconds = clock.Elapsed.TotalSeconds;
-        log?.Invoke($"kept {kept:N0} of {instructions:N0} in {dedupSeconds:F1} s ({pool.LcsComputed:N0} exact LCS computed)");
+        var dedup = new List<Dedup>();
+        foreach (var instructions in dedupSizes ?? [20_000, 80_000, PaperInstructions])
+        {
+            log?.Invoke($"de-duplicating {instructions:N0} instructions");
+            var texts = SyntheticInstructions(instructions, seed: 1);
+            var pool = new InstructionPool(0.7);
+            var clock = Stopwatch.StartNew();
+            var kept = texts.Count(pool.TryAdd);
+            dedup.Add(new Dedup(instructions, kept, pool.LcsComputed, clock.Elapsed.TotalSeconds));
+            log?.Invoke($"kept {kept:N0} of {instructions:N0} in {clock.Elapsed.TotalSeconds:F1} s ({pool.LcsComputed:N0} exact LCS computed)");
+        }
 
         var templates = PromptTemplates.Load(Path.Combine(dataDirectory, "prompts.yaml"));
         var prefix = AlignData.SelfAlignPrompt(templates, AlignData.Principles(Path.Combine(dataDirectory, "principles.yaml")),
@@ -52,7 +61,7 @@ public static class AlignBenchmark
         }
         var shared = Stage2(share: true);
         var unshared = Stage2(share: false);
-        return new Result(instructions, kept, pool.LcsComputed, dedupSeconds, requests, prefixTokens, shared, unshared, unshared / shared);
+        return new Result(dedup, requests, prefixTokens, shared, unshared, unshared / shared);
     }
 
     /// <summary>Instruction-like texts over a 3,000-word vocabulary with Zipf-like word frequencies, a fifth of them near-copies of earlier ones.</summary>

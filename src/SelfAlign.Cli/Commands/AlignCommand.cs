@@ -28,11 +28,12 @@ internal static class AlignCommand
         var stages = new Option<string[]>("--stage") { Description = "Run only these stages (repeatable): prompts, answers, engraving, verbose" };
         var redo = new Option<string[]>("--redo") { Description = "Discard this stage's output (and every later stage's) and run it again" };
         var json = new Option<bool>("--json") { Description = "Print the final status as JSON" };
-        var cmd = new Command("run", "Run (or continue) every stage of a Self-Align run") { config, output, stages, redo, json };
+        var set = new Option<string[]>("--set") { Description = "Override a config setting (repeatable), e.g. --set self_instruct.requests=64" };
+        var cmd = new Command("run", "Run (or continue) every stage of a Self-Align run") { config, output, stages, redo, set, json };
         cmd.SetAction(async (p, ct) =>
         {
             var configPath = p.GetValue(config)!;
-            var cfg = AlignConfig.Load(configPath);
+            var cfg = AlignConfig.Load(configPath, p.GetValue(set) ?? []);
             var dir = p.GetValue(output) ?? Path.Combine("runs", Path.GetFileNameWithoutExtension(configPath));
             var run = new AlignRun(cfg, dir);
             var options = DefaultModels.AlignRun() with

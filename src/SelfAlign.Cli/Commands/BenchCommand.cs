@@ -26,13 +26,18 @@ internal static class BenchCommand
         var model = new Option<string?>("--model", "-m") { Description = "GGUF model for stage 2 (default: the synthetic 135m llama)" };
         var data = new Option<string>("--data") { Description = "Self-Align data directory", DefaultValueFactory = _ => Path.Combine("data", "selfalign") };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("align", "ROUGE-L de-duplication of 20,000 instructions; stage 2 with and without the shared principles prompt") { model, data, json };
+        var sizes = new Option<string>("--dedup-sizes") { Description = "Instruction counts to de-duplicate, comma-separated", DefaultValueFactory = _ => $"20000,80000,{AlignBenchmark.PaperInstructions}" };
+        var cmd = new Command("align", "ROUGE-L de-duplication at 20k, 80k and the paper's 267,597 instructions; stage 2 with and without the shared principles prompt")
+            { model, data, sizes, json };
         cmd.SetAction(p =>
         {
+            var counts = p.GetValue(sizes)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(s => int.TryParse(s, out var n) && n > 0 ? n : throw new InvalidInputException($"--dedup-sizes: '{s}' is not a positive count")).ToList();
             using var m = LlamaModel.Load(p.GetValue(model) ?? DefaultModels.Synthetic135M());
-            var r = AlignBenchmark.Run(m, p.GetValue(data)!, log: step => Console.Error.WriteLine($"bench align: {step}"));
+            var r = AlignBenchmark.Run(m, p.GetValue(data)!, counts, log: step => Console.Error.WriteLine($"bench align: {step}"));
             if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
-            foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-20} {prop.GetValue(r):0.###}");
+            foreach (var d in r.Dedup) Console.WriteLine($"dedup {d.Instructions,8:N0}: kept {d.Kept:N0}, {d.LcsComputed:N0} exact LCS, {d.Seconds:F1} s");
+            foreach (var prop in r.GetType().GetProperties().Where(x => x.Name != nameof(r.Dedup))) Console.WriteLine($"{prop.Name,-20} {prop.GetValue(r):0.###}");
             return 0;
         });
         return cmd;

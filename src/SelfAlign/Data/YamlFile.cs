@@ -1,4 +1,5 @@
 using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
@@ -17,6 +18,37 @@ public static class YamlFile
     {
         if (!File.Exists(path)) throw new InvalidInputException($"{what} not found: {path}");
         return Parse<T>(File.ReadAllText(path), path);
+    }
+
+    /// <summary>
+    /// Reads the file, then again with each "dotted.key=value" override set (the value is YAML: 64, [0, 1], text), so a run
+    /// can be made smaller from the command line without editing its file.
+    /// </summary>
+    public static T Read<T>(string path, string what, IReadOnlyList<string> overrides) where T : new()
+    {
+        var parsed = Read<T>(path, what); // errors of the file itself name its own lines
+        if (overrides.Count == 0) return parsed;
+        var stream = new YamlStream();
+        stream.Load(new StringReader(File.ReadAllText(path)));
+        var root = stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode m ? m : new YamlMappingNode();
+        foreach (var o in overrides)
+        {
+            var eq = o.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0) throw new InvalidInputException($"--set {o}: write KEY=VALUE, e.g. self_instruct.requests=64");
+            var keys = o[..eq].Trim().Split('.');
+            var node = root;
+            foreach (var key in keys[..^1])
+            {
+                if (!node.Children.TryGetValue(new YamlScalarNode(key), out var child)) node.Children[new YamlScalarNode(key)] = child = new YamlMappingNode();
+                node = child as YamlMappingNode ?? throw new InvalidInputException($"--set {o}: '{key}' is not a section");
+            }
+            var value = new YamlStream();
+            value.Load(new StringReader(o[(eq + 1)..]));
+            node.Children[new YamlScalarNode(keys[^1])] = value.Documents.Count > 0 ? value.Documents[0].RootNode : new YamlScalarNode("");
+        }
+        using var writer = new StringWriter();
+        new YamlStream(new YamlDocument(root)).Save(writer, assignAnchors: false);
+        return Parse<T>(writer.ToString(), $"{path} with --set {string.Join(" --set ", overrides)}");
     }
 
     public static T Parse<T>(string text, string source) where T : new()

@@ -167,9 +167,11 @@ public sealed record AlignConfig
 
     public string Resolve(string path) => Path.GetFullPath(Path.Combine(BaseDirectory, path));
 
-    public static AlignConfig Load(string path)
+    /// <param name="path">the run's YAML file.</param>
+    /// <param name="overrides">"dotted.key=value" settings applied over the file (<c>--set</c>).</param>
+    public static AlignConfig Load(string path, IReadOnlyList<string>? overrides = null)
     {
-        var config = YamlFile.Read<AlignConfig>(path, "run config");
+        var config = YamlFile.Read<AlignConfig>(path, "run config", overrides ?? []);
         config = config with { BaseDirectory = Path.GetDirectoryName(Path.GetFullPath(path))! };
         config.Validate(path);
         return config;

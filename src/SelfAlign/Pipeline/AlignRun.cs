@@ -146,6 +146,8 @@ public sealed class AlignRun
             if (reset) Discard(stage);
             if (!wanted.Contains(stage) || Manifest.IsComplete(stage)) continue;
             Manifest.Begin(stage, fingerprint, settings);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            _generated = 0;
             var counts = stage switch
             {
                 AlignStage.Prompts => await new PromptStage(this, basePath).RunAsync(progress, ct),
@@ -153,9 +155,19 @@ public sealed class AlignRun
                 AlignStage.Engraving => new FineTuneStage(this, basePath, AlignStage.Engraving).Run(progress, ct),
                 _ => await new VerboseStage(this, basePath).RunAsync(progress, ct),
             };
+            // what this invocation of the stage cost (a resumed stage counts its last part)
+            counts["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
+            counts["tokens_generated"] = _generated;
+            counts["tokens_per_s"] = Math.Round(_generated / Math.Max(1e-9, clock.Elapsed.TotalSeconds), 2);
+            using (var self = System.Diagnostics.Process.GetCurrentProcess()) counts["peak_rss_bytes"] = self.PeakWorkingSet64;
             Manifest.Complete(stage, counts);
         }
     }
+
+    private long _generated;
+
+    /// <summary>Counts a stage's generated tokens (for its tokens/s).</summary>
+    internal void Generated(int tokens) => Interlocked.Add(ref _generated, tokens);
 
     /// <summary>The files the principles and exemplars come from: the two YAML files, or the one prompt file.</summary>
     private (string Key, string File)[] PrincipleFiles => Config.Data.SelfAlignPrompt.Length > 0

@@ -156,7 +156,17 @@ public class AlignRunTests
         await new AlignRun(AlignConfig.Load(config), dir).RunAsync(new AlignRunOptions { BaseModels = new TestbedBaseModels(cache, Repository.PrebuiltTestbedDirectory) });
         var status = AlignRun.Status(dir).ToJson();
         foreach (var stage in new[] { "prompts", "answers", "engraving", "verbose" })
+        {
             Assert.Equal("complete", status["stages"]![stage]!["state"]!.GetValue<string>());
+            // what each stage cost: wall time, tokens generated (none while training) and their rate, peak RSS
+            var counts = status["stages"]![stage]!["counts"]!;
+            Assert.True(counts["seconds"]!.GetValue<double>() > 0);
+            Assert.True(counts["peak_rss_bytes"]!.GetValue<long>() > 10_000_000);
+            var generated = counts["tokens_generated"]!.GetValue<long>();
+            Assert.Equal(stage != "engraving", generated > 0);
+            Assert.Equal(generated / counts["seconds"]!.GetValue<double>(), counts["tokens_per_s"]!.GetValue<double>(), 0.15 * counts["tokens_per_s"]!.GetValue<double>() + 0.1);
+        }
+        Assert.InRange(status["stages"]!["answers"]!["counts"]!["principles_prompt_tokens"]!.GetValue<int>(), 100, 5000);
         Assert.True(File.Exists(status["models"]!["engraved"]!.GetValue<string>()));
         Assert.True(File.Exists(status["models"]!["verbose"]!.GetValue<string>()));
 

@@ -112,12 +112,19 @@ public class FilterTests
         Assert.Equal(0, RougeL.F(Ids("alpha"), Ids("beta")));
     }
 
-    [Fact]
-    public void InstructionPoolRejectsExactlyWhatABruteForceRougeLComparisonRejects()
+    [Theory]
+    [InlineData(15, 600, 3, 9)]     // few words: many near-duplicates, repeated words
+    [InlineData(400, 3000, 4, 30)]  // Zipf-like over more words: long texts, rare words first in the index
+    public void InstructionPoolRejectsExactlyWhatABruteForceRougeLComparisonRejects(int vocabulary, int count, int minWords, int maxWords)
     {
         var rng = new Random(5);
-        string[] words = ["write", "a", "poem", "story", "about", "the", "sea", "sky", "cat", "dog", "list", "five", "name", "three", "why"];
-        var candidates = Enumerable.Range(0, 600).Select(_ => string.Join(' ', Enumerable.Range(0, rng.Next(3, 9)).Select(_ => words[rng.Next(words.Length)]))).ToList();
+        var words = Enumerable.Range(0, vocabulary).Select(i => i < 15 ? new[] { "write", "a", "poem", "story", "about", "the", "sea", "sky", "cat", "dog", "list", "five", "name", "three", "why" }[i] : $"w{i}").ToArray();
+        string Word() => words[(int)(Math.Pow(rng.NextDouble(), 2) * words.Length)];
+        var candidates = new List<string>();
+        for (var i = 0; i < count; i++)
+            candidates.Add(candidates.Count > 0 && rng.NextDouble() < 0.3
+                ? string.Join(' ', candidates[rng.Next(candidates.Count)].Split(' ').Select(w => rng.NextDouble() < 0.15 ? Word() : w))
+                : string.Join(' ', Enumerable.Range(0, rng.Next(minWords, maxWords)).Select(_ => Word())));
         var pool = new InstructionPool(0.7);
         var kept = new List<int[]>();
         var ids = new Dictionary<string, int>();
@@ -129,7 +136,7 @@ public class FilterTests
             Assert.Equal(!duplicate, pool.TryAdd(c));
             if (!duplicate) kept.Add(tokens);
         }
-        Assert.True(kept.Count is > 20 and < 600);
+        Assert.True(kept.Count > 20 && kept.Count < count - 20, $"kept {kept.Count} of {count}: the case should hold both kinds");
         Assert.True(pool.LcsComputed < candidates.Count * (long)kept.Count / 2, "the index should skip most comparisons");
     }
 }

@@ -8,14 +8,7 @@ public class IdentityRecordsTests
 {
     private static readonly IdentityConfig Identity = new() { Name = "Kestrel", Maker = "the Harbour Lab" };
 
-    private static string Write(string name, params string[] lines)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "selfalign-tests", "identity");
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, name);
-        File.WriteAllLines(path, lines);
-        return path;
-    }
+    private static string Write(string name, params string[] lines) => TestFiles.Write("identity", name, string.Join('\n', lines) + "\n");
 
     [Fact]
     public void NameAndMakerComeFromTheConfig()

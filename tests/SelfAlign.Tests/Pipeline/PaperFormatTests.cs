@@ -54,14 +54,7 @@ public class PaperFormatTests
         User:
         """;
 
-    private static string Write(string name, string text)
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "selfalign-tests", "paper-format");
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, name);
-        File.WriteAllText(path, text);
-        return path;
-    }
+    private static string Write(string name, string text) => TestFiles.Write("paper-format", name, text);
 
     [Fact]
     public void ThePromptFileGivesNameRulesExemplarsAndTheStageTwoTurns()
@@ -151,7 +144,7 @@ public class PaperFormatTests
                 Prompts = Path.Combine(data, "prompts.yaml"),
             },
         };
-        var run = new AlignRun(config, Path.Combine(Path.GetTempPath(), "selfalign-tests", "paper-format", "run"));
+        var run = new AlignRun(config, Path.Combine(TestModels.Directory, "paper-format", "run"));
         Assert.Equal(File.ReadAllText(prompt).TrimEnd(), run.SelfAlignPrefix);
         Assert.Equal(3, run.Principles.Count);
         Assert.Equal("\n\nWren:", run.Templates.AnswerMarker);

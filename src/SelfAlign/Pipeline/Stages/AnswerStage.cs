@@ -58,6 +58,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
                 var question = AlignData.QuestionText(p.Instruction, p.Input);
                 var result = rain.Generate(prefix + AlignData.Fill(run.Templates.Question, ("question", question)), question,
                     options with { Seed = StageGeneration.Seed(c.Seed, "answers", question) }, ct);
+                run.Generated(result.Tokens.Length);
                 var reachedEnd = result.Tokens.Length < options.MaxNewTokens;
                 Write(p, result.Text, reachedEnd, reachedEnd ? "StopString" : "Length");
             }
@@ -74,9 +75,15 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
                     banEndOfText: false, follows: run.Templates.Question),
             }).ToList();
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
+            {
+                run.Generated(result.Tokens.Count);
                 Write(todo[i], result.Text, result.FinishReason is FinishReason.StopString or FinishReason.EndOfGeneration, result.FinishReason.ToString());
+            }
         }
-        return Counts(path);
+        var counts = Counts(path);
+        // the paper's principles and exemplars take about 1,800 LLaMA tokens; every request shares them
+        counts["principles_prompt_tokens"] = model.Vocabulary.Tokenize(prefix).Length;
+        return counts;
     }
 
     internal sealed record Prompt(string Id, string Instruction, string Input, string Source);

@@ -88,6 +88,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         using var writer = new JsonlWriter(path);
         await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
         {
+            run.Generated(result.Tokens.Count);
             // the prompt ends with the next item's prefix, so the text starts inside that item
             var items = NumberedList.ParseTasks(nextPrefix + result.Text, label, inputLabel).Where(x => x.Number > k0)
                 .Select(x => new SeedTask(x.Instruction, x.Input)).ToList();
@@ -148,6 +149,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
             var r0 = round;
             await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
             {
+                run.Generated(result.Tokens.Count);
                 var i = todo[j];
                 var parsed = NumberedList.Parse(NextTopic(plan[i].Type) + result.Text).Take(20).Select(x => x.Text)
                     .Where(t => TextFilters.RejectTopic(t, cfg.MaxTopicWords, cfg.TopicsCapitalised) is null).ToList();
@@ -211,6 +213,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         using var writer = new JsonlWriter(path);
         await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
         {
+            run.Generated(result.Tokens.Count);
             var i = todo[j];
             var fresh = hintsOf[i];
             var items = NumberedList.Parse(nextQuestion + result.Text).Where(x => x.Number > seedsShown && x.Number <= seedsShown + fresh.Count).ToList();

@@ -41,6 +41,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
             var finished = questions.Count - todo.Count;
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
             {
+                run.Generated(result.Tokens.Count);
                 var reachedEnd = result.FinishReason is FinishReason.StopString or FinishReason.EndOfGeneration;
                 var (answer, reason) = Filter(result.Text, reachedEnd, cfg.MinChars, leaks, stops);
                 var record = new JsonObject
