@@ -2,11 +2,12 @@ using System.Text;
 using SelfAlign.Models;
 using SelfAlign.Pipeline;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace SelfAlign.Tests.Pipeline;
 
 /// <summary>Stage 2's banned word and stage 4's word-initial n-gram penalty on a SentencePiece and a BPE vocabulary.</summary>
-public class RealVocabularyBanTests
+public class RealVocabularyBanTests(ITestOutputHelper output)
 {
     private const string QuestionTemplate = "User: {question}\n\nSage (internal thoughts):";
 
@@ -43,5 +44,20 @@ public class RealVocabularyBanTests
         Assert.True(starts[text.IndexOf(" weather")]);
         Assert.Contains(false, starts); // the rest of "unbelievable"
         Assert.False(v.WordStarts[v.Eos]);
+    }
+
+    [Theory]
+    [InlineData("llama-spm")]
+    [InlineData("qwen2")]
+    public void ThePrinciplesPromptLengthInEachVocabulary(string name)
+    {
+        var data = Path.Combine(Path.GetDirectoryName(Repository.CacheDirectory)!, "data", "selfalign");
+        var prompt = AlignData.SelfAlignPrompt(PromptTemplates.Load(Path.Combine(data, "prompts.yaml")),
+            AlignData.Principles(Path.Combine(data, "principles.yaml")), AlignData.Exemplars(Path.Combine(data, "exemplars.yaml")));
+        using var model = LlamaModel.Load(RealVocabularies.Get(name), new ModelLoadOptions { VocabularyOnly = true });
+        var tokens = model.Vocabulary.Tokenize(prompt).Length;
+        output.WriteLine($"{name}: the shipped principles prompt is {tokens} tokens ({prompt.Length} characters); the paper's is about 1,800 LLaMA tokens");
+        // a sub-word vocabulary takes between one token per word and one per four characters
+        Assert.InRange(tokens, prompt.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Length, prompt.Length / 2);
     }
 }
