@@ -62,7 +62,8 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         {
             foreach (var k in r["kept"]!.AsArray())
             {
-                var task = new SeedTask(k!["instruction"]!.GetValue<string>(), k["input"]!.GetValue<string>());
+                // runs written before inputs were kept hold the instruction alone
+                var task = k is JsonObject o ? new SeedTask(o["instruction"]!.GetValue<string>(), o["input"]!.GetValue<string>()) : new SeedTask(k!.GetValue<string>(), "");
                 pool.Add(task.Instruction);
                 kept.Add(task);
             }
