@@ -66,13 +66,16 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         else
         {
             using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = c.ContextSize, Threads = c.Threads } });
-            var requests = todo.Select(p => new GenerationRequest
+            var sampling = StageGeneration.Sampling(cfg.Sampling, model.Vocabulary, banEndOfText: false, follows: run.Templates.Question);
+            var requests = todo.Select(p =>
             {
-                SharedPrefix = prefix,
-                Prompt = AlignData.Fill(run.Templates.Question, ("question", AlignData.QuestionText(p.Instruction, p.Input))),
-                MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = run.Templates.AnswerStop,
-                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "answers", AlignData.QuestionText(p.Instruction, p.Input)), model.Vocabulary,
-                    banEndOfText: false, follows: run.Templates.Question),
+                var question = AlignData.QuestionText(p.Instruction, p.Input);
+                return new GenerationRequest
+                {
+                    SharedPrefix = prefix, Prompt = AlignData.Fill(run.Templates.Question, ("question", question)),
+                    MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = run.Templates.AnswerStop,
+                    Sampling = sampling with { Seed = StageGeneration.Seed(c.Seed, "answers", question) },
+                };
             }).ToList();
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
             {

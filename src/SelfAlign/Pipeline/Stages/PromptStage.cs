@@ -73,6 +73,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var inputLabel = NumberedList.LabelOf(_t.SelfInstructItem[(_t.SelfInstructItem.IndexOf("{instruction}", StringComparison.Ordinal) + 1)..], "{input}");
         var k0 = cfg.Demonstrations;
         var nextPrefix = NumberedList.NextItemPrefix(_t.SelfInstructItem, "{instruction}", k0 + 1);
+        var sampling = StageGeneration.Sampling(cfg.Sampling, engine.Model.Vocabulary, banEndOfText: true);
         var todo = Enumerable.Range(done.Count, Math.Max(0, cfg.Requests - done.Count)).ToList();
         var requests = todo.Select(i =>
         {
@@ -83,7 +84,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
             {
                 Prompt = NumberedList.Prompt(_t.SelfInstruct, "{demonstrations}", list, nextPrefix, ("count", k0)),
                 MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = _t.ListStop,
-                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(_c.Seed, "self-instruct", i), engine.Model.Vocabulary, banEndOfText: true),
+                Sampling = sampling with { Seed = StageGeneration.Seed(_c.Seed, "self-instruct", i) },
             };
         }).ToList();
         using var writer = new JsonlWriter(path);
@@ -126,6 +127,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var done = JsonlFile.RecoverForAppend(path);
         using var writer = new JsonlWriter(path);
         var types = topics.Keys.ToList();
+        var sampling = StageGeneration.Sampling(cfg.TopicSampling, engine.Model.Vocabulary, banEndOfText: true);
         for (var round = 0; round < cfg.TopicRounds; round++)
         {
             // one request per topic a type holds (the reference), up to the configured cap
@@ -144,7 +146,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
                 {
                     Prompt = NumberedList.Prompt(_t.TopicBrainstorm, "{topics}", items, NextTopic(type), ("type", type)),
                     MaxNewTokens = cfg.TopicSampling.MaxNewTokens, StopStrings = _t.ListStop,
-                    Sampling = StageGeneration.Sampling(cfg.TopicSampling, StageGeneration.Seed(_c.Seed, $"topics-{round}", i), engine.Model.Vocabulary, banEndOfText: true),
+                    Sampling = sampling with { Seed = StageGeneration.Seed(_c.Seed, $"topics-{round}", i) },
                 };
             }).ToList();
             var r0 = round;
@@ -195,6 +197,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var hintsOf = new Dictionary<int, List<(string Type, string Topic)>>();
         var seedsShown = Math.Min(k, run.RedTeamSeeds.Count);
         var nextQuestion = NumberedList.NextItemPrefix(_t.QuestionItem, "{question}", seedsShown + 1);
+        var sampling = StageGeneration.Sampling(cfg.QuestionSampling, engine.Model.Vocabulary, banEndOfText: true);
         var requests = todo.Select(i =>
         {
             var rng = StageGeneration.Random(_c.Seed, "questions", i);
@@ -208,7 +211,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
             {
                 Prompt = NumberedList.Prompt(_t.QuestionGeneration, "{questions}", questionText, nextQuestion, ("hints", hintText), ("count", hints.Count)),
                 MaxNewTokens = cfg.QuestionSampling.MaxNewTokens, StopStrings = _t.ListStop,
-                Sampling = StageGeneration.Sampling(cfg.QuestionSampling, StageGeneration.Seed(_c.Seed, "questions", i), engine.Model.Vocabulary, banEndOfText: true),
+                Sampling = sampling with { Seed = StageGeneration.Seed(_c.Seed, "questions", i) },
             };
         }).ToList();
         using var writer = new JsonlWriter(path);

@@ -7,14 +7,14 @@ namespace SelfAlign.Pipeline;
 /// <summary>Helpers the generation stages share: sampling settings and results delivered in request order.</summary>
 internal static class StageGeneration
 {
+    /// <summary>A stage's sampling settings for this model, made once per stage; each request adds its own seed.</summary>
     /// <param name="s">the stage's sampling settings.</param>
-    /// <param name="seed">the request's seed.</param>
     /// <param name="vocabulary">the model's vocabulary.</param>
     /// <param name="banEndOfText">never end the text (lists are cut by their stop strings).</param>
     /// <param name="follows">the end of the prompt: banned words are banned as the vocabulary writes them after it.</param>
-    public static SamplingOptions Sampling(StageSampling s, ulong seed, Vocabulary vocabulary, bool banEndOfText, string follows = "") => new()
+    public static SamplingOptions Sampling(StageSampling s, Vocabulary vocabulary, bool banEndOfText, string follows = "") => new()
     {
-        Temperature = s.Temperature, TopP = s.TopP, Seed = seed, NGramPenalties = s.NgramPenalties,
+        Temperature = s.Temperature, TopP = s.TopP, NGramPenalties = s.NgramPenalties,
         // Dromedary's n-gram penalties lower word-initial tokens only
         NGramPenaltyTokens = s.NgramPenalties.Any(p => p != 0) ? vocabulary.WordStarts : null,
         BannedTokens = vocabulary.FirstTokensAfter(PromptEnd(follows), s.BannedFirstTokens)

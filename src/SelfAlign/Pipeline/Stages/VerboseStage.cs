@@ -31,12 +31,16 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         using (var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = c.ContextSize, Threads = c.Threads } }))
         using (var writer = new JsonlWriter(path))
         {
-            var requests = todo.Select(q => new GenerationRequest
+            var sampling = StageGeneration.Sampling(cfg.Sampling, model.Vocabulary, banEndOfText: false, follows: t.VerbosePrompt);
+            var requests = todo.Select(q =>
             {
-                SharedPrefix = prefix, Prompt = t.VerbosePrompt[split..].Replace("{question}", AlignData.QuestionText(q.Instruction, q.Input), StringComparison.Ordinal),
-                MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = stops,
-                Sampling = StageGeneration.Sampling(cfg.Sampling, StageGeneration.Seed(c.Seed, "verbose", AlignData.QuestionText(q.Instruction, q.Input)), model.Vocabulary,
-                    banEndOfText: false, follows: t.VerbosePrompt),
+                var question = AlignData.QuestionText(q.Instruction, q.Input);
+                return new GenerationRequest
+                {
+                    SharedPrefix = prefix, Prompt = t.VerbosePrompt[split..].Replace("{question}", question, StringComparison.Ordinal),
+                    MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = stops,
+                    Sampling = sampling with { Seed = StageGeneration.Seed(c.Seed, "verbose", question) },
+                };
             }).ToList();
             var finished = questions.Count - todo.Count;
             await foreach (var (i, result) in engine.GenerateBatchAsync(requests, ct))
