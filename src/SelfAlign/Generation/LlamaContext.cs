@@ -72,15 +72,9 @@ public sealed class LlamaContext : IDisposable
     /// </summary>
     public Func<bool>? AbortWhen
     {
-        get => _abortWhen;
-        set
-        {
-            _handle.SetAbortCheck(value);
-            _abortWhen = value;
-        }
+        get => _handle.AbortCheck;
+        set => _handle.AbortCheck = value;
     }
-
-    private Func<bool>? _abortWhen;
 
     /// <summary>Evaluates the batch. Returns false when the KV cache has no room for it (nothing changed).</summary>
     /// <exception cref="OperationCanceledException"><see cref="AbortWhen"/> stopped it.</exception>

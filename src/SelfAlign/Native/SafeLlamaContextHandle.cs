@@ -50,14 +50,18 @@ internal sealed unsafe partial class SafeLlamaContextHandle : SafeModelDependent
     }
 
     /// <summary>
-    /// Installs llama.cpp's abort callback while <paramref name="check"/> is set (null removes it): llama.cpp asks it at
-    /// every graph node, on its worker threads.
+    /// While set, llama.cpp's abort callback asks it (null removes the callback): llama.cpp asks at every graph node, on its
+    /// worker threads.
     /// </summary>
-    public void SetAbortCheck(Func<bool>? check)
+    public Func<bool>? AbortCheck
     {
-        if ((_abortWhen is null) != (check is null))
-            LlamaNative.llama_set_abort_callback(this, check is null ? null : &Abort, check is null ? 0 : GCHandle.ToIntPtr(_self));
-        _abortWhen = check;
+        get => _abortWhen;
+        set
+        {
+            if ((_abortWhen is null) != (value is null))
+                LlamaNative.llama_set_abort_callback(this, value is null ? null : &Abort, value is null ? 0 : GCHandle.ToIntPtr(_self));
+            _abortWhen = value;
+        }
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]

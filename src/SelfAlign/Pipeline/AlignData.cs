@@ -142,6 +142,17 @@ public static class AlignData
         return sb.ToString();
     }
 
+    /// <summary>
+    /// A turn template split at its user-turn line, the line before {question} (e.g. "### User"): the text before that
+    /// line (the system part, "" when the line comes first) and the line itself ("" when {question} has no line before it).
+    /// </summary>
+    internal static (string Preamble, string UserTurn) SplitAtUserTurn(string template)
+    {
+        var before = template[..template.IndexOf("{question}", StringComparison.Ordinal)].TrimEnd('\n', ' ');
+        var lineStart = before.LastIndexOf('\n');
+        return (lineStart < 0 ? "" : before[..lineStart].Trim(), before[(lineStart + 1)..].Trim());
+    }
+
     /// <summary>What a stage asks: the instruction, then its input after a blank line when it has one (as the reference writes it).</summary>
     public static string QuestionText(string instruction, string input) => input.Length == 0 ? instruction : instruction + "\n\n" + input;
 

@@ -33,7 +33,7 @@ public static class AlignExport
         var path = Path.Combine(runDirectory, source);
         if (!File.Exists(path)) throw new InvalidInputException($"{path} does not exist: the run has not answered anything yet");
         var templates = Templates(manifest, runDirectory);
-        var system = SystemText(templates.ChatPrompt);
+        var system = AlignData.SplitAtUserTurn(templates.ChatPrompt).Preamble;
         var rules = JsonlFile.Read(Path.Combine(runDirectory, AlignRun.AnswersFile)).ToDictionary(r => r.Record["id"]!.GetValue<string>(), r => r.Record["rules"]?.DeepClone());
         var rows = JsonlFile.Read(path).Select(x => x.Record).Where(r => r["answer"] is not null)
             .Select(r => (Id: r["id"]!.GetValue<string>(), Instruction: r["instruction"]!.GetValue<string>(), Input: AlignData.InputOf(r),
@@ -69,14 +69,6 @@ public static class AlignExport
         manifest.Root["config"]?["identity"] is JsonObject id && manifest.Root["data"]?["identity"]?["path"]?.GetValue<string>() is { } file
             ? IdentityRecords.Read(file, new IdentityConfig { Name = id["name"]!.GetValue<string>(), Maker = id["maker"]!.GetValue<string>(), File = file })
             : [];
-
-    /// <summary>The text of a chat prompt before its user-turn line (the line before {question}): the system turn of an export.</summary>
-    internal static string SystemText(string chatPrompt)
-    {
-        var before = chatPrompt[..chatPrompt.IndexOf("{question}", StringComparison.Ordinal)].TrimEnd('\n', ' ');
-        var lineStart = before.LastIndexOf('\n');
-        return lineStart < 0 ? "" : before[..lineStart].Trim();
-    }
 
     private static JsonArray Turns(string system, string question, string answer, string roleKey, string textKey, string systemRole, string userRole, string assistantRole)
     {

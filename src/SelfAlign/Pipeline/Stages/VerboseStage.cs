@@ -75,8 +75,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
     internal static List<string> StopStrings(PromptTemplates t)
     {
         if (t.VerboseStop.Count > 0) return t.VerboseStop;
-        var before = t.VerbosePrompt[..t.VerbosePrompt.IndexOf("{question}", StringComparison.Ordinal)].TrimEnd('\n', ' ');
-        var marker = before[(before.LastIndexOf('\n') + 1)..].Trim();
+        var marker = AlignData.SplitAtUserTurn(t.VerbosePrompt).UserTurn;
         if (marker.Length == 0) throw new InvalidInputException("verbose_prompt needs a user-turn line before {question} (e.g. '### User'), or set verbose_stop");
         return ["\n" + marker];
     }
