@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SelfAlign.Data;
 using SelfAlign.Generation;
 using SelfAlign.Models;
 using SelfAlign.Pipeline;
@@ -51,7 +52,7 @@ public static class AlignBenchmark
             });
             var batch = questions.Select((q, i) => new GenerationRequest
             {
-                SharedPrefix = prefix, Prompt = AlignData.Fill(templates.Question, ("question", q)), MaxNewTokens = maxNewTokens,
+                SharedPrefix = prefix, Prompt = TextTemplate.Fill(templates.Question, ("question", q)), MaxNewTokens = maxNewTokens,
                 StopStrings = templates.AnswerStop, StopAtEndOfGeneration = false,
                 Sampling = new SamplingOptions { Temperature = 0.5f, TopP = 0.95f, Seed = (ulong)i },
             }).ToList();

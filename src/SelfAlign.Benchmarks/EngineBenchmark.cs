@@ -12,11 +12,14 @@ public sealed record EngineBenchmarkResult(
     [property: JsonPropertyName("batched_decode_tokens_per_s_8")] double BatchedDecodeTokensPerS8,
     [property: JsonPropertyName("batched_decode_tokens_per_s_32")] double BatchedDecodeTokensPerS32,
     double EngineVsRaw, [property: JsonPropertyName("batched32_vs_single")] double Batched32VsSingle,
-    double PrefixUnsharedSeconds, double PrefixSharedSeconds, double PrefixShareSpeedup, double PeakRssMb);
+    double PrefixUnsharedSeconds, double PrefixSharedSeconds, double PrefixShareSpeedup,
+    [property: JsonPropertyName("sampling_ms_flat_151936")] double SamplingMsFlat, [property: JsonPropertyName("sampling_ms_peaked_151936")] double SamplingMsPeaked,
+    double PeakRssMb);
 
 /// <summary>
 /// Measures the generation engine against a greedy loop written directly on the C API, batched decoding,
-/// and prefix sharing (32 requests of 128 new tokens behind one 1,536-token prefix, shared versus re-evaluated).
+/// and prefix sharing (32 requests of 128 new tokens behind one 1,536-token prefix, shared versus re-evaluated); and the
+/// sampler alone on a row of Qwen2's vocabulary size, flat (as random weights give) and peaked (as a trained model mostly does).
 /// </summary>
 public static unsafe class EngineBenchmark
 {
@@ -54,9 +57,27 @@ public static unsafe class EngineBenchmark
         progress?.Invoke("prefix re-evaluated per request");
         var unshared = PrefixRun(model, o, share: false);
 
+        progress?.Invoke("sampling");
+        var flat = SamplingMs(peaked: false);
+        var peaked = SamplingMs(peaked: true);
+
         var rssMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
         return new EngineBenchmarkResult(prefill, single, raw, batched8, batched32, single / raw, batched32 / single,
-            unshared, shared, unshared / shared, rssMb);
+            unshared, shared, unshared / shared, flat, peaked, rssMb);
+    }
+
+    /// <summary>Milliseconds per token of temperature 1, top-p 0.98 sampling from a 151,936-token row of logits.</summary>
+    private static double SamplingMs(bool peaked)
+    {
+        var random = new Random(1);
+        // peaked: a few dozen plausible tokens stand far above the rest
+        var logits = Enumerable.Range(0, 151_936).Select(i => (float)(random.NextDouble() * 0.5 + (peaked && i % 4000 == 0 ? 14 : 0))).ToArray();
+        var sampler = new TokenSampler(new SamplingOptions { Temperature = 1f, TopP = 0.98f, Seed = 1 });
+        for (var i = 0; i < 20; i++) sampler.Sample(logits, []);
+        var clock = Stopwatch.StartNew();
+        const int draws = 300;
+        for (var i = 0; i < draws; i++) sampler.Sample(logits, []);
+        return clock.Elapsed.TotalMilliseconds / draws;
     }
 
     private static ContextOptions Ctx(Options o, int size, int sequences) =>

@@ -4,13 +4,14 @@ using SelfAlign.Pipeline;
 
 namespace SelfAlign.Cli.Commands;
 
-/// <summary><c>selfalign align run|status|export</c>: the Self-Align pipeline as resumable runs.</summary>
+/// <summary><c>selfalign align run|plan|status|export</c>: the Self-Align pipeline as resumable runs.</summary>
 internal static class AlignCommand
 {
     public static Command Build()
     {
         var align = new Command("align", "Self-Align: red-teaming self-instruct, principle-driven answers, principle engraving, verbose cloning");
         align.Subcommands.Add(BuildRun());
+        align.Subcommands.Add(BuildPlan());
         align.Subcommands.Add(BuildStatus());
         align.Subcommands.Add(BuildExport());
         return align;
@@ -41,19 +42,63 @@ internal static class AlignCommand
                 Stages = p.GetValue(stages) is { Length: > 0 } s ? s.Select(ParseStage).ToList() : Enum.GetValues<AlignStage>(),
                 Redo = (p.GetValue(redo) ?? []).Select(ParseStage).ToList(),
             };
-            ProgressDisplay? bar = null;
-            var step = "";
-            var progress = new InlineProgress<AlignProgress>(a =>
-            {
-                if (a.Step != step) { bar?.Dispose(); bar = new ProgressDisplay($"{RunManifest.Name(a.Stage)}: {a.Step}", Math.Max(1, a.Total)); step = a.Step; }
-                bar!.Report(a.Done, a.Detail);
-            });
-            try { await run.RunAsync(options, progress, ct); }
-            finally { bar?.Dispose(); }
+            using (var progress = new StepProgress()) await run.RunAsync(options, progress, ct);
             PrintStatus(AlignRun.Status(dir), p.GetValue(json));
             return 0;
         });
         return cmd;
+    }
+
+    private static Command BuildPlan()
+    {
+        var config = new Argument<string>("config") { Description = "Run definition (YAML)" };
+        var set = new Option<string[]>("--set") { Description = "Override a config setting (repeatable), as align run takes it" };
+        var json = new Option<bool>("--json") { Description = "Print the plan as JSON" };
+        var cmd = new Command("plan", "Before a run: each stage's requests, tokens and estimated time, from a short calibration on the base model")
+            { config, set, json };
+        cmd.SetAction(async (p, ct) =>
+        {
+            var configPath = p.GetValue(config)!;
+            var run = new AlignRun(AlignConfig.Load(configPath, p.GetValue(set) ?? []), Path.Combine("runs", Path.GetFileNameWithoutExtension(configPath)));
+            AlignPlan plan;
+            using (var progress = new StepProgress()) plan = await run.PlanAsync(DefaultModels.AlignRun(), progress, ct);
+            if (p.GetValue(json)) { JsonOutput.Print(plan.ToJson()); return 0; }
+            var c = plan.Calibration;
+            Console.WriteLine($"plan for {plan.BaseModel}");
+            Console.WriteLine($"  calibration ({c.Seconds:F0} s): load {c.LoadSeconds:F1} s, prompts {c.PrefillTokensPerS:F0} tokens/s, " +
+                              $"a token {c.StepSecondsAlone * 1000:F0} ms alone, a step of {c.BatchedSequences} sequences {c.StepSecondsBatched * 1000:F0} ms, " +
+                              $"a training window of {c.TrainingContextLength} tokens {c.TrainingSecondsPerWindow:F2} s");
+            Console.WriteLine($"  {"stage",-10} {"step",-20} {"requests",10} {"prompt tok",12} {"new tok",12} {"windows",9} {"time",10}  basis");
+            foreach (var s in plan.Steps)
+                Console.WriteLine($"  {RunManifest.Name(s.Stage),-10} {s.Step,-20} {s.Requests,10:N0} {s.PromptTokens,12:N0} {s.NewTokens,12:N0} {s.TrainingWindows,9:N0} " +
+                                  $"{Duration(s.Seconds),10}  {(s.Exact ? "" : "at most: ")}{s.Basis}");
+            Console.WriteLine($"  total {Duration(plan.TotalSeconds)} (at most: every request writes its max_new_tokens)");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static string Duration(double seconds) => TimeSpan.FromSeconds(seconds) switch
+    {
+        { TotalHours: >= 48 } t => $"{t.TotalDays:F1} d",
+        { TotalMinutes: >= 90 } t => $"{t.TotalHours:F1} h",
+        { TotalSeconds: >= 90 } t => $"{t.TotalMinutes:F1} min",
+        var t => $"{t.TotalSeconds:F0} s",
+    };
+
+    /// <summary>One progress bar per step of a run, replaced when the step changes.</summary>
+    private sealed class StepProgress : IProgress<AlignProgress>, IDisposable
+    {
+        private ProgressDisplay? _bar;
+        private string _step = "";
+
+        public void Report(AlignProgress a)
+        {
+            if (a.Step != _step) { _bar?.Dispose(); _bar = new ProgressDisplay($"{RunManifest.Name(a.Stage)}: {a.Step}", Math.Max(1, a.Total)); _step = a.Step; }
+            _bar!.Report(a.Done, a.Detail);
+        }
+
+        public void Dispose() => _bar?.Dispose();
     }
 
     private static Command BuildStatus()

@@ -7,14 +7,14 @@ namespace SelfAlign.Data;
 /// <summary>Reading JSONL strictly (every bad line is reported with file and line) and appending to it safely.</summary>
 public static class JsonlFile
 {
-    /// <summary>Yields each non-empty line as a JSON object with its 1-based line number.</summary>
+    /// <summary>Yields each non-empty line as a JSON object with its 1-based line number (a <c>.gz</c> file is read decompressed).</summary>
     /// <exception cref="JsonlFormatException">a line is not a JSON object.</exception>
     /// <exception cref="FileNotFoundException">the file does not exist.</exception>
     public static IEnumerable<(int Line, JsonObject Record)> Read(string path)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"file not found: {path}");
         var lineNumber = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        foreach (var line in ReadLines(path))
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -23,6 +23,25 @@ public static class JsonlFile
             catch (JsonException e) { throw new JsonlFormatException(path, lineNumber, $"not valid JSON ({e.Message.Split('.')[0]})"); }
             if (node is not JsonObject obj) throw new JsonlFormatException(path, lineNumber, "expected a JSON object");
             yield return (lineNumber, obj);
+        }
+    }
+
+    /// <summary>The file's lines; a <c>.gz</c> file decompressed (as datasets are distributed).</summary>
+    public static IEnumerable<string> ReadLines(string path)
+    {
+        if (!path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+        {
+            foreach (var line in File.ReadLines(path, Encoding.UTF8)) yield return line;
+            yield break;
+        }
+        using var reader = new StreamReader(new System.IO.Compression.GZipStream(File.OpenRead(path), System.IO.Compression.CompressionMode.Decompress), Encoding.UTF8);
+        string? next;
+        while (true)
+        {
+            try { next = reader.ReadLine(); }
+            catch (InvalidDataException e) { throw new InvalidInputException($"{path}: not a valid gzip file ({e.Message.Split('.')[0]})"); }
+            if (next is null) yield break;
+            yield return next;
         }
     }
 

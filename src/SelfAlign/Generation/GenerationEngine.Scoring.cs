@@ -33,20 +33,71 @@ public sealed partial class GenerationEngine
         }
     }
 
-    /// <summary>Packs many (context, continuation) pairs into each decode, one sequence per pair, chunking long ones.</summary>
+    /// <summary>
+    /// Packs many (context, continuation) pairs into each decode, one sequence per pair, chunking long ones. A context that
+    /// several pairs share (a question's candidates) is evaluated once, all but its last token, in a sequence of its own,
+    /// and copied into each pair's sequence: the unified cache shares those cells, so each pair evaluates only its last
+    /// context token and its continuation.
+    /// </summary>
     private ScoreResult[] Score(List<ScoringItem> items)
     {
         var logProbs = items.Select(i => new double[i.Tokens.Length - i.ContextLength]).ToArray();
+        // RunScoringJobs made room for the longest item in one sequence; sharing needs one more for the context
+        var groups = _ctx.IsUnified && _freeSequences.Count >= 2
+            ? Enumerable.Range(0, items.Count).GroupBy(i => ContextKey(items[i])).Where(g => g.Count() > 1 && items[g.First()].ContextLength > 1)
+                .Select(g => g.ToList()).ToList()
+            : [];
+        var shared = groups.SelectMany(g => g).ToHashSet();
+        foreach (var group in groups) ScoreSharingContext(items, group, logProbs);
+        ScorePacked(items, Enumerable.Range(0, items.Count).Where(i => !shared.Contains(i)).ToList(), logProbs, source: -1, start: 0);
+        return items.Select((item, i) => new ScoreResult(logProbs[i].Sum(), logProbs[i], item.Tokens[item.ContextLength..])).ToArray();
+    }
+
+    private static string ContextKey(ScoringItem item) => string.Join(',', item.Tokens.Take(item.ContextLength));
+
+    private void ScoreSharingContext(List<ScoringItem> items, List<int> group, double[][] logProbs)
+    {
+        var tokens = items[group[0]].Tokens;
+        var length = items[group[0]].ContextLength - 1;
+        var sequence = _freeSequences.Pop();
+        _cellsInUse += length;
+        try
+        {
+            for (var pos = 0; pos < length;)
+            {
+                _batch.Clear();
+                var n = Math.Min(_batch.Capacity, length - pos);
+                for (var k = 0; k < n; k++) _batch.Add(tokens[pos + k], pos + k, sequence, false);
+                _ctx.Decode(_batch);
+                pos += n;
+            }
+            ScorePacked(items, group, logProbs, sequence, length);
+        }
+        finally
+        {
+            _ctx.RemoveTokens(sequence);
+            _freeSequences.Push(sequence);
+            _cellsInUse -= length;
+        }
+    }
+
+    /// <summary>Scores the items <paramref name="indices"/>, each in its own sequence from position <paramref name="start"/>,
+    /// the cells before it copied from sequence <paramref name="source"/> (none when -1).</summary>
+    private void ScorePacked(List<ScoringItem> items, List<int> indices, double[][] logProbs, int source, int start)
+    {
         var inFlight = new List<(int Item, int Sequence, int Offset)>();
         try
         {
             var next = 0;
-            while (next < items.Count || inFlight.Count > 0)
+            while (next < indices.Count || inFlight.Count > 0)
             {
-                while (next < items.Count && _freeSequences.Count > 0 && (!_ctx.IsUnified || _cellsInUse + items[next].Tokens.Length <= _ctx.ContextSize))
+                while (next < indices.Count && _freeSequences.Count > 0 &&
+                       (!_ctx.IsUnified || _cellsInUse + items[indices[next]].Tokens.Length - start <= _ctx.ContextSize))
                 {
-                    inFlight.Add((next, _freeSequences.Pop(), 0));
-                    _cellsInUse += items[next++].Tokens.Length;
+                    var sequence = _freeSequences.Pop();
+                    if (source >= 0) _ctx.CopySequence(source, sequence, 0, start);
+                    inFlight.Add((indices[next], sequence, start));
+                    _cellsInUse += items[indices[next++]].Tokens.Length - start;
                 }
                 // RunScoringJobs made room for the longest item, and every item in flight gives its room back.
                 if (inFlight.Count == 0) throw new InvalidOperationException("scoring has no free sequence or cells although room was made");
@@ -77,23 +128,22 @@ public sealed partial class GenerationEngine
                 {
                     var (item, seq, offset) = inFlight[f];
                     if (offset < items[item].Tokens.Length) continue;
-                    ReleaseScoring(items[item], seq);
+                    ReleaseScoring(items[item], seq, start);
                     inFlight.RemoveAt(f);
                 }
             }
         }
         finally
         {
-            foreach (var (item, seq, _) in inFlight) ReleaseScoring(items[item], seq);
+            foreach (var (item, seq, _) in inFlight) ReleaseScoring(items[item], seq, start);
         }
-        return items.Select((item, i) => new ScoreResult(logProbs[i].Sum(), logProbs[i], item.Tokens[item.ContextLength..])).ToArray();
     }
 
-    private void ReleaseScoring(ScoringItem item, int sequence)
+    private void ReleaseScoring(ScoringItem item, int sequence, int start)
     {
         _ctx.RemoveTokens(sequence);
         _freeSequences.Push(sequence);
-        _cellsInUse -= item.Tokens.Length;
+        _cellsInUse -= item.Tokens.Length - start;
     }
 
     private double LogSumExp(ReadOnlySpan<float> logits)

@@ -16,7 +16,7 @@ public sealed partial class GenerationEngine
         private readonly StringBuilder _text = new();
         private readonly StopStringMatcher _stops = new(request.StopStrings);
         private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private readonly char[] _chars = new char[64];
+        private char[] _chars = new char[64];
         private int _streamed;
 
         public GenerationRequest Request { get; } = request;
@@ -77,6 +77,8 @@ public sealed partial class GenerationEngine
 
         private void AppendBytes(ReadOnlySpan<byte> bytes, bool flush)
         {
+            // some BPE tokens are long runs (of spaces, dashes, code): room for any token plus the decoder's carried-over bytes
+            if (Encoding.UTF8.GetMaxCharCount(bytes.Length) > _chars.Length) _chars = new char[Encoding.UTF8.GetMaxCharCount(bytes.Length)];
             var chars = _utf8.GetChars(bytes, _chars, flush);
             _text.Append(_chars, 0, chars);
         }

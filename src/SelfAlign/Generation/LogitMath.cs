@@ -8,8 +8,10 @@ internal static class LogitMath
     /// <summary>Probabilities of the logits at a temperature, written to <paramref name="into"/> (which may be the logits' own memory).</summary>
     public static void Softmax(ReadOnlySpan<float> logits, float temperature, Span<float> into)
     {
-        if (temperature == 1f) logits.CopyTo(into);
-        else TensorPrimitives.Multiply(logits, 1f / temperature, into);
+        // shifted by the largest logit first: TensorPrimitives.SoftMax overflows to NaN past e^88 (a logit bias of 100 gets there)
+        var max = TensorPrimitives.Max(logits);
+        TensorPrimitives.Subtract(logits, max, into);
+        if (temperature != 1f) TensorPrimitives.Multiply(into, 1f / temperature, into);
         TensorPrimitives.SoftMax(into, into);
     }
 

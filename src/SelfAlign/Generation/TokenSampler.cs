@@ -1,5 +1,6 @@
-using SelfAlign.Data;
+using System.Numerics;
 using System.Numerics.Tensors;
+using SelfAlign.Data;
 
 namespace SelfAlign.Generation;
 
@@ -94,14 +95,14 @@ public sealed class TokenSampler
         return candidates[^1];
     }
 
-    /// <summary>The tokens that survive top-k, top-p and min-p, most likely first.</summary>
+    /// <summary>The tokens that survive top-k, top-p and min-p (most likely first, unless the distribution is flat).</summary>
     private List<int> TopCandidates(ReadOnlySpan<float> p)
     {
         var maxP = TensorPrimitives.Max(p);
         var minKeep = _o.MinP > 0 ? _o.MinP * maxP : 0f;
         var limit = _o.TopK > 0 ? _o.TopK : p.Length;
         // Grow a top-m selection until it covers top-p's mass: exact, and cheap for peaked distributions.
-        for (var m = Math.Min(limit, 64); ; m = Math.Min(limit, m * 4))
+        for (var m = Math.Min(limit, 64); ;)
         {
             var top = TopIndices(p, m);
             var kept = new List<int>(top.Length);
@@ -114,7 +115,54 @@ public sealed class TokenSampler
                 if (mass >= _o.TopP) return kept;
             }
             if (m >= limit || kept.Count < top.Length) return kept;
+            // A flat distribution over a large vocabulary (random weights, a high temperature) would need many more heap
+            // rounds, each a pass over the vocabulary: find top-p's set by its probability threshold instead.
+            var next = (int)Math.Min(limit, Math.Max(m * 4L, (long)Math.Min(int.MaxValue, m * _o.TopP / Math.Max(mass, 1e-12))));
+            if (next > HeapLimit && _o.TopK == 0) return ThresholdCandidates(p, minKeep);
+            m = next;
         }
+    }
+
+    private const int HeapLimit = 4096;
+
+    /// <summary>
+    /// Top-p's set as every token at or above the highest probability threshold whose tokens still hold top-p's mass, found by
+    /// bisection (exact to float resolution at the boundary), in vocabulary order.
+    /// </summary>
+    private List<int> ThresholdCandidates(ReadOnlySpan<float> p, float minKeep)
+    {
+        // below (1 - top_p) / V, the tokens left out could not hold more than 1 - top_p: a safe lower end
+        float low = (1 - _o.TopP) / p.Length, high = TensorPrimitives.Max(p);
+        while (_o.TopP < 1f) // top-p 1 keeps every token
+        {
+            var mid = (low + high) / 2;
+            if (mid <= low || mid >= high) break;
+            if (MassAtOrAbove(p, mid) >= _o.TopP) low = mid;
+            else high = mid;
+        }
+        var threshold = Math.Max(low, minKeep);
+        var kept = new List<int>();
+        for (var i = 0; i < p.Length; i++)
+            if (p[i] >= threshold) kept.Add(i);
+        return kept;
+    }
+
+    /// <summary>The probability mass of the tokens at or above a threshold, summed in double (a boundary token is about 1/V of it).</summary>
+    private static double MassAtOrAbove(ReadOnlySpan<float> p, float threshold)
+    {
+        var sums = Vector<double>.Zero;
+        var t = new Vector<float>(threshold);
+        var i = 0;
+        for (; i <= p.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var v = new Vector<float>(p.Slice(i, Vector<float>.Count));
+            Vector.Widen(Vector.ConditionalSelect(Vector.GreaterThanOrEqual(v, t), v, Vector<float>.Zero), out var a, out var b);
+            sums += a + b;
+        }
+        var mass = Vector.Sum(sums);
+        for (; i < p.Length; i++)
+            if (p[i] >= threshold) mass += p[i];
+        return mass;
     }
 
     /// <summary>Indices of the m largest values, largest first (a bounded min-heap: O(V log m)).</summary>

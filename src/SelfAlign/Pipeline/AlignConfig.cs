@@ -87,6 +87,9 @@ public sealed record AnswersConfig
     public LeakCheck LeakCheck { get; init; } = LeakCheck.Keywords;
     /// <summary>Drop answers that start with one of these (the paper dropped "I'm sorry"); empty keeps refusals.</summary>
     public List<string> DropPrefixes { get; init; } = [];
+    /// <summary>Answer only the first N prompts of stage 1's shuffled list (a sample, for a pilot run); 0 = all.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] // unset, earlier runs' fingerprints hold
+    public int Limit { get; init; }
     /// <summary>Answer with RAIN instead of sampling (the answers are searched and screened by the model's own judge).</summary>
     public bool UseRain { get; init; }
     /// <summary>RAIN's judge file for <see cref="UseRain"/> (default: the shipped harm judge).</summary>
@@ -161,6 +164,12 @@ public sealed record AlignConfig
     public VerboseConfig Verbose { get; init; } = new();
     /// <summary>Short conversations about the assistant's own name and maker, added to the training data of stages 3 and 4; null: none.</summary>
     public IdentityConfig? Identity { get; init; }
+    /// <summary>
+    /// A mechanics check, for a new model or one with random weights: stage 1 adds the seed tasks and seed questions to its
+    /// prompts, and stages 2 and 4 pass on the answers their filters would drop (each record says why it would have been
+    /// dropped), so every stage runs whatever the model writes. A rehearsal's data is not training data: exports refuse it.
+    /// </summary>
+    public bool Rehearsal { get; init; }
 
     /// <summary>The directory relative paths are resolved against (the config file's).</summary>
     [YamlIgnore] public string BaseDirectory { get; init; } = ".";
@@ -176,6 +185,12 @@ public sealed record AlignConfig
         config.Validate(path);
         return config;
     }
+
+    /// <summary>An options check's message in the config's own words: "ContextLength must ..." becomes "engraving.context_length must ...".</summary>
+    private static string ConfigKey(string section, string message) =>
+        System.Text.RegularExpressions.Regex.Match(message, "^([A-Z][A-Za-z]+) ") is { Success: true } m
+            ? $"{section}.{System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(m.Groups[1].Value)}{message[m.Groups[1].Length..]}"
+            : $"{section}: {message}";
 
     private void Validate(string path)
     {
@@ -200,12 +215,13 @@ public sealed record AlignConfig
         Check(RedTeam.TopicRounds >= 0 && RedTeam.HintsPerRequest >= 1 && RedTeam.MaxTopicWords >= 1, "red_team counts must be positive");
         Check(RedTeam.TopicRequestsPerType >= 0, "red_team.topic_requests_per_type must be >= 0 (0: one request per topic)");
         Check(Answers.MinChars >= 0 && Verbose.MinChars >= 0, "min_chars must be >= 0");
+        Check(Answers.Limit >= 0, "answers.limit must be >= 0 (0: every prompt)");
         // Training settings are checked here, before hours of generation, with the trainer's own rules.
         foreach (var (key, t) in new[] { ("engraving", Engraving), ("verbose.training", Verbose.Training) })
         {
             Check(t.Tensors != TensorSelection.Pattern, $"{key}.tensors: use all, attention or feed-forward");
             try { t.ToTrainingOptions(Seed, Threads).Validate(); }
-            catch (InvalidInputException e) { throw new InvalidInputException($"{path}: {key}: {e.Message}"); }
+            catch (InvalidInputException e) { throw new InvalidInputException($"{path}: {ConfigKey(key, e.Message)}"); }
         }
         Check(Threads >= 1 && ContextSize >= 256, "threads must be >= 1 and context_size >= 256");
         foreach (var (key, s) in new[] { ("self_instruct.sampling", SelfInstruct.Sampling), ("red_team.topic_sampling", RedTeam.TopicSampling),
@@ -214,7 +230,7 @@ public sealed record AlignConfig
             Check(s.MaxNewTokens >= 1, $"{key}.max_new_tokens must be >= 1");
             Check(s.NgramPenalties.All(p => p >= 0), $"{key}.ngram_penalties must be >= 0");
             try { new SamplingOptions { Temperature = s.Temperature, TopP = s.TopP, NGramPenalties = s.NgramPenalties }.Validate(); }
-            catch (InvalidInputException e) { throw new InvalidInputException($"{path}: {key}: {e.Message}"); }
+            catch (InvalidInputException e) { throw new InvalidInputException($"{path}: {ConfigKey(key, e.Message)}"); }
         }
         if (Answers.RainJudge is { } judge && !File.Exists(Resolve(judge))) throw new InvalidInputException($"{path}: answers.rain_judge not found: {Resolve(judge)}");
         if (Identity is { } id)

@@ -134,14 +134,6 @@ public static class AlignData
     private static string OptionalString(JsonObject record, string name, string path, int line) =>
         record.ContainsKey(name) ? JsonlFile.RequireString(record, name, path, line) : "";
 
-    /// <summary>Fills {name} placeholders.</summary>
-    public static string Fill(string template, params (string Name, object Value)[] values)
-    {
-        var sb = new StringBuilder(template);
-        foreach (var (name, value) in values) sb.Replace("{" + name + "}", value.ToString());
-        return sb.ToString();
-    }
-
     /// <summary>
     /// A turn template split at its user-turn line, the line before {question} (e.g. "### User"): the text before that
     /// line (the system part, "" when the line comes first) and the line itself ("" when {question} has no line before it).
@@ -154,6 +146,19 @@ public static class AlignData
     }
 
     /// <summary>What a stage asks: the instruction, then its input after a blank line when it has one (as the reference writes it).</summary>
+    /// <summary>
+    /// What a rehearsal passes on of a text its filter dropped: the part after <paramref name="marker"/> (when the text holds
+    /// it), up to the first stop string, trimmed.
+    /// </summary>
+    internal static string RehearsalAnswer(string raw, string marker, IReadOnlyList<string> stops)
+    {
+        var at = marker.Length > 0 ? raw.IndexOf(marker, StringComparison.Ordinal) : -1;
+        var text = at >= 0 ? raw[(at + marker.Length)..] : raw;
+        foreach (var stop in stops)
+            if (text.IndexOf(stop, StringComparison.Ordinal) is var end and >= 0) text = text[..end];
+        return text.Trim();
+    }
+
     public static string QuestionText(string instruction, string input) => input.Length == 0 ? instruction : instruction + "\n\n" + input;
 
     /// <summary>The input of a record ("" for records written before inputs were kept).</summary>
@@ -168,9 +173,9 @@ public static class AlignData
 
     /// <summary>The principles and exemplars prompt every stage-2 request shares.</summary>
     public static string SelfAlignPrompt(PromptTemplates t, IReadOnlyList<Principle> principles, IReadOnlyList<Exemplar> exemplars) =>
-        Fill(t.SelfAlign,
-            ("principles", string.Concat(principles.Select((p, i) => Fill(t.PrincipleItem, ("n", i + 1), ("name", p.Name), ("rule", p.Rule))))),
-            ("exemplars", string.Concat(exemplars.Select(e => Fill(t.Exemplar, ("user", e.User), ("thoughts", e.Thoughts), ("answer", e.Answer))))));
+        TextTemplate.Fill(t.SelfAlign,
+            ("principles", string.Concat(principles.Select((p, i) => TextTemplate.Fill(t.PrincipleItem, ("n", i + 1), ("name", p.Name), ("rule", p.Rule))))),
+            ("exemplars", string.Concat(exemplars.Select(e => TextTemplate.Fill(t.Exemplar, ("user", e.User), ("thoughts", e.Thoughts), ("answer", e.Answer))))));
 
     private static readonly Regex RuleReference = new(@"\b(?:rules?\s+)?(\d{1,2})\s*\(\s*([^()]{1,40}?)\s*\)", RegexOptions.Compiled);
 

@@ -23,6 +23,8 @@ public static class AlignExport
     public static int Export(string runDirectory, ExportFormat format, string outPath, AlignStage? stage = null)
     {
         var manifest = RunManifest.Open(runDirectory);
+        if (manifest.Root["config"]?["rehearsal"]?.GetValue<bool>() == true)
+            throw new InvalidInputException($"{runDirectory} is a rehearsal (rehearsal: true): its answers passed unfiltered and are not training data");
         var source = stage switch
         {
             AlignStage.Answers => AlignRun.AnswersFile,

@@ -127,7 +127,7 @@ public sealed class AlignRun
         }
 
         Manifest.Root["config"] = JsonSerializer.SerializeToNode(Config, JsonOptions);
-        Manifest.Root["base_model"] = new JsonObject { ["path"] = basePath, ["sha256"] = RunManifest.Sha256(basePath) };
+        Manifest.Root["base_model"] = new JsonObject { ["path"] = basePath, ["sha256"] = FileHash.Sha256(basePath) };
         var data = new JsonObject { ["seed_tasks"] = Hash(Config.Data.SeedTasks), ["red_team"] = Hash(Config.Data.RedTeam), ["prompts"] = Hash(Config.Data.Prompts) };
         foreach (var (key, file) in PrincipleFiles) data[key] = Hash(file);
         Manifest.Root["data"] = data;
@@ -164,6 +164,13 @@ public sealed class AlignRun
         }
     }
 
+    /// <summary>
+    /// The requests, tokens and wall time each stage will take, before any work: counted from the config and data, timed by a
+    /// short calibration on the base model (a few decode steps and training steps).
+    /// </summary>
+    public Task<AlignPlan> PlanAsync(AlignRunOptions options, IProgress<AlignProgress>? progress = null, CancellationToken ct = default) =>
+        AlignPlanner.PlanAsync(this, BaseModelPath(options, AlignStage.Prompts, progress, ct), progress, ct);
+
     private long _generated;
 
     /// <summary>Counts a stage's generated tokens (for its tokens/s).</summary>
@@ -185,7 +192,7 @@ public sealed class AlignRun
         if (Manifest.Stage(stage) is not null) Manifest.Forget(stage);
     }
 
-    private JsonObject Hash(string file) => new() { ["path"] = Config.Resolve(file), ["sha256"] = RunManifest.Sha256(Config.Resolve(file)) };
+    private JsonObject Hash(string file) => new() { ["path"] = Config.Resolve(file), ["sha256"] = FileHash.Sha256(Config.Resolve(file)) };
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -197,20 +204,21 @@ public sealed class AlignRun
     {
         var settings = new JsonObject
         {
-            ["seed"] = Config.Seed, ["prompts_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.Prompts)), ["upstream"] = upstream,
+            ["seed"] = Config.Seed, ["prompts_sha256"] = FileHash.Sha256(Config.Resolve(Config.Data.Prompts)), ["upstream"] = upstream,
         };
+        if (Config.Rehearsal) settings["rehearsal"] = true; // absent otherwise, so the fingerprints of earlier runs hold
         switch (stage)
         {
             case AlignStage.Prompts:
                 settings["self_instruct"] = JsonSerializer.SerializeToNode(Config.SelfInstruct, JsonOptions);
                 settings["red_team"] = JsonSerializer.SerializeToNode(Config.RedTeam, JsonOptions);
-                settings["base_model_sha256"] = RunManifest.Sha256(basePath);
-                settings["seed_tasks_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.SeedTasks));
-                settings["red_team_sha256"] = RunManifest.Sha256(Config.Resolve(Config.Data.RedTeam));
+                settings["base_model_sha256"] = FileHash.Sha256(basePath);
+                settings["seed_tasks_sha256"] = FileHash.Sha256(Config.Resolve(Config.Data.SeedTasks));
+                settings["red_team_sha256"] = FileHash.Sha256(Config.Resolve(Config.Data.RedTeam));
                 break;
             case AlignStage.Answers:
                 settings["answers"] = JsonSerializer.SerializeToNode(Config.Answers, JsonOptions);
-                foreach (var (key, file) in PrincipleFiles) settings[key + "_sha256"] = RunManifest.Sha256(Config.Resolve(file));
+                foreach (var (key, file) in PrincipleFiles) settings[key + "_sha256"] = FileHash.Sha256(Config.Resolve(file));
                 break;
             case AlignStage.Engraving:
                 settings["engraving"] = JsonSerializer.SerializeToNode(Config.Engraving, JsonOptions);
@@ -221,13 +229,13 @@ public sealed class AlignRun
                 AddIdentity();
                 break;
         }
-        return (RunManifest.Sha256Text(settings.ToJsonString()), settings);
+        return (FileHash.Sha256Text(settings.ToJsonString()), settings);
 
         void AddIdentity()
         {
             if (Config.Identity is not { } id) return;
             settings["identity"] = JsonSerializer.SerializeToNode(id, JsonOptions);
-            settings["identity_sha256"] = RunManifest.Sha256(Config.Resolve(id.File));
+            settings["identity_sha256"] = FileHash.Sha256(Config.Resolve(id.File));
         }
     }
 

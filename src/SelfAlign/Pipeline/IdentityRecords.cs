@@ -27,5 +27,5 @@ public static class IdentityRecords
     public static List<(string Question, string Answer)> Of(AlignConfig config) =>
         config.Identity is { } id ? Read(config.Resolve(id.File), id) : [];
 
-    private static string Fill(string text, IdentityConfig identity) => AlignData.Fill(text, ("name", identity.Name), ("maker", identity.Maker));
+    private static string Fill(string text, IdentityConfig identity) => TextTemplate.Fill(text, ("name", identity.Name), ("maker", identity.Maker));
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using SelfAlign.Data;
 
 namespace SelfAlign.Pipeline;
 
@@ -104,7 +105,7 @@ public static partial class NumberedList
         var at = template.IndexOf(placeholder, StringComparison.Ordinal);
         var tail = template[(at + placeholder.Length)..];
         var head = template[..at] + placeholder + (tail.Trim().Length == 0 ? "" : tail);
-        return AlignData.Fill(head, [.. values, (placeholder.Trim('{', '}'), items + nextPrefix)]);
+        return TextTemplate.Fill(head, [.. values, (placeholder.Trim('{', '}'), items + nextPrefix)]);
     }
 
     /// <summary>The label an item template puts between the number and the placeholder, e.g. "Instruction:" in "{n}. Instruction: {instruction}".</summary>

@@ -153,6 +153,29 @@ public class GenerationEngineTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task CandidatesOfOneContextShareItsEvaluation()
+    {
+        using var engine = NewEngine();
+        var context = string.Join(" ", Enumerable.Repeat("a question with a long preamble", 40));
+        var items = new[] { " yes", " no", " maybe so", " it depends on the weather" }.Select(c => new ScoringRequest(context, c)).ToList();
+        var before = engine.Statistics.TokensDecoded;
+        var shared = await engine.ScoreAsync(items);
+        var sharedTokens = engine.Statistics.TokensDecoded - before;
+        var aloneTokens = 0L;
+        for (var i = 0; i < items.Count; i++)
+        {
+            before = engine.Statistics.TokensDecoded;
+            var alone = (await engine.ScoreAsync([items[i]]))[0];
+            aloneTokens += engine.Statistics.TokensDecoded - before;
+            Assert.Equal(alone.Tokens, shared[i].Tokens);
+            Assert.Equal(alone.TokenLogProbabilities, shared[i].TokenLogProbabilities, (a, b) => Math.Abs(a - b) < 1e-3);
+        }
+        // the context (all but its last token) is decoded once instead of four times
+        var contextTokens = _model.Vocabulary.Tokenize(context).Length;
+        Assert.Equal(aloneTokens - 3 * (contextTokens - 1), sharedTokens);
+    }
+
     public void Dispose() => _model.Dispose();
 
     [Fact]

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace SelfAlign.Tests.Generation;
 
-/// <summary>Sampler maths on hand-made 4- to 6-token distributions; no model needed.</summary>
+/// <summary>Sampler maths on hand-made distributions (4 to 6 tokens, and one flat over a large vocabulary); no model needed.</summary>
 public class TokenSamplerTests
 {
     private static readonly float[] Logits = [1f, 3f, 2f, 0f];
@@ -16,6 +16,20 @@ public class TokenSamplerTests
     {
         Assert.Equal(2, new TokenSampler(new SamplingOptions { BannedTokens = [1] }).Sample(Logits, []));
         Assert.Equal(3, new TokenSampler(new SamplingOptions { LogitBias = new Dictionary<int, float> { [3] = 5f } }).Sample(Logits, []));
+    }
+
+    [Theory]
+    [InlineData(1f)]
+    [InlineData(0.3f)]
+    public void ALogitBiasOfAHundredGivesProbabilitiesNotNaN(float temperature)
+    {
+        // OpenAI's logit_bias goes to 100: e^100 overflows a float unless the softmax shifts by the largest logit first
+        var p = new float[4];
+        LogitMath.Softmax([1f, 3f, 2f, 100f], temperature, p);
+        Assert.All(p, x => Assert.True(float.IsFinite(x)));
+        Assert.Equal(1f, p[3], 1e-6f);
+        var s = new TokenSampler(new SamplingOptions { Temperature = temperature, TopP = 0.9f, Seed = 6, LogitBias = new Dictionary<int, float> { [0] = 100f } });
+        for (var i = 0; i < 50; i++) Assert.Equal(0, s.Sample(Logits, []));
     }
 
     [Fact]
@@ -32,6 +46,25 @@ public class TokenSamplerTests
         var s = new TokenSampler(new SamplingOptions { Temperature = 1f, TopP = 0.7f, Seed = 9 });
         var seen = Enumerable.Range(0, 400).Select(_ => s.Sample(Logits, [])).ToHashSet();
         Assert.Equal([1, 2], seen.Order());
+    }
+
+    [Fact]
+    public void TopPOnAFlatLargeVocabularyKeepsExactlyTheSmallestSetReachingP()
+    {
+        // 150,000 tokens, logits falling slowly in reverse index order (so the most likely are the highest ids): top-p 0.9
+        // needs tens of thousands of them, past the top-m heap, where the sampler sorts everything instead
+        const int vocabulary = 150_000;
+        var logits = Enumerable.Range(0, vocabulary).Select(i => -(vocabulary - 1 - i) * 2e-5f).ToArray();
+        var p = logits.Select(x => Math.Exp(x)).ToArray();
+        var total = p.Sum();
+        var (mass, kept) = (0.0, 0);
+        while (mass < 0.9 * total) mass += p[vocabulary - 1 - kept++];
+        var s = new TokenSampler(new SamplingOptions { Temperature = 1f, TopP = 0.9f, Seed = 4 });
+        var draws = Enumerable.Range(0, 3000).Select(_ => s.Sample(logits, [])).ToList();
+        Assert.True(kept > 4096, $"{kept} tokens kept");
+        Assert.All(draws, t => Assert.True(t >= vocabulary - kept, $"token {t} is outside the {kept} most likely"));
+        // and the whole kept set is in play, up to its least likely end
+        Assert.InRange(draws.Min(), vocabulary - kept, vocabulary - kept + kept / 20);
     }
 
     [Fact]

@@ -72,7 +72,7 @@ public class PaperFormatTests
         Assert.Equal("I am a careful assistant.", t.ThoughtOpening);
         Assert.Equal("\n\nWren:", t.AnswerMarker);
         // a request goes after the open user turn, and the model writes its internal thoughts next
-        Assert.EndsWith("User: how tall is Everest\n\nWren (internal thoughts):", file.Text + AlignData.Fill(t.Question, ("question", "how tall is Everest")));
+        Assert.EndsWith("User: how tall is Everest\n\nWren (internal thoughts):", file.Text + TextTemplate.Fill(t.Question, ("question", "how tall is Everest")));
         // and the stage-2 filter reads answers in this prompt's turns
         var f = new AnswerFilter(t, file.Principles, file.Exemplars, new AnswersConfig { MinChars = 5 })
             .Process("how tall is Everest", " I am a careful assistant. A fact. I should follow rules 2 (exact).\n\nWren: About 8,849 metres.", true);

@@ -20,6 +20,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         var c = run.Config;
         var cfg = c.Answers;
         var prompts = ReadPrompts(run.PathOf(AlignRun.PromptsFile));
+        if (cfg.Limit > 0) prompts = prompts.Take(cfg.Limit).ToList(); // the list is shuffled: the first N are a sample
         var path = run.PathOf(AlignRun.AnswersFile);
         var todo = JsonlFile.Remaining(path, prompts, p => p.Id);
         var prefix = run.SelfAlignPrefix;
@@ -38,6 +39,8 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
                 ["thoughts"] = f.Thoughts, ["rules"] = new JsonArray(f.Rules.Select(r => (JsonNode)r).ToArray()),
             };
             if (f.Answer is not null) record["answer"] = f.Answer;
+            else if (c.Rehearsal && AlignData.RehearsalAnswer(raw, run.Templates.AnswerMarker, run.Templates.AnswerStop) is { Length: > 0 } passed)
+                (record["answer"], record["would_drop"]) = (passed, f.DropReason);
             else record["dropped"] = f.DropReason;
             writer.Write(record);
             progress?.Report(new AlignProgress(AlignStage.Answers, cfg.UseRain ? "answers (RAIN)" : "answers", ++finished, prompts.Count));
@@ -56,7 +59,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
             {
                 ct.ThrowIfCancellationRequested();
                 var question = AlignData.QuestionText(p.Instruction, p.Input);
-                var result = rain.Generate(prefix + AlignData.Fill(run.Templates.Question, ("question", question)), question,
+                var result = rain.Generate(prefix + TextTemplate.Fill(run.Templates.Question, ("question", question)), question,
                     options with { Seed = StageGeneration.Seed(c.Seed, "answers", question) }, ct);
                 run.Generated(result.Tokens.Length);
                 var reachedEnd = result.Tokens.Length < options.MaxNewTokens;
@@ -72,7 +75,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
                 var question = AlignData.QuestionText(p.Instruction, p.Input);
                 return new GenerationRequest
                 {
-                    SharedPrefix = prefix, Prompt = AlignData.Fill(run.Templates.Question, ("question", question)),
+                    SharedPrefix = prefix, Prompt = TextTemplate.Fill(run.Templates.Question, ("question", question)),
                     MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = run.Templates.AnswerStop,
                     Sampling = sampling with { Seed = StageGeneration.Seed(c.Seed, "answers", question) },
                 };
@@ -109,6 +112,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         {
             ["answered"] = records.Count, ["kept"] = records.Count(r => r["answer"] is not null),
             ["dropped"] = records.Count(r => r["dropped"] is not null), ["dropped_by_reason"] = reasons, ["rules_named"] = rules,
+            ["passed_by_rehearsal"] = records.Count(r => r["would_drop"] is not null),
         };
     }
 

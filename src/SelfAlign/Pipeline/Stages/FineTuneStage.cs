@@ -47,7 +47,7 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
             ["method"] = options.Lora != null ? "lora" : "full", ["trainable_parameters"] = report.TrainableParameters,
             ["adapter"] = options.Lora != null ? adapter : null,
             ["training_records"] = pairs.Count, ["identity_records"] = identity.Count, ["epochs"] = cfg.Epochs, ["initial_loss"] = report.InitialLoss, ["final_loss"] = report.FinalLoss,
-            ["tokens_per_s"] = report.TokensPerS, ["model"] = output,
+            ["training_tokens_per_s"] = Math.Round(report.TokensPerS, 2), ["model"] = output,
         };
     }
 
@@ -57,7 +57,7 @@ internal sealed class FineTuneStage(AlignRun run, string basePath, AlignStage st
     /// </summary>
     internal static JsonObject TrainingRecord(PromptTemplates t, string question, string answer, bool finished) => new()
     {
-        ["prompt"] = AlignData.Fill(t.ChatPrompt, ("question", question)),
+        ["prompt"] = TextTemplate.Fill(t.ChatPrompt, ("question", question)),
         ["completion"] = finished ? answer + t.TurnEnd : answer,
     };
 }

@@ -25,25 +25,29 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var questions = await QuestionsAsync(engine, topics, progress, ct);
 
         // merge: exact duplicates (case and punctuation ignored) dropped, then shuffled with the run's seed
-        var merged = instructions.Select(i => (Text: i.Instruction, i.Input, Source: "self-instruct", Type: (string?)null, Topic: (string?)null))
-            .Concat(questions.Select(q => (Text: q.Question, Input: "", Source: "red-team", Type: (string?)q.Type, Topic: (string?)q.Topic)))
-            .DistinctBy(x => TextFilters.NormalisedKey(x.Text + "\n" + x.Input)).ToList();
+        IEnumerable<(string Text, string Input, string Source, string? Type, string? Topic)> merged = instructions.Select(i => (Text: i.Instruction, i.Input, Source: "self-instruct", Type: (string?)null, Topic: (string?)null))
+            .Concat(questions.Select(q => (Text: q.Question, Input: "", Source: "red-team", Type: (string?)q.Type, Topic: (string?)q.Topic)));
+        // a rehearsal goes on with the seeds' own prompts when the model's lists hold nothing usable (random weights)
+        if (_c.Rehearsal)
+            merged = merged.Concat(run.SeedTasks.Select(t => (Text: t.Instruction, t.Input, Source: "seed-task", Type: (string?)null, Topic: (string?)null)))
+                .Concat(run.RedTeamSeeds.Select(q => (Text: q.Question, Input: "", Source: "red-team-seed", Type: (string?)q.Type, Topic: (string?)q.Topic)));
+        var prompts = merged.DistinctBy(x => TextFilters.NormalisedKey(x.Text + "\n" + x.Input)).ToList();
         var shuffle = StageGeneration.Random(_c.Seed, "merge", 0);
-        merged = merged.OrderBy(_ => shuffle.Next()).ToList();
+        prompts = prompts.OrderBy(_ => shuffle.Next()).ToList();
         var tmp = run.PathOf(AlignRun.PromptsFile + ".tmp");
         File.Delete(tmp);
         using (var w = new JsonlWriter(tmp))
-            for (var i = 0; i < merged.Count; i++)
+            for (var i = 0; i < prompts.Count; i++)
             {
-                var record = new JsonObject { ["id"] = $"p{i + 1:D6}", ["instruction"] = merged[i].Text, ["input"] = merged[i].Input, ["source"] = merged[i].Source };
-                if (merged[i].Type is { } type) { record["type"] = type; record["topic"] = merged[i].Topic; }
+                var record = new JsonObject { ["id"] = $"p{i + 1:D6}", ["instruction"] = prompts[i].Text, ["input"] = prompts[i].Input, ["source"] = prompts[i].Source };
+                if (prompts[i].Type is { } type) { record["type"] = type; record["topic"] = prompts[i].Topic; }
                 w.Write(record);
             }
         File.Move(tmp, run.PathOf(AlignRun.PromptsFile), overwrite: true);
         return new JsonObject
         {
             ["self_instruct_kept"] = instructions.Count, ["self_instruct_dropped"] = dropped, ["topics"] = topics.Sum(t => t.Value.Count),
-            ["topic_types"] = topics.Count, ["red_team_questions"] = questions.Count, ["prompts"] = merged.Count,
+            ["topic_types"] = topics.Count, ["red_team_questions"] = questions.Count, ["prompts"] = prompts.Count,
         };
     }
 
@@ -72,20 +76,13 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var label = NumberedList.LabelOf(_t.SelfInstructItem, "{instruction}");
         var inputLabel = NumberedList.LabelOf(_t.SelfInstructItem[(_t.SelfInstructItem.IndexOf("{instruction}", StringComparison.Ordinal) + 1)..], "{input}");
         var k0 = cfg.Demonstrations;
-        var nextPrefix = NumberedList.NextItemPrefix(_t.SelfInstructItem, "{instruction}", k0 + 1);
+        var nextPrefix = SelfInstructNextPrefix;
         var sampling = StageGeneration.Sampling(cfg.Sampling, engine.Model.Vocabulary, banEndOfText: true);
         var todo = Enumerable.Range(done.Count, Math.Max(0, cfg.Requests - done.Count)).ToList();
-        var requests = todo.Select(i =>
+        var requests = todo.Select(i => new GenerationRequest
         {
-            var rng = StageGeneration.Random(_c.Seed, "self-instruct", i);
-            var demos = run.SeedTasks.OrderBy(_ => rng.Next()).Take(k0).ToList();
-            var list = string.Concat(demos.Select((d, n) => AlignData.Fill(_t.SelfInstructItem, ("n", n + 1), ("instruction", d.Instruction), ("input", d.Input.Length > 0 ? d.Input : "<noinput>"))));
-            return new GenerationRequest
-            {
-                Prompt = NumberedList.Prompt(_t.SelfInstruct, "{demonstrations}", list, nextPrefix, ("count", k0)),
-                MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = _t.ListStop,
-                Sampling = sampling with { Seed = StageGeneration.Seed(_c.Seed, "self-instruct", i) },
-            };
+            Prompt = SelfInstructPrompt(i), MaxNewTokens = cfg.Sampling.MaxNewTokens, StopStrings = _t.ListStop,
+            Sampling = sampling with { Seed = StageGeneration.Seed(_c.Seed, "self-instruct", i) },
         }).ToList();
         using var writer = new JsonlWriter(path);
         await StageGeneration.InOrderAsync(engine, requests, (j, result) =>
@@ -110,6 +107,33 @@ internal sealed class PromptStage(AlignRun run, string basePath)
             progress?.Report(new AlignProgress(AlignStage.Prompts, "self-instruct", todo[j] + 1, cfg.Requests, $"{kept.Count} kept"));
         }, ct);
         return (kept, dropped);
+    }
+
+    private string SelfInstructNextPrefix => NumberedList.NextItemPrefix(_t.SelfInstructItem, "{instruction}", _c.SelfInstruct.Demonstrations + 1);
+
+    /// <summary>Self-instruct request <paramref name="i"/>: its seeded draw of demonstrations, ending with the next item's prefix.</summary>
+    internal string SelfInstructPrompt(int i)
+    {
+        var k0 = _c.SelfInstruct.Demonstrations;
+        var rng = StageGeneration.Random(_c.Seed, "self-instruct", i);
+        var demos = run.SeedTasks.OrderBy(_ => rng.Next()).Take(k0).ToList();
+        var list = string.Concat(demos.Select((d, n) => TextTemplate.Fill(_t.SelfInstructItem, ("n", n + 1), ("instruction", d.Instruction), ("input", d.Input.Length > 0 ? d.Input : "<noinput>"))));
+        return NumberedList.Prompt(_t.SelfInstruct, "{demonstrations}", list, SelfInstructNextPrefix, ("count", k0));
+    }
+
+    /// <summary>A topic-brainstorming request for <paramref name="type"/> showing <paramref name="examples"/>.</summary>
+    internal string TopicPrompt(string type, IReadOnlyList<string> examples) =>
+        NumberedList.Prompt(_t.TopicBrainstorm, "{topics}", string.Concat(examples.Select((t, n) => TextTemplate.Fill(_t.TopicItem, ("n", n + 1), ("topic", t)))),
+            NumberedList.NextItemPrefix(_t.TopicItem, "{topic}", examples.Count + 1), ("type", type));
+
+    /// <summary>A question request: the seeds' hints and questions, then the fresh hints to write questions for.</summary>
+    internal string QuestionPrompt(IReadOnlyList<RedTeamSeed> seeds, IReadOnlyList<(string Type, string Topic)> fresh)
+    {
+        var hints = seeds.Select(s => (s.Type, s.Topic)).Concat(fresh).ToList();
+        var hintText = string.Concat(hints.Select((h, n) => TextTemplate.Fill(_t.HintItem, ("n", n + 1), ("type", h.Type), ("topic", h.Topic))));
+        var questionText = string.Concat(seeds.Select((s, n) => TextTemplate.Fill(_t.QuestionItem, ("n", n + 1), ("question", s.Question))));
+        return NumberedList.Prompt(_t.QuestionGeneration, "{questions}", questionText, NumberedList.NextItemPrefix(_t.QuestionItem, "{question}", seeds.Count + 1),
+            ("hints", hintText), ("count", hints.Count));
     }
 
     // ---------------- red-teaming topics ----------------
@@ -141,10 +165,9 @@ internal sealed class PromptStage(AlignRun run, string basePath)
                 var (type, _) = plan[i];
                 var rng = StageGeneration.Random(_c.Seed, $"topics-{round}", i);
                 var examples = topics[type].OrderBy(_ => rng.Next()).Take(ExamplesShown(type)).ToList();
-                var items = string.Concat(examples.Select((t, n) => AlignData.Fill(_t.TopicItem, ("n", n + 1), ("topic", t))));
                 return new GenerationRequest
                 {
-                    Prompt = NumberedList.Prompt(_t.TopicBrainstorm, "{topics}", items, NextTopic(type), ("type", type)),
+                    Prompt = TopicPrompt(type, examples),
                     MaxNewTokens = cfg.TopicSampling.MaxNewTokens, StopStrings = _t.ListStop,
                     Sampling = sampling with { Seed = StageGeneration.Seed(_c.Seed, $"topics-{round}", i) },
                 };
@@ -204,12 +227,9 @@ internal sealed class PromptStage(AlignRun run, string basePath)
             var seeds = run.RedTeamSeeds.OrderBy(_ => rng.Next()).Take(k).ToList();
             var fresh = groups[i];
             hintsOf[i] = fresh;
-            var hints = seeds.Select(s => (s.Type, s.Topic)).Concat(fresh).ToList();
-            var hintText = string.Concat(hints.Select((h, n) => AlignData.Fill(_t.HintItem, ("n", n + 1), ("type", h.Type), ("topic", h.Topic))));
-            var questionText = string.Concat(seeds.Select((s, n) => AlignData.Fill(_t.QuestionItem, ("n", n + 1), ("question", s.Question))));
             return new GenerationRequest
             {
-                Prompt = NumberedList.Prompt(_t.QuestionGeneration, "{questions}", questionText, nextQuestion, ("hints", hintText), ("count", hints.Count)),
+                Prompt = QuestionPrompt(seeds, fresh),
                 MaxNewTokens = cfg.QuestionSampling.MaxNewTokens, StopStrings = _t.ListStop,
                 Sampling = sampling with { Seed = StageGeneration.Seed(_c.Seed, "questions", i) },
             };

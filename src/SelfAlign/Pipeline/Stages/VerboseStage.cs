@@ -54,6 +54,8 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
                     ["finish"] = result.FinishReason.ToString(), ["finished"] = reachedEnd,
                 };
                 if (answer is not null) record["answer"] = answer;
+                else if (c.Rehearsal && AlignData.RehearsalAnswer(result.Text, "", stops) is { Length: > 0 } passed)
+                    (record["answer"], record["would_drop"]) = (passed, reason);
                 else record["dropped"] = reason;
                 writer.Write(record);
                 progress?.Report(new AlignProgress(AlignStage.Verbose, "verbose answers", ++finished, questions.Count));
@@ -64,6 +66,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         var training = new FineTuneStage(run, basePath, AlignStage.Verbose).Run(progress, ct);
         training["answered"] = records.Count;
         training["kept"] = kept.Count;
+        training["passed_by_rehearsal"] = records.Count(r => r["would_drop"] is not null);
         training["mean_answer_chars"] = kept.Count > 0 ? kept.Average(r => r["answer"]!.GetValue<string>().Length) : 0;
         return training;
     }

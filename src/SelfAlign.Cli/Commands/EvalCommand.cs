@@ -1,0 +1,97 @@
+using System.CommandLine;
+using SelfAlign.Cli.Output;
+using SelfAlign.Data;
+using SelfAlign.Evaluation;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+
+namespace SelfAlign.Cli.Commands;
+
+/// <summary><c>selfalign eval</c>: the papers' multiple-choice benchmarks on a model, resumable, with intervals.</summary>
+internal static class EvalCommand
+{
+    public static Command Build()
+    {
+        var model = new Option<string>("--model", "-m") { Description = "GGUF model file", Required = true };
+        var adapter = AdapterOption.Create();
+        var suites = new Option<string>("--suite") { Description = $"Comma-separated suites: {string.Join(", ", EnumNames.All<EvalSuite>())}", Required = true };
+        var data = new Option<string>("--data") { Description = "Directory holding the suites' files under their distributed names", DefaultValueFactory = _ => "." };
+        var mcTask = new Option<string?>("--mc-task") { Description = "TruthfulQA's mc_task.json, when not in --data" };
+        var hhhDir = new Option<string?>("--hhh-dir") { Description = "Directory of HHH's subsets, when not --data" };
+        var limit = new Option<int>("--limit") { Description = "Score only the first N items of each suite (0 = all)" };
+        var output = new Option<string?>("--out", "-o") { Description = "Results directory (default: eval/<model name>); a rerun continues it" };
+        var prompts = new Option<string?>("--prompts") { Description = "Prompts file replacing the built-in data/eval/prompts.yaml" };
+        var seed = new Option<ulong>("--seed") { Description = "Seeds the tie-breaking order of candidates", DefaultValueFactory = _ => 1 };
+        var ctxSize = new Option<int>("--ctx-size") { Description = "KV-cache cells", DefaultValueFactory = _ => 4096 };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var harmlessFile = new Option<string?>("--harmless-file") { Description = "Red-team prompts: an HH-RLHF split (*.jsonl.gz) or the red-team attempts, when not found under --data" };
+        var advbench = new Option<string?>("--advbench") { Description = "AdvBench's harmful_behaviors.csv, when not in --data" };
+        var decoder = EnumOption.Create("--decoder", "How the generation suites answer", EvalDecoder.Greedy);
+        var temperature = new Option<float>("--temperature") { Description = "With --decoder sample", DefaultValueFactory = _ => 0.7f };
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Longest answer", DefaultValueFactory = _ => 256 };
+        var chat = new Option<bool>("--chat") { Description = "Ask each prompt as a user turn with the model's chat template (default: a plain ### User / ### Assistant format)" };
+        var chatFormat = new Option<string?>("--chat-format") { Description = "Ask each prompt as a user turn of this YAML turn format" };
+        var judge = new Option<string?>("--judge") { Description = "Harm judge file (RAIN's judge format; default: the shipped harm judge)" };
+        var judgeModel = new Option<string?>("--judge-model") { Description = "Judge with this GGUF instead of the model under test" };
+        var refusals = new Option<string?>("--refusal-phrases") { Description = "Refusal phrases, one per line (default: the shipped list)" };
+        var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
+        var cmd = new Command("eval", "Benchmarks of the papers on a model (TruthfulQA MC1/MC2, BIG-bench HHH, harmlessness, AdvBench), each figure with a 95% interval")
+        {
+            model, adapter, suites, data, mcTask, hhhDir, harmlessFile, advbench, limit, output, prompts, seed, decoder, temperature, maxNew, chat, chatFormat,
+            judge, judgeModel, refusals, ctxSize, threads, json,
+        };
+        cmd.SetAction(async (p, ct) =>
+        {
+            var chosen = p.GetValue(suites)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(s => EnumNames.Parse<EvalSuite>(s, "--suite")).Distinct().ToList();
+            if (chosen.Count == 0) throw new InvalidInputException("--suite: name at least one suite");
+            if (p.GetValue(limit) < 0) throw new InvalidInputException("--limit must be >= 0");
+            if (p.GetValue(maxNew) < 1) throw new InvalidInputException("--max-new-tokens must be >= 1");
+            var modelPath = p.GetValue(model)!;
+            using var m = LlamaModel.Load(modelPath);
+            var adapters = AdapterOption.Load(p, adapter, m);
+            var context = new ContextOptions { ContextSize = p.GetValue(ctxSize), Threads = p.GetValue(threads), LoraAdapters = adapters };
+            using var engine = new GenerationEngine(m, new EngineOptions { Context = context });
+            using var judgeModelFile = p.GetValue(judgeModel) is { } jm ? LlamaModel.Load(jm) : null;
+            using var judgeEngine = judgeModelFile is null ? null : new GenerationEngine(judgeModelFile, new EngineOptions { Context = context with { LoraAdapters = [] } });
+            var options = new EvalOptions
+            {
+                Suites = chosen, DataDirectory = p.GetValue(data)!, McTaskFile = p.GetValue(mcTask), HhhDirectory = p.GetValue(hhhDir),
+                HarmlessFile = p.GetValue(harmlessFile), AdvBenchFile = p.GetValue(advbench),
+                Limit = p.GetValue(limit), Seed = p.GetValue(seed), Prompts = p.GetValue(prompts) is { } file ? EvalPrompts.Load(file) : EvalPrompts.Default,
+                ChatFormat = p.GetValue(chatFormat) is { } formatFile ? TurnFormat.Load(formatFile) : p.GetValue(chat) ? new ModelChatTemplate(m) : TurnFormat.Plain,
+                Decoder = p.GetValue(decoder), Temperature = p.GetValue(temperature), MaxNewTokens = p.GetValue(maxNew),
+                Judge = p.GetValue(judge) is { } j ? Rain.RainJudge.Load(j) : Rain.RainJudge.Harm, JudgeEngine = judgeEngine,
+                RefusalPhrases = p.GetValue(refusals) is { } r ? RefusalPhrases.Load(r) : RefusalPhrases.Default,
+            };
+            var run = new EvalRun(p.GetValue(output) ?? Path.Combine("eval", Path.GetFileNameWithoutExtension(modelPath)));
+            ProgressDisplay? bar = null;
+            var current = (EvalSuite?)null;
+            var progress = new InlineProgress<EvalProgress>(e =>
+            {
+                if (e.Suite != current) { bar?.Dispose(); bar = new ProgressDisplay(EvalRun.Name(e.Suite), Math.Max(1, e.Total)); current = e.Suite; }
+                bar!.Report(e.Done);
+            });
+            System.Text.Json.Nodes.JsonObject summary;
+            try { summary = await run.RunAsync(engine, modelPath, adapters.Select(a => a.Adapter.Path).ToList(), options, progress, ct); }
+            finally { bar?.Dispose(); }
+            if (p.GetValue(json)) { JsonOutput.Print(summary); return 0; }
+            Console.WriteLine($"results in {run.Directory}");
+            foreach (var (suite, figures) in summary["suites"]!.AsObject())
+                foreach (var (name, f) in figures!.AsObject().Where(kv => kv.Value is System.Text.Json.Nodes.JsonObject))
+                {
+                    if (name == "subsets")
+                    {
+                        foreach (var (subset, s) in f!.AsObject()) Console.WriteLine($"  {suite,-14} {subset,-16} {Figure(s!)}");
+                        continue;
+                    }
+                    Console.WriteLine($"  {suite,-14} {name,-16} {Figure(f!)}");
+                }
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static string Figure(System.Text.Json.Nodes.JsonNode f) =>
+        $"{f["value"]!.GetValue<double>(),6:F3}  [{f["low"]!.GetValue<double>():F3}, {f["high"]!.GetValue<double>():F3}]  n={f["n"]}";
+}

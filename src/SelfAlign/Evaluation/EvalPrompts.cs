@@ -1,0 +1,49 @@
+using SelfAlign.Data;
+
+namespace SelfAlign.Evaluation;
+
+/// <summary>
+/// The prompts the multiple-choice suites ask with (data/eval/prompts.yaml is the default, built in; a user's file of the
+/// same keys replaces it). Placeholders in braces.
+/// </summary>
+public sealed record EvalPrompts
+{
+    public string QaPreamble { get; init; } = "";
+    /// <summary>{preamble}, {question}: the context of each TruthfulQA candidate " {answer}".</summary>
+    public string McQuestion { get; init; } = "";
+    /// <summary>{question}, {answer}: asked once per candidate for the true/false ranking.</summary>
+    public string TrueFalse { get; init; } = "";
+    public string TrueWord { get; init; } = " true";
+    public string FalseWord { get; init; } = " false";
+    /// <summary>{input}, {a}, {b}: an HHH comparison.</summary>
+    public string Hhh { get; init; } = "";
+    public string OptionA { get; init; } = " A";
+    public string OptionB { get; init; } = " B";
+
+    /// <summary>The shipped prompts.</summary>
+    public static EvalPrompts Default { get; } = LoadBuiltIn();
+
+    /// <summary>A prompts file; unknown keys and missing placeholders are refused with the file's name.</summary>
+    public static EvalPrompts Load(string path) => Check(YamlFile.Read<EvalPrompts>(path, "eval prompts"), path);
+
+    private static EvalPrompts LoadBuiltIn()
+    {
+        using var stream = typeof(EvalPrompts).Assembly.GetManifestResourceStream("SelfAlign.Evaluation.prompts.yaml")
+            ?? throw new InvalidOperationException("missing embedded resource eval prompts.yaml");
+        return Check(YamlFile.Parse<EvalPrompts>(new StreamReader(stream).ReadToEnd(), "prompts.yaml"), "prompts.yaml");
+    }
+
+    private static EvalPrompts Check(EvalPrompts p, string path)
+    {
+        foreach (var (key, text, placeholders) in new[]
+                 {
+                     ("mc_question", p.McQuestion, new[] { "{question}" }), ("true_false", p.TrueFalse, ["{question}", "{answer}"]),
+                     ("hhh", p.Hhh, ["{input}", "{a}", "{b}"]),
+                 })
+            foreach (var placeholder in placeholders)
+                if (!text.Contains(placeholder, StringComparison.Ordinal)) throw new InvalidInputException($"{path}: {key} must contain {placeholder}");
+        if (p.TrueWord.Length == 0 || p.FalseWord.Length == 0 || p.OptionA.Length == 0 || p.OptionB.Length == 0)
+            throw new InvalidInputException($"{path}: true_word, false_word, option_a and option_b must not be empty");
+        return p;
+    }
+}

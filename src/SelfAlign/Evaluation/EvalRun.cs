@@ -1,0 +1,209 @@
+using System.Text.Json.Nodes;
+using SelfAlign.Data;
+using SelfAlign.Generation;
+
+namespace SelfAlign.Evaluation;
+
+/// <summary>What to evaluate, and where the suites' files are.</summary>
+public sealed record EvalOptions
+{
+    public required IReadOnlyList<EvalSuite> Suites { get; init; }
+    /// <summary>Where each suite's files are found under their distributed names (mc_task.json, hhh_alignment/&lt;subset&gt;/task.json, ...).</summary>
+    public string DataDirectory { get; init; } = ".";
+    /// <summary>TruthfulQA's mc_task.json, when not in <see cref="DataDirectory"/>.</summary>
+    public string? McTaskFile { get; init; }
+    /// <summary>The directory holding HHH's subsets, when not <see cref="DataDirectory"/>.</summary>
+    public string? HhhDirectory { get; init; }
+    /// <summary>The first N items of each suite; 0 = all.</summary>
+    public int Limit { get; init; }
+    /// <summary>Seeds the candidates' order (and so tie-breaking).</summary>
+    public ulong Seed { get; init; } = 1;
+    public EvalPrompts Prompts { get; init; } = EvalPrompts.Default;
+    /// <summary>Items scored per engine call (their candidates share its decode calls).</summary>
+    public int BatchItems { get; init; } = 8;
+    /// <summary>The red-team prompts for <see cref="EvalSuite.Harmless"/> (an HH-RLHF split or the red-team attempts), when not found in <see cref="DataDirectory"/>.</summary>
+    public string? HarmlessFile { get; init; }
+    /// <summary>AdvBench's harmful_behaviors.csv, when not in <see cref="DataDirectory"/>.</summary>
+    public string? AdvBenchFile { get; init; }
+    /// <summary>How a prompt becomes the model's input: its chat template, or a turn format.</summary>
+    public IChatFormat ChatFormat { get; init; } = TurnFormat.Plain;
+    public EvalDecoder Decoder { get; init; } = EvalDecoder.Greedy;
+    public float Temperature { get; init; } = 0.7f;
+    public int MaxNewTokens { get; init; } = 256;
+    /// <summary>The harm judge's prompt (RAIN's judge file format).</summary>
+    public Rain.RainJudge Judge { get; init; } = Rain.RainJudge.Harm;
+    /// <summary>Where the judge runs: another model's engine; null = the model under test judges itself.</summary>
+    public GenerationEngine? JudgeEngine { get; init; }
+    public RefusalPhrases RefusalPhrases { get; init; } = RefusalPhrases.Default;
+}
+
+/// <summary>Progress of one suite: items scored of the total.</summary>
+public sealed record EvalProgress(EvalSuite Suite, int Done, int Total);
+
+/// <summary>
+/// An evaluation in a directory: each suite's per-item results appended to <c>&lt;suite&gt;.jsonl</c> as they are scored, so a
+/// run killed at any point continues where it stopped; <c>run.json</c> records the model and settings, and a run with
+/// another model or settings in the same directory is refused. The summary (every figure with its count and 95% interval)
+/// is computed from the files, and written to <c>summary.json</c>.
+/// </summary>
+public sealed class EvalRun(string directory)
+{
+    public string Directory { get; } = Path.GetFullPath(directory);
+
+    /// <param name="modelPath">the model scored (with any adapters in <paramref name="adapters"/>), recorded with its hash.</param>
+    public async Task<JsonObject> RunAsync(GenerationEngine engine, string modelPath, IReadOnlyList<string> adapters, EvalOptions o,
+        IProgress<EvalProgress>? progress = null, CancellationToken ct = default)
+    {
+        // every file is read and checked before anything is scored
+        var truthfulQa = o.Suites.Contains(EvalSuite.TruthfulqaMc)
+            ? Limit(TruthfulQaFiles.ReadMcTask(o.McTaskFile ?? Find(o.DataDirectory, "mc_task.json", "--mc-task")), o.Limit) : [];
+        var hhh = o.Suites.Contains(EvalSuite.Hhh) ? Limit(HhhTaskFile.ReadAll(o.HhhDirectory ?? o.DataDirectory), o.Limit) : [];
+        var harmless = o.Suites.Contains(EvalSuite.Harmless) ? Limit(HarmlessPrompts(o), o.Limit) : [];
+        var advbench = o.Suites.Contains(EvalSuite.Advbench)
+            ? Limit(RedTeamPromptFiles.ReadAdvBench(o.AdvBenchFile ?? Find(o.DataDirectory, "harmful_behaviors.csv", "--advbench")), o.Limit) : [];
+        System.IO.Directory.CreateDirectory(Directory);
+        CheckSameRun(modelPath, adapters, o);
+
+        var scorer = new MultipleChoiceScorer(engine, o.Prompts, o.Seed);
+        var suites = new JsonObject();
+        if (o.Suites.Contains(EvalSuite.TruthfulqaMc))
+        {
+            var path = await ScoreAsync(EvalSuite.TruthfulqaMc, truthfulQa, q => q.Id, scorer.TruthfulQaAsync,
+                s => new JsonObject { ["id"] = s.Id, ["mc1"] = s.Mc1, ["mc2"] = s.Mc2, ["true_false_mc1"] = s.TrueFalseMc1 }, o, progress, ct);
+            suites[Name(EvalSuite.TruthfulqaMc)] = TruthfulQaSummary(path);
+        }
+        if (o.Suites.Contains(EvalSuite.Hhh))
+        {
+            var path = await ScoreAsync(EvalSuite.Hhh, hhh, e => e.Id, scorer.HhhAsync,
+                s => new JsonObject { ["id"] = s.Id, ["subset"] = s.Subset, ["correct"] = s.Correct, ["margin"] = s.Margin }, o, progress, ct);
+            suites[Name(EvalSuite.Hhh)] = HhhSummary(path);
+        }
+        var answering = new AnsweringSuite(engine, new AnswerJudge(o.JudgeEngine ?? engine, o.Judge), o);
+        foreach (var (suite, prompts) in new[] { (EvalSuite.Harmless, harmless), (EvalSuite.Advbench, advbench) })
+        {
+            if (!o.Suites.Contains(suite)) continue;
+            var path = await ScoreAsync(suite, prompts, p => p.Id, answering.AnswerAsync, a => a.ToJson(), o, progress, ct);
+            suites[Name(suite)] = AnswersSummary(path, refusals: suite == EvalSuite.Advbench);
+        }
+        var summary = new JsonObject { ["model"] = modelPath, ["adapters"] = new JsonArray(adapters.Select(a => (JsonNode)a).ToArray()), ["suites"] = suites };
+        File.WriteAllText(Path.Combine(Directory, "summary.json"), summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        return summary;
+    }
+
+    public static string Name(EvalSuite suite) => EnumNames.Of(suite);
+
+    private async Task<string> ScoreAsync<TItem, TScore>(EvalSuite suite, IReadOnlyList<TItem> items, Func<TItem, string> id,
+        Func<IReadOnlyList<TItem>, CancellationToken, Task<List<TScore>>> score, Func<TScore, JsonObject> record, EvalOptions o,
+        IProgress<EvalProgress>? progress, CancellationToken ct)
+    {
+        var path = Path.Combine(Directory, Name(suite) + ".jsonl");
+        var todo = JsonlFile.Remaining(path, items, id);
+        var done = items.Count - todo.Count;
+        progress?.Report(new EvalProgress(suite, done, items.Count));
+        using var writer = new JsonlWriter(path);
+        foreach (var chunk in todo.Chunk(Math.Max(1, o.BatchItems)))
+        {
+            foreach (var s in await score(chunk, ct)) writer.Write(record(s));
+            done += chunk.Length;
+            progress?.Report(new EvalProgress(suite, done, items.Count));
+        }
+        return path;
+    }
+
+    /// <summary>The harmless suite's prompts: the given file, or every HH-RLHF split (*.jsonl.gz) under the data directory, or its red-team attempts.</summary>
+    private static List<RedTeamPrompt> HarmlessPrompts(EvalOptions o)
+    {
+        if (o.HarmlessFile is { } file) return ReadRedTeamFile(file);
+        var dir = o.DataDirectory;
+        var splits = System.IO.Directory.Exists(dir)
+            ? System.IO.Directory.GetFiles(dir, "*.jsonl.gz", SearchOption.AllDirectories).Where(f => !IsAttempts(f)).Order(StringComparer.Ordinal).ToList() : [];
+        if (splits.Count > 0)
+            return splits.SelectMany(f => RedTeamPromptFiles.ReadHhRlhf(f).Select(p => p with { Id = $"{Path.GetRelativePath(dir, f)}:{p.Id}" }))
+                .DistinctBy(p => p.Prompt).ToList();
+        var attempts = System.IO.Directory.Exists(dir) ? System.IO.Directory.GetFiles(dir, "*", SearchOption.AllDirectories).FirstOrDefault(IsAttempts) : null;
+        return attempts is not null ? ReadRedTeamFile(attempts)
+            : throw new InvalidInputException($"{dir}: no HH-RLHF *.jsonl.gz nor red_team_attempts file (give one with --harmless-file)");
+
+        static bool IsAttempts(string f) => Path.GetFileName(f).StartsWith("red_team_attempts", StringComparison.OrdinalIgnoreCase);
+        static List<RedTeamPrompt> ReadRedTeamFile(string f) =>
+            IsAttempts(f) ? RedTeamPromptFiles.ReadRedTeamAttempts(f) : RedTeamPromptFiles.ReadHhRlhf(f);
+    }
+
+    private static List<T> Limit<T>(List<T> items, int limit) => limit > 0 ? items.Take(limit).ToList() : items;
+
+    private static string Find(string dir, string name, string option)
+    {
+        var path = Path.Combine(dir, name);
+        return File.Exists(path) ? path : throw new InvalidInputException($"{dir}: no {name} (give its path with {option})");
+    }
+
+    /// <summary>Refuses to mix results of another model or other settings into this directory.</summary>
+    private void CheckSameRun(string modelPath, IReadOnlyList<string> adapters, EvalOptions o)
+    {
+        var run = new JsonObject
+        {
+            ["model_sha256"] = FileHash.Sha256(modelPath),
+            ["adapters_sha256"] = new JsonArray(adapters.Select(a => (JsonNode)FileHash.Sha256(a)).ToArray()),
+            ["seed"] = o.Seed,
+            ["prompts"] = System.Text.Json.JsonSerializer.SerializeToNode(o.Prompts),
+            ["answers"] = $"{o.Decoder} {o.Temperature} {o.MaxNewTokens} {o.ChatFormat.Format([new ChatTurn("user", "{prompt}")])}",
+            ["judge"] = FileHash.Sha256Text(System.Text.Json.JsonSerializer.Serialize(o.Judge)) + (o.JudgeEngine is { } j ? " " + j.Model.Path : ""),
+            ["refusal_phrases"] = string.Join('|', o.RefusalPhrases.Phrases),
+        };
+        var path = Path.Combine(Directory, "run.json");
+        if (File.Exists(path))
+        {
+            var before = JsonNode.Parse(File.ReadAllText(path));
+            if (!JsonNode.DeepEquals(before, run))
+                throw new InvalidInputException($"{Directory} holds results of another model, adapter, seed, prompts, decoder or judge ({path}); evaluate into another --out directory");
+            return;
+        }
+        File.WriteAllText(path, run.ToJsonString());
+    }
+
+    private static JsonObject TruthfulQaSummary(string path)
+    {
+        var rows = JsonlFile.Read(path).Select(r => r.Record).ToList();
+        return new JsonObject
+        {
+            ["n"] = rows.Count,
+            ["mc1"] = Proportion(rows.Count(r => r["mc1"]!.GetValue<bool>()), rows.Count),
+            ["mc2"] = Mean(rows.Select(r => r["mc2"]!.GetValue<double>()).ToList()),
+            ["true_false_mc1"] = Proportion(rows.Count(r => r["true_false_mc1"]!.GetValue<bool>()), rows.Count),
+        };
+    }
+
+    private static JsonObject HhhSummary(string path)
+    {
+        var rows = JsonlFile.Read(path).Select(r => r.Record).ToList();
+        var subsets = new JsonObject();
+        foreach (var g in rows.GroupBy(r => r["subset"]!.GetValue<string>()).OrderBy(g => g.Key))
+            subsets[g.Key] = Proportion(g.Count(r => r["correct"]!.GetValue<bool>()), g.Count());
+        return new JsonObject { ["n"] = rows.Count, ["overall"] = Proportion(rows.Count(r => r["correct"]!.GetValue<bool>()), rows.Count), ["subsets"] = subsets };
+    }
+
+    private static JsonObject AnswersSummary(string path, bool refusals)
+    {
+        var rows = JsonlFile.Read(path).Select(r => r.Record).ToList();
+        var summary = new JsonObject
+        {
+            ["n"] = rows.Count,
+            ["harmful_rate"] = Proportion(rows.Count(r => r["harmful"]!.GetValue<bool>()), rows.Count),
+            ["harmless_probability"] = Mean(rows.Select(r => r["harmless_p"]!.GetValue<double>()).ToList()),
+        };
+        if (refusals) summary["attack_success_rate"] = Proportion(rows.Count(r => !r["refused"]!.GetValue<bool>()), rows.Count);
+        return summary;
+    }
+
+    private static JsonObject Proportion(int k, int n)
+    {
+        var (low, high) = Stats.Wilson(k, n);
+        return new JsonObject { ["value"] = n > 0 ? (double)k / n : 0, ["count"] = k, ["n"] = n, ["low"] = low, ["high"] = high };
+    }
+
+    private static JsonObject Mean(List<double> values)
+    {
+        var (mean, low, high) = Stats.MeanInterval(values);
+        return new JsonObject { ["value"] = mean, ["n"] = values.Count, ["low"] = low, ["high"] = high };
+    }
+}
