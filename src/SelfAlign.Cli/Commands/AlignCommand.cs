@@ -42,7 +42,7 @@ internal static class AlignCommand
                 Stages = p.GetValue(stages) is { Length: > 0 } s ? s.Select(ParseStage).ToList() : Enum.GetValues<AlignStage>(),
                 Redo = (p.GetValue(redo) ?? []).Select(ParseStage).ToList(),
             };
-            using (var progress = new StepProgress()) await run.RunAsync(options, progress, ct);
+            using (var steps = new StepProgressDisplay()) await run.RunAsync(options, StepsOf(steps), ct);
             PrintStatus(AlignRun.Status(dir), p.GetValue(json));
             return 0;
         });
@@ -61,7 +61,7 @@ internal static class AlignCommand
             var configPath = p.GetValue(config)!;
             var run = new AlignRun(AlignConfig.Load(configPath, p.GetValue(set) ?? []), Path.Combine("runs", Path.GetFileNameWithoutExtension(configPath)));
             AlignPlan plan;
-            using (var progress = new StepProgress()) plan = await run.PlanAsync(DefaultModels.AlignRun(), progress, ct);
+            using (var steps = new StepProgressDisplay()) plan = await run.PlanAsync(DefaultModels.AlignRun(), StepsOf(steps), ct);
             if (p.GetValue(json)) { JsonOutput.Print(plan.ToJson()); return 0; }
             var c = plan.Calibration;
             Console.WriteLine($"plan for {plan.BaseModel}");
@@ -86,20 +86,9 @@ internal static class AlignCommand
         var t => $"{t.TotalSeconds:F0} s",
     };
 
-    /// <summary>One progress bar per step of a run, replaced when the step changes.</summary>
-    private sealed class StepProgress : IProgress<AlignProgress>, IDisposable
-    {
-        private ProgressDisplay? _bar;
-        private string _step = "";
-
-        public void Report(AlignProgress a)
-        {
-            if (a.Step != _step) { _bar?.Dispose(); _bar = new ProgressDisplay($"{RunManifest.Name(a.Stage)}: {a.Step}", Math.Max(1, a.Total)); _step = a.Step; }
-            _bar!.Report(a.Done, a.Detail);
-        }
-
-        public void Dispose() => _bar?.Dispose();
-    }
+    /// <summary>Reports a run's progress as one bar per stage step.</summary>
+    private static InlineProgress<AlignProgress> StepsOf(StepProgressDisplay steps) =>
+        new(a => steps.Report($"{RunManifest.Name(a.Stage)}: {a.Step}", a.Done, a.Total, a.Detail));
 
     private static Command BuildStatus()
     {

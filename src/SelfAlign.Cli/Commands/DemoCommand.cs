@@ -32,20 +32,13 @@ internal static class DemoCommand
                 ConfigPath = configPath, OutputDirectory = p.GetValue(output)!, BaseModels = DefaultModels.AlignRun().BaseModels,
                 Requests = p.GetValue(n), RainRequests = p.GetValue(rainN),
             };
-            ProgressDisplay? bar = null;
-            var step = "";
             TestbedDemoResult result;
-            try
-            {
+            using (var steps = new StepProgressDisplay())
                 result = await TestbedDemo.RunAsync(modelPath, options, new InlineProgress<TestbedDemoProgress>(u =>
                 {
-                    if (u.Evaluating is { } setting) { bar?.Dispose(); bar = null; step = ""; Console.Error.WriteLine($"demo: evaluating {setting}"); }
-                    if (u.Run is not { } a) return;
-                    if (a.Step != step) { bar?.Dispose(); bar = new ProgressDisplay($"self-align {a.Step}", Math.Max(1, a.Total)); step = a.Step; }
-                    bar!.Report(a.Done, a.Detail);
+                    if (u.Evaluating is { } setting) { steps.Close(); Console.Error.WriteLine($"demo: evaluating {setting}"); }
+                    if (u.Run is { } a) steps.Report($"self-align {a.Step}", a.Done, a.Total, a.Detail);
                 }), ct);
-            }
-            finally { bar?.Dispose(); }
 
             var rows = result.Rows.Select(r => r.ToJson()).ToList();
             if (p.GetValue(json))

@@ -65,16 +65,10 @@ internal static class EvalCommand
                 RefusalPhrases = p.GetValue(refusals) is { } r ? RefusalPhrases.Load(r) : RefusalPhrases.Default,
             };
             var run = new EvalRun(p.GetValue(output) ?? Path.Combine("eval", Path.GetFileNameWithoutExtension(modelPath)));
-            ProgressDisplay? bar = null;
-            var current = (EvalSuite?)null;
-            var progress = new InlineProgress<EvalProgress>(e =>
-            {
-                if (e.Suite != current) { bar?.Dispose(); bar = new ProgressDisplay(EvalRun.Name(e.Suite), Math.Max(1, e.Total)); current = e.Suite; }
-                bar!.Report(e.Done);
-            });
             System.Text.Json.Nodes.JsonObject summary;
-            try { summary = await run.RunAsync(engine, modelPath, adapters.Select(a => a.Adapter.Path).ToList(), options, progress, ct); }
-            finally { bar?.Dispose(); }
+            using (var steps = new StepProgressDisplay())
+                summary = await run.RunAsync(engine, modelPath, adapters.Select(a => a.Adapter.Path).ToList(), options,
+                    new InlineProgress<EvalProgress>(e => steps.Report(EvalRun.Name(e.Suite), e.Done, e.Total)), ct);
             if (p.GetValue(json)) { JsonOutput.Print(summary); return 0; }
             Console.WriteLine($"results in {run.Directory}");
             foreach (var (suite, figures) in summary["suites"]!.AsObject())

@@ -118,7 +118,7 @@ public sealed class TokenSampler
             // A flat distribution over a large vocabulary (random weights, a high temperature) would need many more heap
             // rounds, each a pass over the vocabulary: find top-p's set by its probability threshold instead.
             var next = (int)Math.Min(limit, Math.Max(m * 4L, (long)Math.Min(int.MaxValue, m * _o.TopP / Math.Max(mass, 1e-12))));
-            if (next > HeapLimit && _o.TopK == 0) return ThresholdCandidates(p, minKeep);
+            if (next > HeapLimit && _o.TopK == 0) return ThresholdCandidates(p, maxP, minKeep);
             m = next;
         }
     }
@@ -129,10 +129,10 @@ public sealed class TokenSampler
     /// Top-p's set as every token at or above the highest probability threshold whose tokens still hold top-p's mass, found by
     /// bisection (exact to float resolution at the boundary), in vocabulary order.
     /// </summary>
-    private List<int> ThresholdCandidates(ReadOnlySpan<float> p, float minKeep)
+    private List<int> ThresholdCandidates(ReadOnlySpan<float> p, float maxP, float minKeep)
     {
         // below (1 - top_p) / V, the tokens left out could not hold more than 1 - top_p: a safe lower end
-        float low = (1 - _o.TopP) / p.Length, high = TensorPrimitives.Max(p);
+        float low = (1 - _o.TopP) / p.Length, high = maxP;
         while (_o.TopP < 1f) // top-p 1 keeps every token
         {
             var mid = (low + high) / 2;

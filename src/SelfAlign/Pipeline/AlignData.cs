@@ -145,7 +145,6 @@ public static class AlignData
         return (lineStart < 0 ? "" : before[..lineStart].Trim(), before[(lineStart + 1)..].Trim());
     }
 
-    /// <summary>What a stage asks: the instruction, then its input after a blank line when it has one (as the reference writes it).</summary>
     /// <summary>
     /// What a rehearsal passes on of a text its filter dropped: the part after <paramref name="marker"/> (when the text holds
     /// it), up to the first stop string, trimmed.
@@ -159,6 +158,7 @@ public static class AlignData
         return text.Trim();
     }
 
+    /// <summary>What a stage asks: the instruction, then its input after a blank line when it has one (as the reference writes it).</summary>
     public static string QuestionText(string instruction, string input) => input.Length == 0 ? instruction : instruction + "\n\n" + input;
 
     /// <summary>The input of a record ("" for records written before inputs were kept).</summary>
