@@ -35,6 +35,7 @@ public static class CliApp
         root.Subcommands.Add(AlignCommand.Build());
         root.Subcommands.Add(RainCommand.Build());
         root.Subcommands.Add(EvalCommand.Build());
+        root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(TestbedCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(DemoCommand.Build());

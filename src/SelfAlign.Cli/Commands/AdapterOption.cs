@@ -14,11 +14,18 @@ internal static class AdapterOption
     public static IReadOnlyList<(LoraAdapter Adapter, float Scale)> Load(ParseResult p, Option<string[]> option, LlamaModel model) =>
         (p.GetValue(option) ?? []).Select(spec =>
         {
-            var (path, scale) = (spec, 1f);
-            var colon = spec.LastIndexOf(':');
-            if (colon > 0 && float.TryParse(spec[(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var s))
-                (path, scale) = (spec[..colon], s);
-            if (!float.IsFinite(scale)) throw new InvalidInputException($"--adapter {spec}: the scale must be a finite number");
+            var (path, scale) = ParseSpec(spec);
             return (LoraAdapter.Load(model, path), scale);
         }).ToList();
+
+    /// <summary>Splits <c>A.gguf[:SCALE]</c>.</summary>
+    public static (string Path, float Scale) ParseSpec(string spec)
+    {
+        var (path, scale) = (spec, 1f);
+        var colon = spec.LastIndexOf(':');
+        if (colon > 0 && float.TryParse(spec[(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var s))
+            (path, scale) = (spec[..colon], s);
+        if (!float.IsFinite(scale)) throw new InvalidInputException($"--adapter {spec}: the scale must be a finite number");
+        return (path, scale);
+    }
 }

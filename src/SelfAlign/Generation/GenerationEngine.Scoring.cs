@@ -146,9 +146,12 @@ public sealed partial class GenerationEngine
         _cellsInUse -= item.Tokens.Length - start;
     }
 
-    private double LogSumExp(ReadOnlySpan<float> logits)
+    private double LogSumExp(ReadOnlySpan<float> logits) => LogitMath.LogSumExp(logits, Scratch(logits.Length));
+
+    /// <summary>A loop-owned buffer of a logits row's length.</summary>
+    private Span<float> Scratch(int length)
     {
-        if (_scratch.Length != logits.Length) _scratch = new float[logits.Length];
-        return LogitMath.LogSumExp(logits, _scratch);
+        if (_scratch.Length != length) _scratch = new float[length];
+        return _scratch;
     }
 }

@@ -18,6 +18,7 @@ public sealed partial class GenerationEngine
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private char[] _chars = new char[64];
         private int _streamed;
+        private int _logProbabilitiesStreamed;
 
         public GenerationRequest Request { get; } = request;
         public int[] PrefixTokens { get; } = prefixTokens;
@@ -26,6 +27,10 @@ public sealed partial class GenerationEngine
         public TaskCompletionSource<GenerationResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TokenSampler Sampler { get; } = new(request.Sampling);
         public List<int> Generated { get; } = [];
+        public List<TokenLogProbability>? LogProbabilities { get; } = request.LogProbabilities is null ? null : [];
+        public List<PromptToken>? PromptLogProbabilities { get; private set; }
+        /// <summary>Each prompt token but the last wants logits too: the request asked for the prompt's log-probabilities.</summary>
+        public bool ScoresPrompt => PromptLogProbabilities != null && Generated.Count == 0;
         public int Sequence { get; set; } = -1;
         public int ReservedCells { get; set; }
         public PrefixEntry? Prefix { get; set; }
@@ -39,6 +44,7 @@ public sealed partial class GenerationEngine
         {
             Pending = [.. PrefixTokens, .. SuffixTokens];
             Position = 0;
+            if (Request.PromptLogProbabilities) PromptLogProbabilities = [new PromptToken(Pending[0], null)];
         }
 
         /// <summary>Shares the prefix's cells; when the suffix is empty the last prefix token is re-fed for its logits.</summary>
@@ -50,10 +56,17 @@ public sealed partial class GenerationEngine
             Position = shared;
         }
 
-        public void Accept(int token)
+        /// <summary>Records the log-probability of the prompt token that follows the one just evaluated.</summary>
+        public void AcceptPromptToken(TokenLogProbability next) => PromptLogProbabilities!.Add(new PromptToken(next.Token, next));
+
+        /// <summary>The prompt is evaluated and nothing is to be generated (a scoring request).</summary>
+        public void FinishPrompt() => Finish(FinishReason.Length);
+
+        public void Accept(int token, TokenLogProbability? logProbability)
         {
             if (Request.StopAtEndOfGeneration && vocab.IsEndOfGeneration(token)) { Finish(FinishReason.EndOfGeneration); return; }
             Generated.Add(token);
+            if (logProbability != null) LogProbabilities!.Add(logProbability);
             var before = _text.Length;
             AppendBytes(vocab.TokenBytes(token), flush: false);
 
@@ -69,7 +82,7 @@ public sealed partial class GenerationEngine
             if (stream != null)
             {
                 var safe = _stops.SafeLength(text!);
-                if (safe > _streamed) { stream.TryWrite(new GenerationUpdate(text![_streamed..safe], token)); _streamed = safe; }
+                if (safe > _streamed) { stream.TryWrite(new GenerationUpdate(text![_streamed..safe], token) { LogProbabilities = UnstreamedLogProbabilities() }); _streamed = safe; }
             }
             Pending = [token];
             PendingOffset = 0;
@@ -87,12 +100,27 @@ public sealed partial class GenerationEngine
         {
             if (reason != FinishReason.StopString) AppendBytes([], flush: true);
             var text = _text.ToString();
+            var result = new GenerationResult(text, Generated.ToArray(), reason, PrefixTokens.Length + SuffixTokens.Length, _clock.Elapsed)
+            {
+                LogProbabilities = LogProbabilities?.ToArray(), PromptLogProbabilities = PromptLogProbabilities?.ToArray(),
+            };
             if (stream != null)
             {
-                if (text.Length > _streamed) stream.TryWrite(new GenerationUpdate(text[_streamed..], Generated.Count > 0 ? Generated[^1] : -1));
+                stream.TryWrite(new GenerationUpdate(text[_streamed..], Generated.Count > 0 ? Generated[^1] : -1)
+                {
+                    LogProbabilities = UnstreamedLogProbabilities(), Result = result,
+                });
                 stream.TryComplete();
             }
-            Completion.TrySetResult(new GenerationResult(text, Generated.ToArray(), reason, PrefixTokens.Length + SuffixTokens.Length, _clock.Elapsed));
+            Completion.TrySetResult(result);
+        }
+
+        private TokenLogProbability[] UnstreamedLogProbabilities()
+        {
+            if (LogProbabilities is null) return [];
+            var fresh = LogProbabilities.Skip(_logProbabilitiesStreamed).ToArray();
+            _logProbabilitiesStreamed = LogProbabilities.Count;
+            return fresh;
         }
 
         public void Cancel()

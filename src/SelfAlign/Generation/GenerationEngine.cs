@@ -32,6 +32,8 @@ public sealed partial class GenerationEngine : IDisposable
     private readonly TokenBatch _batch;
     private readonly int _maxParallel;
     private int _cellsInUse;
+    private long _tokensGenerated;
+    private volatile EngineLoad _load = new(0, 0, 0);
 
     /// <summary>The options the engine was made with.</summary>
     public EngineOptions Options => _options;
@@ -52,6 +54,9 @@ public sealed partial class GenerationEngine : IDisposable
     public int ContextSize => _ctx.ContextSize;
     /// <summary>Decode calls and tokens evaluated since the engine started.</summary>
     public (long DecodeCalls, long TokensDecoded) Statistics => (_ctx.DecodeCalls, _ctx.TokensDecoded);
+
+    /// <summary>What the engine is doing now (as of its latest step), for monitoring; safe to read from any thread.</summary>
+    public EngineLoad Load => _load with { Waiting = _load.Waiting + _incoming.Count };
 
     /// <summary>Completes one request.</summary>
     /// <exception cref="PromptTooLongException">the prompt plus MaxNewTokens does not fit the context.</exception>
@@ -113,11 +118,10 @@ public sealed partial class GenerationEngine : IDisposable
 
     private Slot Submit(GenerationRequest request, ChannelWriter<GenerationUpdate>? stream, CancellationToken ct)
     {
-        request.Sampling.Validate();
+        request.Validate();
         foreach (var token in request.Sampling.LogitBias.Keys.Concat(request.Sampling.BannedTokens))
             if ((uint)token >= (uint)_vocab.Count)
                 throw new InvalidInputException($"token id {token} in the logit bias or banned tokens is not in the vocabulary (ids 0..{_vocab.Count - 1})");
-        if (request.MaxNewTokens < 1) throw new InvalidInputException($"MaxNewTokens must be at least 1 (got {request.MaxNewTokens})");
         var (prefix, suffix) = TokenizePrompt(request);
         var total = prefix.Length + suffix.Length;
         if (total == 0) throw new InvalidInputException("the prompt is empty and the model adds no BOS token");
@@ -192,6 +196,7 @@ public sealed partial class GenerationEngine : IDisposable
             {
                 FailAll(e);
             }
+            _load = new EngineLoad(_active.Count, _waiting.Count + _scoring.Count, _tokensGenerated);
         }
         FailAll(new ObjectDisposedException(nameof(GenerationEngine)));
     }
@@ -204,7 +209,7 @@ public sealed partial class GenerationEngine : IDisposable
             var slot = _waiting.Peek();
             if (slot.Cancellation.IsCancellationRequested) { _waiting.Dequeue(); slot.Cancel(); continue; }
 
-            var share = _options.PrefixSharing && slot.PrefixTokens.Length > 0;
+            var share = _options.PrefixSharing && slot.PrefixTokens.Length > 0 && !slot.Request.PromptLogProbabilities;
             PrefixEntry? prefix = null;
             if (share) _prefixes.TryGetValue(slot.Request.SharedPrefix!, out prefix);
             // A forked request holds only its suffix (or the re-fed last prefix token when the suffix is empty).
@@ -298,7 +303,8 @@ public sealed partial class GenerationEngine : IDisposable
     private void Step()
     {
         _batch.Clear();
-        var outputs = new List<(Slot Slot, int Index)>(_active.Count);
+        // Next is the prompt token whose log-probability the output gives, or -1 when the output is sampled from.
+        var outputs = new List<(Slot Slot, int Index, int Next)>(_active.Count);
         var inBatch = new List<Slot>(_active.Count);
         foreach (var slot in _active.OrderBy(s => s.Pending.Length))
         {
@@ -307,11 +313,13 @@ public sealed partial class GenerationEngine : IDisposable
             var room = _batch.Capacity - _batch.Count;
             var n = Math.Min(room, slot.Pending.Length - slot.PendingOffset);
             if (n <= 0) continue;
+            var scoresPrompt = slot.ScoresPrompt;
             for (var k = 0; k < n; k++)
             {
-                var isLast = slot.PendingOffset + 1 == slot.Pending.Length;
-                var index = _batch.Add(slot.Pending[slot.PendingOffset++], slot.Position++, slot.Sequence, isLast);
-                if (isLast) outputs.Add((slot, index));
+                var j = slot.PendingOffset++;
+                var isLast = j + 1 == slot.Pending.Length;
+                var index = _batch.Add(slot.Pending[j], slot.Position++, slot.Sequence, isLast || scoresPrompt);
+                if (isLast || scoresPrompt) outputs.Add((slot, index, isLast ? -1 : slot.Pending[j + 1]));
             }
         }
         // A batch carrying prompt chunks is stopped as soon as every request in it is cancelled (their cells go below);
@@ -324,9 +332,18 @@ public sealed partial class GenerationEngine : IDisposable
 
         // A request whose sampling fails (a bad logit bias, say) fails alone; the others go on.
         if (decoded)
-            foreach (var (slot, index) in outputs)
+            foreach (var (slot, index, next) in outputs)
             {
-                try { slot.Accept(slot.Sampler.Sample(_ctx.GetLogits(index), slot.Generated)); }
+                try
+                {
+                    var logits = _ctx.GetLogits(index);
+                    var top = slot.Request.LogProbabilities ?? 0;
+                    if (next >= 0) { slot.AcceptPromptToken(LogitMath.LogProbability(logits, next, top, Scratch(logits.Length))); continue; }
+                    if (slot.Request.MaxNewTokens == 0) { slot.FinishPrompt(); continue; }
+                    var token = slot.Sampler.Sample(logits, slot.Generated);
+                    slot.Accept(token, slot.LogProbabilities is null ? null : LogitMath.LogProbability(logits, token, top, Scratch(logits.Length)));
+                    _tokensGenerated++;
+                }
                 catch (Exception e) { slot.Fail(e); }
             }
 
@@ -360,6 +377,9 @@ public sealed partial class GenerationEngine : IDisposable
             else ((ScoringJob)job).Completion.TrySetException(e);
         }
     }
+
+    /// <summary>A snapshot of the engine's work: requests decoding, requests waiting for a sequence, tokens generated so far.</summary>
+    public sealed record EngineLoad(int Running, int Waiting, long TokensGenerated);
 
     /// <summary>A cached, evaluated shared prefix living in its own KV sequence.</summary>
     private sealed class PrefixEntry(string text, int[] tokens, int sequence)

@@ -22,4 +22,26 @@ public sealed record GenerationRequest
     public bool AddSpecialTokens { get; init; } = true;
     /// <summary>Turn special-token text in the prompt (e.g. chat markers) into those tokens.</summary>
     public bool ParseSpecialTokens { get; init; } = true;
+
+    /// <summary>
+    /// Report each generated token's log-probability under the model (before sampling options change the logits) and this
+    /// many most likely alternatives (0 = the chosen token only; at most <see cref="MaxTopLogProbabilities"/>); null = off.
+    /// </summary>
+    public int? LogProbabilities { get; init; }
+
+    /// <summary>Also report the log-probability of every prompt token after the first (as many alternatives as
+    /// <see cref="LogProbabilities"/> asks). The prompt is then evaluated on its own, not forked from a shared prefix, and
+    /// <see cref="MaxNewTokens"/> may be 0 to score the prompt without generating.</summary>
+    public bool PromptLogProbabilities { get; init; }
+
+    public const int MaxTopLogProbabilities = 20;
+
+    internal void Validate()
+    {
+        Sampling.Validate();
+        if (MaxNewTokens < (PromptLogProbabilities ? 0 : 1))
+            throw new InvalidInputException($"MaxNewTokens must be at least {(PromptLogProbabilities ? 0 : 1)} (got {MaxNewTokens})");
+        if (LogProbabilities is < 0 or > MaxTopLogProbabilities)
+            throw new InvalidInputException($"top log-probabilities must be in 0..{MaxTopLogProbabilities} (got {LogProbabilities})");
+    }
 }

@@ -5,7 +5,9 @@ namespace SelfAlign.Generation;
 
 /// <summary>
 /// Microsoft.Extensions.AI's <see cref="IChatClient"/> over a <see cref="GenerationEngine"/>, so SelfAlign
-/// models plug into code written against that contract. Text content only; tools are not supported.
+/// models plug into code written against that contract. Text content only; tools are not supported. Unset options take
+/// OpenAI's defaults (temperature 1, top-p 1) and an unset seed a fresh one, so the in-process client and a
+/// <c>selfalign serve</c> endpoint answer alike.
 /// </summary>
 public sealed class LlamaChatClient(GenerationEngine engine, IChatFormat format, int defaultMaxOutputTokens = 512) : IChatClient
 {
@@ -16,17 +18,32 @@ public sealed class LlamaChatClient(GenerationEngine engine, IChatFormat format,
         var result = await engine.GenerateAsync(ToRequest(messages, options), cancellationToken);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
         {
-            FinishReason = result.FinishReason == FinishReason.Length ? ChatFinishReason.Length : ChatFinishReason.Stop,
+            FinishReason = FinishReasonOf(result),
             ModelId = _metadata.DefaultModelId,
-            Usage = new UsageDetails { InputTokenCount = result.PromptTokenCount, OutputTokenCount = result.Tokens.Count },
+            Usage = Usage(result),
         };
     }
+
+    private static ChatFinishReason FinishReasonOf(GenerationResult r) => r.FinishReason == FinishReason.Length ? ChatFinishReason.Length : ChatFinishReason.Stop;
+
+    private static UsageDetails Usage(GenerationResult r) => new()
+    {
+        InputTokenCount = r.PromptTokenCount, OutputTokenCount = r.Tokens.Count, TotalTokenCount = r.PromptTokenCount + r.Tokens.Count,
+    };
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await foreach (var u in engine.GenerateStreamingAsync(ToRequest(messages, options), cancellationToken))
-            yield return new ChatResponseUpdate(ChatRole.Assistant, u.TextDelta) { ModelId = _metadata.DefaultModelId };
+        {
+            var update = new ChatResponseUpdate(ChatRole.Assistant, u.TextDelta) { ModelId = _metadata.DefaultModelId };
+            if (u.Result is { } r)
+            {
+                update.FinishReason = FinishReasonOf(r);
+                update.Contents.Add(new UsageContent(Usage(r)));
+            }
+            yield return update;
+        }
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null) =>
@@ -46,10 +63,10 @@ public sealed class LlamaChatClient(GenerationEngine engine, IChatFormat format,
         turns.AddRange(messages.Select(m => new ChatTurn(m.Role.Value, m.Text)));
         var sampling = new SamplingOptions
         {
-            Temperature = o?.Temperature ?? 0f,
+            Temperature = o?.Temperature ?? 1f,
             TopP = o?.TopP ?? 1f,
             TopK = o?.TopK ?? 0,
-            Seed = o?.Seed is { } seed ? (ulong)seed : 42,
+            Seed = (ulong)(o?.Seed ?? Random.Shared.NextInt64()),
             FrequencyPenalty = o?.FrequencyPenalty ?? 0f,
             PresencePenalty = o?.PresencePenalty ?? 0f,
         };

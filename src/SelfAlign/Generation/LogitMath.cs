@@ -23,4 +23,14 @@ internal static class LogitMath
         TensorPrimitives.Exp(scratch, scratch);
         return max + Math.Log(TensorPrimitives.Sum<float>(scratch));
     }
+
+    /// <summary>The log-probability of <paramref name="token"/> and of the <paramref name="top"/> most likely tokens.</summary>
+    public static TokenLogProbability LogProbability(ReadOnlySpan<float> logits, int token, int top, Span<float> scratch)
+    {
+        var logZ = LogSumExp(logits, scratch);
+        var best = top == 0 ? [] : TokenSampler.TopIndices(logits, top);
+        var alternatives = new TokenAlternative[best.Length];
+        for (var i = 0; i < best.Length; i++) alternatives[i] = new TokenAlternative(best[i], (float)(logits[best[i]] - logZ));
+        return new TokenLogProbability(token, (float)(logits[token] - logZ), alternatives);
+    }
 }

@@ -18,7 +18,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     private readonly LlamaContext _ctx;
     private readonly LlamaContext? _embedder;
     private readonly Vocabulary _vocab;
-    private readonly RainOptions _o;
+    private RainOptions _o;
     private readonly TokenBatch _batch;
     private readonly Stack<int> _free = new();
     private readonly int[] _judgePrefix;
@@ -76,6 +76,18 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         _judgeFixed.Forget();
         _free.Clear();
         for (var s = _ctx.MaxSequences - 1; s >= 0; s--) _free.Push(s);
+    }
+
+    /// <summary>Searches from now on with <paramref name="options"/>: the constants and limits may change between prompts;
+    /// what the context was built for (cache use, similarity source, context size, threads) may not.</summary>
+    public void Use(RainOptions options)
+    {
+        string? changed = options.UseCache != _o.UseCache ? "use-cache"
+            : options.Similarity != _o.Similarity || options.EmbeddingModelPath != _o.EmbeddingModelPath ? "similarity"
+            : options.ContextSize != _o.ContextSize ? "context size"
+            : options.Threads != _o.Threads ? "threads" : null;
+        if (changed != null) throw new InvalidInputException($"RAIN's {changed} is fixed when the decoder is made; make another decoder to change it");
+        _o = options;
     }
 
     public RainJudge Judgement { get; }

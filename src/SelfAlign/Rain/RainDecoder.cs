@@ -44,7 +44,9 @@ public sealed class RainDecoder : IDisposable
     public RainResult Generate(string prompt, string? userRequest = null, RainOptions? overrides = null, CancellationToken cancellationToken = default)
     {
         var options = overrides ?? _options;
-        var tokens = Prepare(prompt, userRequest ?? prompt);
+        options.Validate();
+        _model.Use(options);
+        var tokens = Prepare(prompt, userRequest ?? prompt, options.MaxNewTokens);
         var clock = Stopwatch.StartNew();
         var (calls, decoded, reused, decodeTime) = (_model.Context.DecodeCalls, _model.Context.TokensDecoded, _model.ReusedTokens, _model.Context.DecodeTime);
         RainSearchResult result;
@@ -75,7 +77,8 @@ public sealed class RainDecoder : IDisposable
     /// <summary>Plain sampling at the search's temperature and token budget, from an empty cache.</summary>
     public VanillaResult GenerateVanilla(string prompt, ulong seed)
     {
-        var tokens = Prepare(prompt, prompt);
+        _model.Use(_options);
+        var tokens = Prepare(prompt, prompt, _options.MaxNewTokens);
         var clock = Stopwatch.StartNew();
         var answer = _model.Vanilla(tokens, seed);
         var seconds = clock.Elapsed.TotalSeconds;
@@ -87,6 +90,7 @@ public sealed class RainDecoder : IDisposable
     /// <summary>Self-evaluates finished answers (screening mode): value in [-1, 1], kept when above <paramref name="threshold"/>.</summary>
     public IReadOnlyList<RainScreenResult> Screen(IReadOnlyList<(string Request, string Answer)> items, double threshold = 0)
     {
+        _model.Use(_options);
         var results = new List<RainScreenResult>();
         var search = new RainSearch(_model, _options);
         foreach (var (request, answer) in items)
@@ -100,11 +104,10 @@ public sealed class RainDecoder : IDisposable
         return results;
     }
 
-    private int[] Prepare(string prompt, string userRequest, int answerTokens = -1)
+    private int[] Prepare(string prompt, string userRequest, int answer)
     {
         var tokens = Model.Vocabulary.Tokenize(prompt, addSpecial: true, parseSpecial: true);
         var judgeTokens = Model.Vocabulary.Tokenize(_model.Judgement.Header(userRequest), addSpecial: true).Length + _model.JudgeSuffixLength;
-        var answer = answerTokens >= 0 ? answerTokens : _options.MaxNewTokens;
         var positions = Math.Max(tokens.Length, judgeTokens) + answer;
         // the search holds the prompt and the judge prompt at once, plus a round of branches
         var cells = tokens.Length + judgeTokens + answer * 4;

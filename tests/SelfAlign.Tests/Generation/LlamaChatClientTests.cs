@@ -13,7 +13,7 @@ public class LlamaChatClientTests
         using var model = LlamaModel.Load(TestModels.TinyLlama);
         using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 512, MaxSequences = 2 } });
         IChatClient client = new LlamaChatClient(engine, TurnFormat.Plain);
-        var options = new ChatOptions { MaxOutputTokens = 10 };
+        var options = new ChatOptions { MaxOutputTokens = 10, Temperature = 0 };
         var response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "hello")], options);
 
         var direct = await engine.GenerateAsync(new GenerationRequest
