@@ -73,7 +73,12 @@ public sealed partial class GenerationEngine : IDisposable
         var slot = Submit(request, channel.Writer, abandon.Token);
         try
         {
-            await foreach (var update in channel.Reader.ReadAllAsync(CancellationToken.None)) yield return update;
+            await foreach (var update in channel.Reader.ReadAllAsync(CancellationToken.None))
+            {
+                // updates already made are not handed out once the caller has cancelled
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return update;
+            }
             await slot.Completion.Task;
         }
         finally
