@@ -203,4 +203,34 @@ public class OpenAiServerTests(ServerFixture f) : IClassFixture<ServerFixture>
         Assert.Contains("selfalign_http_requests_total{endpoint=\"completions\",status=\"200\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("# TYPE selfalign_queue_depth gauge", metrics, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task SixtyFourConcurrentStreamingClientsEachGetTheirOwnAnswer()
+    {
+        var prompts = Enumerable.Range(0, 64).Select(i => $"Client {i} asks about item {i * 5}.").ToList();
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 12, Temperature = 0 };
+        options.LogitBiases[f.Model.Vocabulary.Eos] = -100;
+        var streams = prompts.Select(async p =>
+        {
+            var text = new StringBuilder();
+            ChatTokenUsage? usage = null;
+            await foreach (var u in Client().CompleteChatStreamingAsync([new UserChatMessage(p)], options))
+            {
+                foreach (var part in u.ContentUpdate) text.Append(part.Text);
+                usage ??= u.Usage;
+            }
+            return (Text: text.ToString(), Tokens: usage!.OutputTokenCount);
+        }).ToList();
+        var answers = await Task.WhenAll(streams);
+
+        var expected = new string[prompts.Count];
+        var requests = prompts.Select(p => new GenerationRequest
+        {
+            Prompt = Formatted(p), MaxNewTokens = 12, StopStrings = ServerFixture.Format.StopStrings,
+            Sampling = new SamplingOptions { LogitBias = new Dictionary<int, float> { [f.Model.Vocabulary.Eos] = -100 } },
+        }).ToList();
+        await foreach (var (i, r) in f.Engine.GenerateBatchAsync(requests)) expected[i] = r.Text;
+        Assert.Equal(expected, answers.Select(a => a.Text));
+        Assert.All(answers, a => Assert.InRange(a.Tokens, 1, 12));
+    }
 }
