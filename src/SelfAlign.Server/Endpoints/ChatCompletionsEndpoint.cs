@@ -54,6 +54,7 @@ internal sealed class ChatCompletionsEndpoint(ServerContext server)
                 Message = new { Role = "assistant", Content = r.Text },
                 Logprobs = r.LogProbabilities is { } lp ? new { Content = lp.Select(t => Describe(model, t)) } : null,
                 FinishReason = Wire.FinishReason(r.FinishReason),
+                StopReason = r.StopString, // vLLM's field: which stop string ended the choice
             }),
             Usage = Wire.Usage(results, results.Length),
         });
@@ -81,6 +82,7 @@ internal sealed class ChatCompletionsEndpoint(ServerContext server)
                     Delta = new { Content = u.TextDelta },
                     Logprobs = work[i].Request.LogProbabilities is null ? null : new { Content = u.LogProbabilities.Select(t => Describe(model, t)) },
                     FinishReason = u.Result is null ? null : Wire.FinishReason(u.Result.FinishReason),
+                    StopReason = u.Result?.StopString,
                 }]));
             }
             if (includeUsage) await sse.SendAsync(Chunk([], Wire.Usage(results.Select(r => r!).ToArray(), results.Length)));

@@ -60,6 +60,7 @@ internal sealed class CompletionsEndpoint(ServerContext server)
                 Text = echo ? prompts[i / n] + r.Text : r.Text,
                 Logprobs = body.Logprobs is null ? null : LegacyLogprobs(model, r, echo),
                 FinishReason = Wire.FinishReason(r.FinishReason),
+                StopReason = r.StopString, // vLLM's field: which stop string ended the choice
             }),
             Usage = Wire.Usage(results, n),
         });
@@ -87,6 +88,7 @@ internal sealed class CompletionsEndpoint(ServerContext server)
                     Text = u.TextDelta,
                     Logprobs = work[i].Request.LogProbabilities is null ? null : Legacy(model, u.LogProbabilities.Select(t => (t.Token, (TokenLogProbability?)t)).ToList(), 0),
                     FinishReason = u.Result is null ? null : Wire.FinishReason(u.Result.FinishReason),
+                    StopReason = u.Result?.StopString,
                 }]));
             }
             if (includeUsage) await sse.SendAsync(Chunk([], Wire.Usage(results.Select(r => r!).ToArray(), n)));

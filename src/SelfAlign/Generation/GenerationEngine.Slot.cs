@@ -19,6 +19,7 @@ public sealed partial class GenerationEngine
         private char[] _chars = new char[64];
         private int _streamed;
         private int _logProbabilitiesStreamed;
+        private string? _stopString;
 
         public GenerationRequest Request { get; } = request;
         public int[] PrefixTokens { get; } = prefixTokens;
@@ -74,6 +75,7 @@ public sealed partial class GenerationEngine
             var text = Request.StopStrings.Count > 0 || stream != null ? _text.ToString() : null;
             if (Request.StopStrings.Count > 0 && _stops.FindStop(text!, before) is var stop and >= 0)
             {
+                _stopString = Request.StopStrings.First(s => text.AsSpan(stop).StartsWith(s, StringComparison.Ordinal));
                 _text.Length = stop;
                 Finish(FinishReason.StopString);
                 return;
@@ -102,7 +104,7 @@ public sealed partial class GenerationEngine
             var text = _text.ToString();
             var result = new GenerationResult(text, Generated.ToArray(), reason, PrefixTokens.Length + SuffixTokens.Length, _clock.Elapsed)
             {
-                LogProbabilities = LogProbabilities?.ToArray(), PromptLogProbabilities = PromptLogProbabilities?.ToArray(),
+                StopString = _stopString, LogProbabilities = LogProbabilities?.ToArray(), PromptLogProbabilities = PromptLogProbabilities?.ToArray(),
             };
             if (stream != null)
             {

@@ -13,7 +13,7 @@ namespace SelfAlign.Generation;
 /// Shared prompt prefixes are evaluated once and forked into each sequence through the KV cache.
 /// All public methods are thread-safe.
 /// </summary>
-public sealed partial class GenerationEngine : IDisposable
+public sealed partial class GenerationEngine : ITextGenerator
 {
     private readonly LlamaContext _ctx;
     private readonly EngineOptions _options;
@@ -51,6 +51,7 @@ public sealed partial class GenerationEngine : IDisposable
     }
 
     public LlamaModel Model => _ctx.Model;
+    public Vocabulary Vocabulary => _vocab;
     public int ContextSize => _ctx.ContextSize;
     /// <summary>Decode calls and tokens evaluated since the engine started.</summary>
     public (long DecodeCalls, long TokensDecoded) Statistics => (_ctx.DecodeCalls, _ctx.TokensDecoded);

@@ -7,6 +7,8 @@ public enum FinishReason { EndOfGeneration, StopString, Length }
 public sealed record GenerationResult(
     string Text, IReadOnlyList<int> Tokens, FinishReason FinishReason, int PromptTokenCount, TimeSpan Elapsed)
 {
+    /// <summary>The stop string that ended the completion (<see cref="FinishReason.StopString"/>), else null.</summary>
+    public string? StopString { get; init; }
     /// <summary>One entry per generated token, when <see cref="GenerationRequest.LogProbabilities"/> asked for them.</summary>
     public IReadOnlyList<TokenLogProbability>? LogProbabilities { get; init; }
     /// <summary>The prompt's tokens with the log-probability of each after the first (null for the first), when

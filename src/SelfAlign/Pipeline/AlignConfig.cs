@@ -144,6 +144,29 @@ public sealed record IdentityConfig
     public string File { get; init; } = "";
 }
 
+public enum BackendKind { InProcess, Openai }
+
+/// <summary>
+/// Where the generation stages (1, 2 and 4) run: in-process (the default), or on an OpenAI-compatible server (vLLM with
+/// tensor parallelism, llama.cpp's server, a remote <c>selfalign serve</c>) that serves the base model. The base model's
+/// GGUF is then read for its vocabulary only.
+/// </summary>
+public sealed record BackendConfig
+{
+    public BackendKind Kind { get; init; } = BackendKind.InProcess;
+    /// <summary>The API root, e.g. http://10.0.0.5:8000/v1.</summary>
+    public string BaseUrl { get; init; } = "";
+    /// <summary>The name the server gives the base model.</summary>
+    public string Model { get; init; } = "";
+    /// <summary>The name the server gives the engraved model, for stage 4 (a LoRA adapter vLLM serves, say); empty: stage 4 runs in-process.</summary>
+    public string VerboseModel { get; init; } = "";
+    /// <summary>Requests in flight at once.</summary>
+    public int Concurrency { get; init; } = 16;
+    /// <summary>The environment variable holding the API key, if the server wants one.</summary>
+    public string ApiKeyEnv { get; init; } = "";
+    public int MaxRetries { get; init; } = 5;
+}
+
 /// <summary>
 /// A Self-Align run: the base model, the data files, and every stage's counts and sampling. Read with
 /// <see cref="Load"/>, which refuses unknown keys and missing files before anything runs.
@@ -170,6 +193,8 @@ public sealed record AlignConfig
     /// dropped), so every stage runs whatever the model writes. A rehearsal's data is not training data: exports refuse it.
     /// </summary>
     public bool Rehearsal { get; init; }
+    /// <summary>Where stages 1, 2 and 4 generate; not part of any stage's fingerprint (the same requests, answered elsewhere).</summary>
+    public BackendConfig Backend { get; init; } = new();
 
     /// <summary>The directory relative paths are resolved against (the config file's).</summary>
     [YamlIgnore] public string BaseDirectory { get; init; } = ".";
@@ -231,6 +256,18 @@ public sealed record AlignConfig
             Check(s.NgramPenalties.All(p => p >= 0), $"{key}.ngram_penalties must be >= 0");
             try { new SamplingOptions { Temperature = s.Temperature, TopP = s.TopP, NGramPenalties = s.NgramPenalties }.Validate(); }
             catch (InvalidInputException e) { throw new InvalidInputException($"{path}: {ConfigKey(key, e.Message)}"); }
+        }
+        if (Backend.Kind == BackendKind.Openai)
+        {
+            Check(Uri.TryCreate(Backend.BaseUrl, UriKind.Absolute, out var url) && url.Scheme is "http" or "https", $"backend.base_url must be an http(s) URL (got '{Backend.BaseUrl}')");
+            Check(Backend.Model.Length > 0, "backend.model is required with backend.kind openai");
+            Check(Backend.Concurrency is >= 1 and <= 4096, "backend.concurrency must be in 1..4096");
+            Check(Backend.MaxRetries is >= 0 and <= 20, "backend.max_retries must be in 0..20");
+            Check(!Answers.UseRain, "answers.use_rain searches in-process; it cannot run with backend.kind openai");
+            Check(Backend.VerboseModel.Length == 0 || Verbose.Sampling.NgramPenalties.All(p => p == 0),
+                "verbose.sampling.ngram_penalties cannot be sent to an OpenAI-compatible server; set them to [] or leave backend.verbose_model empty");
+            Check(Backend.ApiKeyEnv.Length == 0 || Environment.GetEnvironmentVariable(Backend.ApiKeyEnv) is { Length: > 0 },
+                $"backend.api_key_env names {Backend.ApiKeyEnv}, which is not set");
         }
         if (Answers.RainJudge is { } judge && !File.Exists(Resolve(judge))) throw new InvalidInputException($"{path}: answers.rain_judge not found: {Resolve(judge)}");
         if (Identity is { } id)

@@ -2,6 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using SelfAlign.Data;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using SelfAlign.Remote;
 
 namespace SelfAlign.Pipeline;
 
@@ -95,6 +98,28 @@ public sealed class AlignRun
         return File.Exists(path) ? path : throw new InvalidInputException($"base_model not found: {path}");
     }
 
+
+    /// <summary>The name the backend serves a stage's model under; null when the stage generates in-process.</summary>
+    internal string? RemoteModel(AlignStage stage) => Config.Backend.Kind != BackendKind.Openai ? null
+        : stage == AlignStage.Verbose ? Config.Backend.VerboseModel is { Length: > 0 } v ? v : null
+        : Config.Backend.Model;
+
+    /// <summary>A generation stage's model: whole for the in-process engine, its vocabulary only when a server generates.</summary>
+    internal LlamaModel LoadForGeneration(string path, AlignStage stage) =>
+        LlamaModel.Load(path, RemoteModel(stage) is null ? null : new ModelLoadOptions { VocabularyOnly = true });
+
+    /// <summary>The engine a generation stage sends its requests to: in-process, or the configured server.</summary>
+    internal ITextGenerator Generator(LlamaModel model, AlignStage stage)
+    {
+        if (RemoteModel(stage) is not { } served)
+            return new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = Config.ContextSize, Threads = Config.Threads } });
+        var b = Config.Backend;
+        return new OpenAiBackend(new OpenAiBackendOptions
+        {
+            BaseUrl = new Uri(b.BaseUrl), Model = served, Concurrency = b.Concurrency, MaxRetries = b.MaxRetries,
+            ApiKey = b.ApiKeyEnv.Length > 0 ? Environment.GetEnvironmentVariable(b.ApiKeyEnv) : null,
+        }, model.Vocabulary);
+    }
 
     public async Task RunAsync(AlignRunOptions options, IProgress<AlignProgress>? progress = null, CancellationToken ct = default)
     {

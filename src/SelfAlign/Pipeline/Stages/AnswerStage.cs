@@ -26,7 +26,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         var prefix = run.SelfAlignPrefix;
         var filter = new AnswerFilter(run.Templates, run.Principles, run.Exemplars, cfg);
 
-        using var model = LlamaModel.Load(basePath);
+        using var model = run.LoadForGeneration(basePath, AlignStage.Answers);
         using var writer = new JsonlWriter(path);
         var finished = prompts.Count - todo.Count;
         void Write(Prompt p, string raw, bool reachedTurnEnd, string finish)
@@ -68,7 +68,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         }
         else
         {
-            using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = c.ContextSize, Threads = c.Threads } });
+            using var engine = run.Generator(model, AlignStage.Answers);
             var sampling = StageGeneration.Sampling(cfg.Sampling, model.Vocabulary, banEndOfText: false, follows: run.Templates.Question);
             var requests = todo.Select(p =>
             {

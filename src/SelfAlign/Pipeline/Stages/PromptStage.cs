@@ -18,8 +18,8 @@ internal sealed class PromptStage(AlignRun run, string basePath)
 
     public async Task<JsonObject> RunAsync(IProgress<AlignProgress>? progress, CancellationToken ct)
     {
-        using var model = LlamaModel.Load(basePath);
-        using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = _c.ContextSize, Threads = _c.Threads } });
+        using var model = run.LoadForGeneration(basePath, AlignStage.Prompts);
+        using var engine = run.Generator(model, AlignStage.Prompts);
         var (instructions, dropped) = await SelfInstructAsync(engine, progress, ct);
         var topics = await TopicsAsync(engine, progress, ct);
         var questions = await QuestionsAsync(engine, topics, progress, ct);
@@ -53,7 +53,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
 
     // ---------------- self-instruct ----------------
 
-    private async Task<(List<SeedTask> Kept, int Dropped)> SelfInstructAsync(GenerationEngine engine, IProgress<AlignProgress>? progress, CancellationToken ct)
+    private async Task<(List<SeedTask> Kept, int Dropped)> SelfInstructAsync(ITextGenerator engine, IProgress<AlignProgress>? progress, CancellationToken ct)
     {
         var cfg = _c.SelfInstruct;
         var path = run.PathOf(AlignRun.SelfInstructFile);
@@ -77,7 +77,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var inputLabel = NumberedList.LabelOf(_t.SelfInstructItem[(_t.SelfInstructItem.IndexOf("{instruction}", StringComparison.Ordinal) + 1)..], "{input}");
         var k0 = cfg.Demonstrations;
         var nextPrefix = SelfInstructNextPrefix;
-        var sampling = StageGeneration.Sampling(cfg.Sampling, engine.Model.Vocabulary, banEndOfText: true);
+        var sampling = StageGeneration.Sampling(cfg.Sampling, engine.Vocabulary, banEndOfText: true);
         var todo = Enumerable.Range(done.Count, Math.Max(0, cfg.Requests - done.Count)).ToList();
         var requests = todo.Select(i => new GenerationRequest
         {
@@ -138,7 +138,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
 
     // ---------------- red-teaming topics ----------------
 
-    private async Task<Dictionary<string, List<string>>> TopicsAsync(GenerationEngine engine, IProgress<AlignProgress>? progress, CancellationToken ct)
+    private async Task<Dictionary<string, List<string>>> TopicsAsync(ITextGenerator engine, IProgress<AlignProgress>? progress, CancellationToken ct)
     {
         var cfg = _c.RedTeam;
         var path = run.PathOf(AlignRun.TopicsFile);
@@ -151,7 +151,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var done = JsonlFile.RecoverForAppend(path);
         using var writer = new JsonlWriter(path);
         var types = topics.Keys.ToList();
-        var sampling = StageGeneration.Sampling(cfg.TopicSampling, engine.Model.Vocabulary, banEndOfText: true);
+        var sampling = StageGeneration.Sampling(cfg.TopicSampling, engine.Vocabulary, banEndOfText: true);
         for (var round = 0; round < cfg.TopicRounds; round++)
         {
             // one request per topic a type holds (the reference), up to the configured cap
@@ -200,7 +200,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
     // ---------------- red-teaming questions ----------------
 
     private async Task<List<(string Type, string Topic, string Question)>> QuestionsAsync(
-        GenerationEngine engine, Dictionary<string, List<string>> topics, IProgress<AlignProgress>? progress, CancellationToken ct)
+        ITextGenerator engine, Dictionary<string, List<string>> topics, IProgress<AlignProgress>? progress, CancellationToken ct)
     {
         var cfg = _c.RedTeam;
         var path = run.PathOf(AlignRun.QuestionsFile);
@@ -220,7 +220,7 @@ internal sealed class PromptStage(AlignRun run, string basePath)
         var hintsOf = new Dictionary<int, List<(string Type, string Topic)>>();
         var seedsShown = Math.Min(k, run.RedTeamSeeds.Count);
         var nextQuestion = NumberedList.NextItemPrefix(_t.QuestionItem, "{question}", seedsShown + 1);
-        var sampling = StageGeneration.Sampling(cfg.QuestionSampling, engine.Model.Vocabulary, banEndOfText: true);
+        var sampling = StageGeneration.Sampling(cfg.QuestionSampling, engine.Vocabulary, banEndOfText: true);
         var requests = todo.Select(i =>
         {
             var rng = StageGeneration.Random(_c.Seed, "questions", i);

@@ -35,7 +35,7 @@ internal static class StageGeneration
     public static ulong Seed(ulong runSeed, string stage, string question) => Seed(runSeed, stage, unchecked((long)Seeds.Hash(question)));
 
     /// <summary>Generates every request (batched) and hands results to <paramref name="onResult"/> in list order.</summary>
-    public static async Task InOrderAsync(GenerationEngine engine, IReadOnlyList<GenerationRequest> requests, Action<int, GenerationResult> onResult, CancellationToken ct)
+    public static async Task InOrderAsync(ITextGenerator engine, IReadOnlyList<GenerationRequest> requests, Action<int, GenerationResult> onResult, CancellationToken ct)
     {
         var ready = new Dictionary<int, GenerationResult>();
         var next = 0;

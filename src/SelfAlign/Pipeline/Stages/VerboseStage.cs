@@ -27,8 +27,8 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
             .Where(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length >= 4).ToList();
         var stops = StopStrings(t);
 
-        using (var model = LlamaModel.Load(run.PathOf(AlignRun.EngravedModel)))
-        using (var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = c.ContextSize, Threads = c.Threads } }))
+        using (var model = run.LoadForGeneration(run.PathOf(AlignRun.EngravedModel), AlignStage.Verbose))
+        using (var engine = run.Generator(model, AlignStage.Verbose))
         using (var writer = new JsonlWriter(path))
         {
             var sampling = StageGeneration.Sampling(cfg.Sampling, model.Vocabulary, banEndOfText: false, follows: t.VerbosePrompt);

@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+
+namespace SelfAlign.Remote;
+
+/// <summary>
+/// An <see cref="ITextGenerator"/> on an OpenAI-compatible server's <c>/v1/completions</c>: each request is sent as raw
+/// prompt text (shared prefix and prompt joined), up to <see cref="OpenAiBackendOptions.Concurrency"/> at a time, so a
+/// cluster engine carries the load and reuses prefixes with its own cache. Banned tokens and the end-of-text ban become
+/// <c>logit_bias</c> −100 on the served model's token ids, so the vocabulary given must be the served model's. What the
+/// API cannot express (n-gram penalties, a penalty window) is refused up front rather than dropped.
+/// </summary>
+public sealed class OpenAiBackend : ITextGenerator, IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly OpenAiBackendOptions _o;
+
+    public OpenAiBackend(OpenAiBackendOptions options, Vocabulary vocabulary, HttpMessageHandler? handler = null)
+    {
+        options.Validate();
+        _o = options;
+        Vocabulary = vocabulary;
+        var root = options.BaseUrl.AbsoluteUri.EndsWith('/') ? options.BaseUrl : new Uri(options.BaseUrl.AbsoluteUri + "/");
+        _http = new HttpClient(handler ?? new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency }) { BaseAddress = root, Timeout = options.Timeout };
+        if (options.ApiKey is { Length: > 0 } key) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+    }
+
+    public Vocabulary Vocabulary { get; }
+
+    public async IAsyncEnumerable<(int Index, GenerationResult Result)> GenerateBatchAsync(
+        IReadOnlyList<GenerationRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var bodies = requests.Select(Body).ToList(); // refuses what the API cannot say before anything is sent
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var slots = new SemaphoreSlim(_o.Concurrency);
+        var tasks = new Dictionary<Task<GenerationResult>, int>();
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var (request, body) = (requests[i], bodies[i]);
+            tasks[Task.Run(async () =>
+            {
+                await slots.WaitAsync(stop.Token);
+                try { return await CompleteAsync(request, body, stop.Token); }
+                finally { slots.Release(); }
+            }, stop.Token)] = i;
+        }
+        try
+        {
+            await foreach (var done in Task.WhenEach(tasks.Keys)) yield return (tasks[done], await done);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            try { await Task.WhenAll(tasks.Keys); } catch (Exception) when (stop.IsCancellationRequested) { }
+        }
+    }
+
+    private string Body(GenerationRequest r)
+    {
+        var s = r.Sampling;
+        s.Validate();
+        if (s.NGramPenalties.Any(p => p != 0))
+            throw new InvalidInputException("n-gram penalties cannot be sent to an OpenAI-compatible server; set the stage's ngram_penalties to [] or run it in-process");
+        if (s.PenaltyWindow != 0) throw new InvalidInputException("a penalty window cannot be sent to an OpenAI-compatible server");
+        var bias = new JsonObject();
+        foreach (var (token, value) in s.LogitBias) bias[token.ToString(CultureInfo.InvariantCulture)] = Math.Clamp(value, -100, 100);
+        foreach (var token in s.BannedTokens.Concat(r.StopAtEndOfGeneration ? [] : new[] { Vocabulary.Eos, Vocabulary.Eot }).Where(t => t >= 0))
+            bias[token.ToString(CultureInfo.InvariantCulture)] = -100;
+        var body = new JsonObject
+        {
+            ["model"] = _o.Model, ["prompt"] = (r.SharedPrefix ?? "") + r.Prompt, ["max_tokens"] = r.MaxNewTokens,
+            ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["seed"] = unchecked((long)s.Seed),
+        };
+        if (r.StopStrings.Count > 0) body["stop"] = new JsonArray(r.StopStrings.Select(x => (JsonNode)x).ToArray());
+        if (bias.Count > 0) body["logit_bias"] = bias;
+        if (s.FrequencyPenalty != 0) body["frequency_penalty"] = s.FrequencyPenalty;
+        if (s.PresencePenalty != 0) body["presence_penalty"] = s.PresencePenalty;
+        // the extensions vLLM and llama.cpp accept, sent only when set (OpenAI's own API refuses them)
+        if (s.TopK != 0) body["top_k"] = s.TopK;
+        if (s.MinP != 0) body["min_p"] = s.MinP;
+        if (s.RepetitionPenalty != 1) body["repetition_penalty"] = s.RepetitionPenalty;
+        return body.ToJsonString();
+    }
+
+    private async Task<GenerationResult> CompleteAsync(GenerationRequest request, string body, CancellationToken ct)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var attempt = 0; ; attempt++)
+        {
+            string? failure;
+            TimeSpan? retryAfter = null;
+            try
+            {
+                using var response = await _http.PostAsync("completions", new StringContent(body, Encoding.UTF8, "application/json"), ct);
+                var text = await response.Content.ReadAsStringAsync(ct);
+                if (response.IsSuccessStatusCode) return Parse(text, clock.Elapsed);
+                failure = $"{(int)response.StatusCode} {ErrorMessage(text)}";
+                if (response.StatusCode != HttpStatusCode.TooManyRequests && (int)response.StatusCode < 500)
+                    throw new InvalidInputException($"the backend at {_o.BaseUrl} refused a request: {failure}");
+                retryAfter = response.Headers.RetryAfter?.Delta;
+            }
+            catch (HttpRequestException e) { failure = e.Message; }
+            catch (TaskCanceledException e) when (!ct.IsCancellationRequested) { failure = $"no answer within {_o.Timeout.TotalSeconds:F0} s ({e.Message})"; }
+            if (attempt >= _o.MaxRetries)
+                throw new BackendUnavailableException($"the backend at {_o.BaseUrl} failed {attempt + 1} times: {failure}");
+            await Task.Delay(retryAfter ?? TimeSpan.FromSeconds(0.5 * Math.Pow(2, attempt)), ct);
+        }
+    }
+
+    private GenerationResult Parse(string json, TimeSpan elapsed)
+    {
+        var root = JsonNode.Parse(json) ?? throw new BackendUnavailableException($"the backend at {_o.BaseUrl} answered null");
+        var choice = root["choices"]?[0] ?? throw new BackendUnavailableException($"the backend at {_o.BaseUrl} answered without choices: {Truncate(json)}");
+        var text = choice["text"]?.GetValue<string>() ?? "";
+        var stopString = choice["stop_reason"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+        var reason = (string?)choice["finish_reason"] switch
+        {
+            "length" => FinishReason.Length,
+            _ when stopString != null => FinishReason.StopString,
+            _ => FinishReason.EndOfGeneration,
+        };
+        var promptTokens = (int?)root["usage"]?["prompt_tokens"] ?? 0;
+        // a remote engine returns text: its tokens are the text tokenised again with the served model's vocabulary
+        return new GenerationResult(text, Vocabulary.Tokenize(text, addSpecial: false), reason, promptTokens, elapsed) { StopString = stopString };
+    }
+
+    private static string ErrorMessage(string body)
+    {
+        try { return (string?)JsonNode.Parse(body)?["error"]?["message"] ?? Truncate(body); }
+        catch (JsonException) { return Truncate(body); }
+    }
+
+    private static string Truncate(string s) => s.Length <= 200 ? s : s[..200] + "...";
+
+    public void Dispose() => _http.Dispose();
+}

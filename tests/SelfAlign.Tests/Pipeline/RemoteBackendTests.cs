@@ -1,0 +1,103 @@
+using System.Text.Json.Nodes;
+using SelfAlign.Generation;
+using SelfAlign.Models;
+using SelfAlign.Pipeline;
+using SelfAlign.Remote;
+using SelfAlign.Server;
+using SelfAlign.Testbed;
+using SelfAlign.Tests.Testbed;
+using Xunit;
+
+namespace SelfAlign.Tests.Pipeline;
+
+/// <summary>Stages 1 and 2 with <c>backend: openai</c> against a <c>selfalign serve</c> of the same model, against the in-process
+/// run: stage 1 sampled under the run's per-request seeds, stage 2 greedy.</summary>
+[Trait("Category", "Slow")]
+public class RemoteBackendTests
+{
+    private static readonly string Examples = Path.Combine(Path.GetDirectoryName(Repository.CacheDirectory)!, "examples", "testbed");
+
+    private static string WriteConfig(string name)
+    {
+        var dir = Path.Combine(TestModels.Directory, name);
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(dir);
+        var config = Path.Combine(dir, "run.yaml");
+        File.WriteAllText(config, $"""
+            base_model: {TestbedModels.Clean}
+            seed: 5
+            context_size: 8192
+            data:
+              principles: {Examples}/principles.yaml
+              exemplars: {Examples}/exemplars.yaml
+              seed_tasks: {Examples}/seed-tasks.jsonl
+              red_team: {Examples}/red-team.jsonl
+              prompts: {Examples}/prompts.yaml
+            self_instruct:
+              requests: 160
+              demonstrations: 3
+              min_words: 3
+              rouge_threshold: 0.8
+              sampling: {"{"} max_new_tokens: 60 {"}"}
+            red_team:
+              topic_rounds: 1
+              max_topic_words: 1
+              topics_capitalised: false
+              topic_sampling: {"{"} max_new_tokens: 40 {"}"}
+              question_requests: 80
+              hints_per_request: 2
+              question_sampling: {"{"} max_new_tokens: 60 {"}"}
+            answers:
+              sampling: {"{"} max_new_tokens: 72, temperature: 0 {"}"}
+              min_chars: 20
+              leak_check: requests
+            """);
+        return config;
+    }
+
+    private static async Task<string> RunAsync(string config, string dir, params string[] overrides)
+    {
+        var run = new AlignRun(AlignConfig.Load(config, overrides), dir);
+        await run.RunAsync(new AlignRunOptions { Stages = [AlignStage.Prompts, AlignStage.Answers] });
+        return dir;
+    }
+
+    [Fact]
+    public async Task AServedEngineGivesTheRecordsOfTheInProcessRunUnderGreedyDecoding()
+    {
+        var config = WriteConfig("remote-backend");
+        var local = await RunAsync(config, Path.Combine(Path.GetDirectoryName(config)!, "local"));
+
+        using var model = LlamaModel.Load(TestbedModels.Clean);
+        using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 17 }, MaxParallel = 16 });
+        await using var server = new OpenAiServer([new ServedModel("testbed", engine, TurnFormat.Plain)], new ServerOptions { Port = 0 });
+        await server.StartAsync();
+        var remote = await RunAsync(config, Path.Combine(Path.GetDirectoryName(config)!, "remote"),
+            "backend.kind=openai", $"backend.base_url={server.Address}v1", "backend.model=testbed", "backend.concurrency=8");
+
+        static List<string> Lines(string dir, string file, params string[] keys) =>
+            File.ReadAllLines(Path.Combine(dir, file)).Select(l => JsonNode.Parse(l)!)
+                .Select(r => string.Join("|", keys.Select(k => r[k]?.ToJsonString() ?? ""))).ToList();
+        // every request answered once, in the same order; greedy texts equal but for rare near-ties, which batched
+        // decoding in a different batch composition may break the other way
+        var expected = Lines(local, AlignRun.SelfInstructFile, "i", "raw", "finish");
+        var got = Lines(remote, AlignRun.SelfInstructFile, "i", "raw", "finish");
+        Assert.Equal(expected.Count, got.Count);
+        Assert.True(expected.Zip(got).Count(p => p.First == p.Second) >= 0.9 * expected.Count, "self-instruct records differ between the in-process and the served run");
+        var answers = Lines(local, AlignRun.AnswersFile, "instruction", "raw", "finish");
+        var remoteAnswers = Lines(remote, AlignRun.AnswersFile, "instruction", "raw", "finish").ToHashSet();
+        Assert.True(answers.Count(remoteAnswers.Contains) >= 0.9 * answers.Count, "answers differ between the in-process and the served run");
+        Assert.True(engine.Load.TokensGenerated > 0, "the served engine generated nothing: the run did not use the backend");
+    }
+
+    [Fact]
+    public async Task ABackendThatDoesNotAnswerIsOneClearErrorAfterBoundedRetries()
+    {
+        var config = WriteConfig("remote-backend-down");
+        var dir = Path.Combine(Path.GetDirectoryName(config)!, "run");
+        var e = await Assert.ThrowsAsync<BackendUnavailableException>(() => RunAsync(config, dir,
+            "backend.kind=openai", "backend.base_url=http://127.0.0.1:9/v1", "backend.model=x", "backend.max_retries=1"));
+        Assert.Contains("http://127.0.0.1:9/v1", e.Message, StringComparison.Ordinal);
+        Assert.Contains("2 times", e.Message, StringComparison.Ordinal);
+    }
+}
