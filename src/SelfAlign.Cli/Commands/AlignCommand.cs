@@ -14,6 +14,7 @@ internal static class AlignCommand
         align.Subcommands.Add(BuildPlan());
         align.Subcommands.Add(BuildStatus());
         align.Subcommands.Add(BuildExport());
+        align.Subcommands.Add(BuildMerge());
         return align;
     }
 
@@ -30,7 +31,8 @@ internal static class AlignCommand
         var redo = new Option<string[]>("--redo") { Description = "Discard this stage's output (and every later stage's) and run it again" };
         var json = new Option<bool>("--json") { Description = "Print the final status as JSON" };
         var set = new Option<string[]>("--set") { Description = "Override a config setting (repeatable), e.g. --set self_instruct.requests=64" };
-        var cmd = new Command("run", "Run (or continue) every stage of a Self-Align run") { config, output, stages, redo, set, json };
+        var shard = new Option<string?>("--shard") { Description = "i/n: run only part i (0..n-1) of the answers or verbose stage; align merge joins the n parts" };
+        var cmd = new Command("run", "Run (or continue) every stage of a Self-Align run") { config, output, stages, redo, set, shard, json };
         cmd.SetAction(async (p, ct) =>
         {
             var configPath = p.GetValue(config)!;
@@ -41,6 +43,7 @@ internal static class AlignCommand
             {
                 Stages = p.GetValue(stages) is { Length: > 0 } s ? s.Select(ParseStage).ToList() : Enum.GetValues<AlignStage>(),
                 Redo = (p.GetValue(redo) ?? []).Select(ParseStage).ToList(),
+                Shard = p.GetValue(shard) is { } part ? RunShard.Parse(part) : null,
             };
             using (var steps = new StepProgressDisplay()) await run.RunAsync(options, StepsOf(steps), ct);
             PrintStatus(AlignRun.Status(dir), p.GetValue(json));
@@ -118,6 +121,23 @@ internal static class AlignCommand
             var outPath = p.GetValue(output) ?? Path.Combine(d, $"export-{SelfAlign.Data.EnumNames.Of(f)}.jsonl");
             var n = AlignExport.Export(d, f, outPath, p.GetValue(stage) is { } s ? ParseStage(s) : null);
             Console.WriteLine($"{n} records -> {outPath}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildMerge()
+    {
+        var shards = new Argument<string[]>("shards") { Description = "The run directories of the n shards", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string>("--out", "-o") { Description = "The merged run directory (new or empty)", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        var cmd = new Command("merge", "Join the shards of a sharded answers or verbose stage into one run, every record exactly once") { shards, output, json };
+        cmd.SetAction(p =>
+        {
+            var r = AlignMerge.Merge(p.GetValue(shards)!, p.GetValue(output)!);
+            if (p.GetValue(json)) JsonOutput.Print(new { stage = RunManifest.Name(r.Stage), shards = r.Shards, records = r.Records, @out = r.Directory, stage_complete = r.StageComplete });
+            else Console.WriteLine($"merged {r.Shards} shards of stage '{RunManifest.Name(r.Stage)}': {r.Records} records -> {r.Directory}" +
+                                   (r.StageComplete ? "" : $" (run align run --stage {RunManifest.Name(r.Stage)} there to train)"));
             return 0;
         });
         return cmd;

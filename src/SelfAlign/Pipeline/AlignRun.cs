@@ -17,6 +17,8 @@ public sealed record AlignRunOptions
     public IReadOnlyCollection<AlignStage> Redo { get; init; } = [];
     /// <summary>Base-model names besides GGUF paths (such as the testbed's); null: base_model is a path.</summary>
     public IBaseModelSource? BaseModels { get; init; }
+    /// <summary>Run only this part of the answers or verbose stage (its generation); null: all of it. <see cref="AlignMerge"/> joins the parts.</summary>
+    public RunShard? Shard { get; init; }
 }
 
 /// <summary>
@@ -131,6 +133,16 @@ public sealed class AlignRun
                 throw new InvalidInputException(
                     $"stage '{RunManifest.Name(s)}' needs the output of stage '{RunManifest.Name(s - 1)}', which has not finished in {Directory}; run that stage first");
 
+        if (options.Shard is { } shard)
+        {
+            if (wanted.Any(s => s is AlignStage.Prompts or AlignStage.Engraving))
+                throw new InvalidInputException($"--shard {shard} splits the answers and verbose stages; run the prompts and engraving stages unsharded");
+            foreach (var s in wanted)
+                if (Manifest.Stage(s)?["shard"]?.GetValue<string>() is { } other && other != shard.ToString())
+                    throw new InvalidInputException($"{Directory} holds shard {other} of stage '{RunManifest.Name(s)}'; run shard {shard} in its own copy of the run directory");
+        }
+        Shard = options.Shard;
+
         var basePath = BaseModelPath(options, wanted.DefaultIfEmpty(AlignStage.Prompts).Min(), progress, ct);
 
         // Every stage's fingerprint is checked before anything is written: a refused run leaves the manifest as it was.
@@ -185,9 +197,13 @@ public sealed class AlignRun
             counts["tokens_generated"] = _generated;
             counts["tokens_per_s"] = Math.Round(_generated / Math.Max(1e-9, clock.Elapsed.TotalSeconds), 2);
             using (var self = System.Diagnostics.Process.GetCurrentProcess()) counts["peak_rss_bytes"] = self.PeakWorkingSet64;
-            Manifest.Complete(stage, counts);
+            if (Shard is { } part) Manifest.CompleteShard(stage, counts, part);
+            else Manifest.Complete(stage, counts);
         }
     }
+
+    /// <summary>The part of a per-record stage this invocation runs; null: all of it.</summary>
+    internal RunShard? Shard { get; private set; }
 
     /// <summary>
     /// The requests, tokens and wall time each stage will take, before any work: counted from the config and data, timed by a

@@ -57,6 +57,18 @@ public sealed class RunManifest
         Save();
     }
 
+    /// <summary>Records that this directory's part of a sharded stage is done: the stage itself stays unfinished until the
+    /// parts are merged (so no later stage trains on a part).</summary>
+    public void CompleteShard(AlignStage stage, JsonObject counts, RunShard shard)
+    {
+        var s = Stage(stage)!;
+        s["shard"] = shard.ToString();
+        s["shard_complete"] = true;
+        s["counts"] = counts;
+        s["finished"] = DateTime.UtcNow.ToString("O");
+        Save();
+    }
+
     public void Forget(AlignStage stage)
     {
         Stages.Remove(Name(stage));

@@ -15,57 +15,16 @@ namespace SelfAlign.Tests.Pipeline;
 [Trait("Category", "Slow")]
 public class RemoteBackendTests
 {
-    private static readonly string Examples = Path.Combine(Path.GetDirectoryName(Repository.CacheDirectory)!, "examples", "testbed");
-
-    private static string WriteConfig(string name)
-    {
-        var dir = Path.Combine(TestModels.Directory, name);
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        Directory.CreateDirectory(dir);
-        var config = Path.Combine(dir, "run.yaml");
-        File.WriteAllText(config, $"""
-            base_model: {TestbedModels.Clean}
-            seed: 5
-            context_size: 8192
-            data:
-              principles: {Examples}/principles.yaml
-              exemplars: {Examples}/exemplars.yaml
-              seed_tasks: {Examples}/seed-tasks.jsonl
-              red_team: {Examples}/red-team.jsonl
-              prompts: {Examples}/prompts.yaml
-            self_instruct:
-              requests: 160
-              demonstrations: 3
-              min_words: 3
-              rouge_threshold: 0.8
-              sampling: {"{"} max_new_tokens: 60 {"}"}
-            red_team:
-              topic_rounds: 1
-              max_topic_words: 1
-              topics_capitalised: false
-              topic_sampling: {"{"} max_new_tokens: 40 {"}"}
-              question_requests: 80
-              hints_per_request: 2
-              question_sampling: {"{"} max_new_tokens: 60 {"}"}
-            answers:
-              sampling: {"{"} max_new_tokens: 72, temperature: 0 {"}"}
-              min_chars: 20
-              leak_check: requests
-            """);
-        return config;
-    }
-
     private static async Task<string> RunAsync(string config, string dir, params string[] overrides)
     {
-        var run = new AlignRun(AlignConfig.Load(config, overrides), dir);
-        await run.RunAsync(new AlignRunOptions { Stages = [AlignStage.Prompts, AlignStage.Answers] });
+        await SmallTestbedRun.RunAsync(config, dir, new AlignRunOptions { Stages = [AlignStage.Prompts, AlignStage.Answers] }, overrides);
         return dir;
     }
 
     [Fact]
     public async Task AServedEngineGivesTheRecordsOfTheInProcessRunUnderGreedyDecoding()
     {
-        var config = WriteConfig("remote-backend");
+        var config = SmallTestbedRun.WriteConfig("remote-backend");
         var local = await RunAsync(config, Path.Combine(Path.GetDirectoryName(config)!, "local"));
 
         using var model = LlamaModel.Load(TestbedModels.Clean);
@@ -93,7 +52,7 @@ public class RemoteBackendTests
     [Fact]
     public async Task ABackendThatDoesNotAnswerIsOneClearErrorAfterBoundedRetries()
     {
-        var config = WriteConfig("remote-backend-down");
+        var config = SmallTestbedRun.WriteConfig("remote-backend-down");
         var dir = Path.Combine(Path.GetDirectoryName(config)!, "run");
         var e = await Assert.ThrowsAsync<BackendUnavailableException>(() => RunAsync(config, dir,
             "backend.kind=openai", "backend.base_url=http://127.0.0.1:9/v1", "backend.model=x", "backend.max_retries=1"));

@@ -21,6 +21,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
         var cfg = c.Answers;
         var prompts = ReadPrompts(run.PathOf(AlignRun.PromptsFile));
         if (cfg.Limit > 0) prompts = prompts.Take(cfg.Limit).ToList(); // the list is shuffled: the first N are a sample
+        if (run.Shard is { } shard) prompts = prompts.Where((_, k) => shard.Takes(k)).ToList();
         var path = run.PathOf(AlignRun.AnswersFile);
         var todo = JsonlFile.Remaining(path, prompts, p => p.Id);
         var prefix = run.SelfAlignPrefix;

@@ -19,6 +19,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         var t = run.Templates;
         var questions = JsonlFile.Read(run.PathOf(AlignRun.AnswersFile)).Select(r => r.Record).Where(r => r["answer"] is not null)
             .Select(r => (Id: r["id"]!.GetValue<string>(), Instruction: r["instruction"]!.GetValue<string>(), Input: AlignData.InputOf(r))).ToList();
+        if (run.Shard is { } shard) questions = questions.Where((_, k) => shard.Takes(k)).ToList();
         var path = run.PathOf(AlignRun.VerboseFile);
         var todo = JsonlFile.Remaining(path, questions, q => q.Id);
         var split = t.VerbosePrompt.IndexOf("{question}", StringComparison.Ordinal);
@@ -63,7 +64,8 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         }
         var records = JsonlFile.Read(path).Select(r => r.Record).ToList();
         var kept = records.Where(r => r["answer"] is not null).ToList();
-        var training = new FineTuneStage(run, basePath, AlignStage.Verbose).Run(progress, ct);
+        // a shard generates its part only: training waits for the merged answers
+        var training = run.Shard is null ? new FineTuneStage(run, basePath, AlignStage.Verbose).Run(progress, ct) : new JsonObject();
         training["answered"] = records.Count;
         training["kept"] = kept.Count;
         training["passed_by_rehearsal"] = records.Count(r => r["would_drop"] is not null);
