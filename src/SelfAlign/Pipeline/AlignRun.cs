@@ -310,8 +310,12 @@ public sealed class AlignRun
         var stages = Enum.GetValues<AlignStage>().Select(stage =>
         {
             var s = manifest.Stage(stage);
-            var state = s is null ? StageState.NotStarted : manifest.IsComplete(stage) ? StageState.Complete : StageState.InProgress;
-            return new AlignStageStatus(stage, state, s?["counts"]?.DeepClone() as JsonObject ?? PartialCounts(directory, stage));
+            var state = s is null ? StageState.NotStarted : manifest.IsComplete(stage) ? StageState.Complete
+                : s["shard_complete"]?.GetValue<bool>() == true ? StageState.ShardComplete : StageState.InProgress;
+            return new AlignStageStatus(stage, state, s?["counts"]?.DeepClone() as JsonObject ?? PartialCounts(directory, stage))
+            {
+                Shard = s?["shard"]?.GetValue<string>(),
+            };
         }).ToList();
         string? Model(string file) => File.Exists(Path.Combine(directory, file)) ? Path.GetFullPath(Path.Combine(directory, file)) : null;
         return new AlignRunStatus(Path.GetFullPath(directory), stages,

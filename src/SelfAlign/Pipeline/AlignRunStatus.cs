@@ -2,10 +2,15 @@ using System.Text.Json.Nodes;
 
 namespace SelfAlign.Pipeline;
 
-public enum StageState { NotStarted, InProgress, Complete }
+/// <summary>ShardComplete: this directory's part of a sharded stage is done; the stage finishes when the parts are merged.</summary>
+public enum StageState { NotStarted, InProgress, ShardComplete, Complete }
 
 /// <summary>One stage of a run: its state and counts (while in progress, what its output files hold so far).</summary>
-public sealed record AlignStageStatus(AlignStage Stage, StageState State, JsonObject Counts);
+public sealed record AlignStageStatus(AlignStage Stage, StageState State, JsonObject Counts)
+{
+    /// <summary>"i/n" when this directory runs a part of the stage.</summary>
+    public string? Shard { get; init; }
+}
 
 /// <summary>What <see cref="AlignRun.Status"/> reports: each stage, and the models the run made (null until made).</summary>
 public sealed record AlignRunStatus(
@@ -18,7 +23,10 @@ public sealed record AlignRunStatus(
     {
         var stages = new JsonObject();
         foreach (var s in Stages)
+        {
             stages[RunManifest.Name(s.Stage)] = new JsonObject { ["state"] = Words(s.State), ["counts"] = s.Counts.DeepClone() };
+            if (s.Shard is { } shard) stages[RunManifest.Name(s.Stage)]!["shard"] = shard;
+        }
         return new JsonObject
         {
             ["directory"] = Directory,
@@ -29,6 +37,6 @@ public sealed record AlignRunStatus(
 
     public static string Words(StageState state) => state switch
     {
-        StageState.NotStarted => "not started", StageState.InProgress => "in progress", _ => "complete",
+        StageState.NotStarted => "not started", StageState.InProgress => "in progress", StageState.ShardComplete => "shard complete", _ => "complete",
     };
 }

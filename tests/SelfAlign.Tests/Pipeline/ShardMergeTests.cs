@@ -37,6 +37,8 @@ public class ShardMergeTests
             Copy(prompts, shards[i]);
             await SmallTestbedRun.RunAsync(config, shards[i], new AlignRunOptions { Stages = [AlignStage.Answers], Shard = new RunShard(i, 3) });
             Assert.False(RunManifest.Open(shards[i]).IsComplete(AlignStage.Answers)); // a part: no later stage may train on it
+            var status = AlignRun.Status(shards[i])[AlignStage.Answers];
+            Assert.Equal((StageState.ShardComplete, $"{i}/3"), (status.State, status.Shard));
         }
         var sizes = shards.Select(s => Records(s).Count).ToList();
         Assert.Equal(Records(whole).Count, sizes.Sum());
