@@ -15,6 +15,8 @@ internal static class AlignCommand
         align.Subcommands.Add(BuildStatus());
         align.Subcommands.Add(BuildExport());
         align.Subcommands.Add(BuildMerge());
+        align.Subcommands.Add(BuildExportBatch());
+        align.Subcommands.Add(BuildImportBatch());
         return align;
     }
 
@@ -138,6 +140,47 @@ internal static class AlignCommand
             if (p.GetValue(json)) JsonOutput.Print(new { stage = RunManifest.Name(r.Stage), shards = r.Shards, records = r.Records, @out = r.Directory, stage_complete = r.StageComplete });
             else Console.WriteLine($"merged {r.Shards} shards of stage '{RunManifest.Name(r.Stage)}': {r.Records} records -> {r.Directory}" +
                                    (r.StageComplete ? "" : $" (run align run --stage {RunManifest.Name(r.Stage)} there to train)"));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildExportBatch()
+    {
+        var config = new Argument<string>("config") { Description = "Run definition (YAML)" };
+        var dir = new Argument<string>("dir") { Description = "Run directory (its earlier stages finished)" };
+        var stage = new Option<string>("--stage") { Description = "answers or verbose", Required = true };
+        var model = new Option<string?>("--model") { Description = "The model name the batch's bodies carry (default: backend.model, else the base model's file name)" };
+        var output = new Option<string>("--out", "-o") { Description = "Batch JSONL to write", Required = true };
+        var set = new Option<string[]>("--set") { Description = "Override a config setting (repeatable), as align run takes it" };
+        var cmd = new Command("export-batch", "Write a stage's remaining requests as OpenAI Batch JSONL (vllm run-batch, the OpenAI Batch API)") { config, dir, stage, model, output, set };
+        cmd.SetAction(async (p, ct) =>
+        {
+            var cfg = AlignConfig.Load(p.GetValue(config)!, p.GetValue(set) ?? []);
+            var name = p.GetValue(model) ?? (cfg.Backend.Model.Length > 0 ? cfg.Backend.Model : Path.GetFileNameWithoutExtension(cfg.BaseModel));
+            var n = await new AlignRun(cfg, p.GetValue(dir)!).ExportBatchAsync(ParseStage(p.GetValue(stage)!), p.GetValue(output)!, name, DefaultModels.AlignRun(), ct);
+            Console.WriteLine($"{n} requests -> {p.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildImportBatch()
+    {
+        var config = new Argument<string>("config") { Description = "Run definition (YAML)" };
+        var dir = new Argument<string>("dir") { Description = "Run directory the requests were exported from" };
+        var results = new Argument<string>("results") { Description = "Batch results JSONL (custom_id, response.body)" };
+        var stage = new Option<string>("--stage") { Description = "answers or verbose", Required = true };
+        var set = new Option<string[]>("--set") { Description = "Override a config setting (repeatable), as align run takes it" };
+        var json = new Option<bool>("--json") { Description = "Print the final status as JSON" };
+        var cmd = new Command("import-batch", "Answer a stage's requests from Batch results; the stage finishes when every request has its result") { config, dir, results, stage, set, json };
+        cmd.SetAction(async (p, ct) =>
+        {
+            var d = p.GetValue(dir)!;
+            var run = new AlignRun(AlignConfig.Load(p.GetValue(config)!, p.GetValue(set) ?? []), d);
+            using (var steps = new StepProgressDisplay())
+                await run.ImportBatchAsync(ParseStage(p.GetValue(stage)!), p.GetValue(results)!, DefaultModels.AlignRun(), StepsOf(steps), ct);
+            PrintStatus(AlignRun.Status(d), p.GetValue(json));
             return 0;
         });
         return cmd;

@@ -106,13 +106,20 @@ public sealed class AlignRun
         : stage == AlignStage.Verbose ? Config.Backend.VerboseModel is { Length: > 0 } v ? v : null
         : Config.Backend.Model;
 
-    /// <summary>A generation stage's model: whole for the in-process engine, its vocabulary only when a server generates.</summary>
+    /// <summary>A generation stage's model: whole for the in-process engine, its vocabulary only when a server or a batch generates.</summary>
     internal LlamaModel LoadForGeneration(string path, AlignStage stage) =>
-        LlamaModel.Load(path, RemoteModel(stage) is null ? null : new ModelLoadOptions { VocabularyOnly = true });
+        LlamaModel.Load(path, RemoteModel(stage) is null && _batch is null ? null : new ModelLoadOptions { VocabularyOnly = true });
 
-    /// <summary>The engine a generation stage sends its requests to: in-process, or the configured server.</summary>
+    /// <summary>The engine a generation stage sends its requests to: in-process, the configured server, or a batch file.</summary>
     internal ITextGenerator Generator(LlamaModel model, AlignStage stage)
     {
+        if (_batch is { } batch)
+        {
+            if (batch.ExportModel is not { } name) return new BatchResultsReader(batch.Path, model.Vocabulary);
+            var writer = new BatchRequestWriter(batch.Path, name, model.Vocabulary);
+            _exported = () => writer.Written; // the stage disposes the writer; its count outlives it
+            return writer;
+        }
         if (RemoteModel(stage) is not { } served)
             return new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = Config.ContextSize, Threads = Config.Threads } });
         var b = Config.Backend;
@@ -197,6 +204,7 @@ public sealed class AlignRun
             counts["tokens_generated"] = _generated;
             counts["tokens_per_s"] = Math.Round(_generated / Math.Max(1e-9, clock.Elapsed.TotalSeconds), 2);
             using (var self = System.Diagnostics.Process.GetCurrentProcess()) counts["peak_rss_bytes"] = self.PeakWorkingSet64;
+            if (_batch is { ExportModel: not null }) continue; // requests exported, nothing answered: the stage waits for the results
             if (Shard is { } part) Manifest.CompleteShard(stage, counts, part);
             else Manifest.Complete(stage, counts);
         }
@@ -204,6 +212,50 @@ public sealed class AlignRun
 
     /// <summary>The part of a per-record stage this invocation runs; null: all of it.</summary>
     internal RunShard? Shard { get; private set; }
+
+    /// <summary>Whether the verbose stage trains once its answers are in: not for a shard, nor when only its requests are exported.</summary>
+    internal bool TrainsAfterGeneration => Shard is null && _batch is not { ExportModel: not null };
+
+    /// <summary>A batch file in place of an engine: requests exported to it (ExportModel set) or results imported from it.</summary>
+    private sealed record BatchMode(string Path, string? ExportModel);
+    private BatchMode? _batch;
+    private Func<int>? _exported;
+
+    /// <summary>
+    /// Writes the answers or verbose stage's remaining requests as OpenAI Batch JSONL for <c>vllm run-batch</c> or the OpenAI
+    /// Batch API, with <paramref name="model"/> as each body's model; nothing is answered and the stage stays unfinished.
+    /// Earlier stages must have finished. Returns the number of requests written.
+    /// </summary>
+    public async Task<int> ExportBatchAsync(AlignStage stage, string path, string model, AlignRunOptions options, CancellationToken ct = default)
+    {
+        CheckBatchStage(stage);
+        _batch = new BatchMode(path, model);
+        _exported = null;
+        try
+        {
+            await RunAsync(options with { Stages = [stage] }, null, ct);
+            return _exported?.Invoke() ?? 0;
+        }
+        finally { _batch = null; }
+    }
+
+    /// <summary>Answers the stage's requests from a Batch results file (matched by custom_id) and finishes the stage when every
+    /// request has its result; otherwise what was found is kept and one error says how many are missing.</summary>
+    public async Task ImportBatchAsync(AlignStage stage, string resultsPath, AlignRunOptions options, IProgress<AlignProgress>? progress = null, CancellationToken ct = default)
+    {
+        CheckBatchStage(stage);
+        if (!File.Exists(resultsPath)) throw new InvalidInputException($"batch results file not found: {resultsPath}");
+        _batch = new BatchMode(resultsPath, null);
+        try { await RunAsync(options with { Stages = [stage] }, progress, ct); }
+        finally { _batch = null; }
+    }
+
+    private void CheckBatchStage(AlignStage stage)
+    {
+        if (stage is not (AlignStage.Answers or AlignStage.Verbose))
+            throw new InvalidInputException($"batch files carry the answers and verbose stages (one request per record), not '{RunManifest.Name(stage)}'");
+        if (stage == AlignStage.Answers && Config.Answers.UseRain) throw new InvalidInputException("answers.use_rain searches in-process; its answers cannot come from a batch");
+    }
 
     /// <summary>
     /// The requests, tokens and wall time each stage will take, before any work: counted from the config and data, timed by a

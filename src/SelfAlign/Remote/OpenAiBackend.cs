@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -37,7 +36,7 @@ public sealed class OpenAiBackend : ITextGenerator, IDisposable
     public async IAsyncEnumerable<(int Index, GenerationResult Result)> GenerateBatchAsync(
         IReadOnlyList<GenerationRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var bodies = requests.Select(Body).ToList(); // refuses what the API cannot say before anything is sent
+        var bodies = requests.Select(r => OpenAiCompletionBody.For(r, _o.Model, Vocabulary).ToJsonString()).ToList(); // refuses what the API cannot say before anything is sent
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var slots = new SemaphoreSlim(_o.Concurrency);
         var tasks = new Dictionary<Task<GenerationResult>, int>();
@@ -62,33 +61,6 @@ public sealed class OpenAiBackend : ITextGenerator, IDisposable
         }
     }
 
-    private string Body(GenerationRequest r)
-    {
-        var s = r.Sampling;
-        s.Validate();
-        if (s.NGramPenalties.Any(p => p != 0))
-            throw new InvalidInputException("n-gram penalties cannot be sent to an OpenAI-compatible server; set the stage's ngram_penalties to [] or run it in-process");
-        if (s.PenaltyWindow != 0) throw new InvalidInputException("a penalty window cannot be sent to an OpenAI-compatible server");
-        var bias = new JsonObject();
-        foreach (var (token, value) in s.LogitBias) bias[token.ToString(CultureInfo.InvariantCulture)] = Math.Clamp(value, -100, 100);
-        foreach (var token in s.BannedTokens.Concat(r.StopAtEndOfGeneration ? [] : new[] { Vocabulary.Eos, Vocabulary.Eot }).Where(t => t >= 0))
-            bias[token.ToString(CultureInfo.InvariantCulture)] = -100;
-        var body = new JsonObject
-        {
-            ["model"] = _o.Model, ["prompt"] = (r.SharedPrefix ?? "") + r.Prompt, ["max_tokens"] = r.MaxNewTokens,
-            ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["seed"] = unchecked((long)s.Seed),
-        };
-        if (r.StopStrings.Count > 0) body["stop"] = new JsonArray(r.StopStrings.Select(x => (JsonNode)x).ToArray());
-        if (bias.Count > 0) body["logit_bias"] = bias;
-        if (s.FrequencyPenalty != 0) body["frequency_penalty"] = s.FrequencyPenalty;
-        if (s.PresencePenalty != 0) body["presence_penalty"] = s.PresencePenalty;
-        // the extensions vLLM and llama.cpp accept, sent only when set (OpenAI's own API refuses them)
-        if (s.TopK != 0) body["top_k"] = s.TopK;
-        if (s.MinP != 0) body["min_p"] = s.MinP;
-        if (s.RepetitionPenalty != 1) body["repetition_penalty"] = s.RepetitionPenalty;
-        return body.ToJsonString();
-    }
-
     private async Task<GenerationResult> CompleteAsync(GenerationRequest request, string body, CancellationToken ct)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -100,7 +72,7 @@ public sealed class OpenAiBackend : ITextGenerator, IDisposable
             {
                 using var response = await _http.PostAsync("completions", new StringContent(body, Encoding.UTF8, "application/json"), ct);
                 var text = await response.Content.ReadAsStringAsync(ct);
-                if (response.IsSuccessStatusCode) return Parse(text, clock.Elapsed);
+                if (response.IsSuccessStatusCode) return OpenAiCompletionBody.Result(JsonNode.Parse(text), Vocabulary, clock.Elapsed, _o.BaseUrl.ToString());
                 failure = $"{(int)response.StatusCode} {ErrorMessage(text)}";
                 if (response.StatusCode != HttpStatusCode.TooManyRequests && (int)response.StatusCode < 500)
                     throw new InvalidInputException($"the backend at {_o.BaseUrl} refused a request: {failure}");
@@ -112,23 +84,6 @@ public sealed class OpenAiBackend : ITextGenerator, IDisposable
                 throw new BackendUnavailableException($"the backend at {_o.BaseUrl} failed {attempt + 1} times: {failure}");
             await Task.Delay(retryAfter ?? TimeSpan.FromSeconds(0.5 * Math.Pow(2, attempt)), ct);
         }
-    }
-
-    private GenerationResult Parse(string json, TimeSpan elapsed)
-    {
-        var root = JsonNode.Parse(json) ?? throw new BackendUnavailableException($"the backend at {_o.BaseUrl} answered null");
-        var choice = root["choices"]?[0] ?? throw new BackendUnavailableException($"the backend at {_o.BaseUrl} answered without choices: {Truncate(json)}");
-        var text = choice["text"]?.GetValue<string>() ?? "";
-        var stopString = choice["stop_reason"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-        var reason = (string?)choice["finish_reason"] switch
-        {
-            "length" => FinishReason.Length,
-            _ when stopString != null => FinishReason.StopString,
-            _ => FinishReason.EndOfGeneration,
-        };
-        var promptTokens = (int?)root["usage"]?["prompt_tokens"] ?? 0;
-        // a remote engine returns text: its tokens are the text tokenised again with the served model's vocabulary
-        return new GenerationResult(text, Vocabulary.Tokenize(text, addSpecial: false), reason, promptTokens, elapsed) { StopString = stopString };
     }
 
     private static string ErrorMessage(string body)

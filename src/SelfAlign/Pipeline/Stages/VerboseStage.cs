@@ -64,8 +64,8 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         }
         var records = JsonlFile.Read(path).Select(r => r.Record).ToList();
         var kept = records.Where(r => r["answer"] is not null).ToList();
-        // a shard generates its part only: training waits for the merged answers
-        var training = run.Shard is null ? new FineTuneStage(run, basePath, AlignStage.Verbose).Run(progress, ct) : new JsonObject();
+        // a shard generates its part only, an export nothing: training waits for all the answers
+        var training = run.TrainsAfterGeneration ? new FineTuneStage(run, basePath, AlignStage.Verbose).Run(progress, ct) : new JsonObject();
         training["answered"] = records.Count;
         training["kept"] = kept.Count;
         training["passed_by_rehearsal"] = records.Count(r => r["would_drop"] is not null);
