@@ -70,8 +70,9 @@ internal static class ServeCommand
                 foreach (var (adapterName, path, scale) in adapterSpecs) Serve(adapterName, [(LoraAdapter.Load(baseModel, path), scale)]);
 
                 await using var server = new OpenAiServer(served, options);
-                await server.StartAsync(ct);
-                if (p.GetValue(json)) JsonOutput.Print(new { address = server.Address.ToString(), models = served.Select(s => s.Name) });
+                try { await server.StartAsync(ct); }
+                catch (IOException e) { throw new InvalidInputException($"cannot listen on {options.Host}:{options.Port}: {e.Message}"); }
+                if (p.GetValue(json)) JsonOutput.PrintLine(new { address = server.Address.ToString(), models = served.Select(s => s.Name) });
                 else Console.Error.WriteLine($"serving {string.Join(", ", served.Select(s => s.Name))} at {server.Address}v1 (Ctrl-C stops)");
                 try { await Task.Delay(Timeout.Infinite, ct); }
                 catch (OperationCanceledException) { }

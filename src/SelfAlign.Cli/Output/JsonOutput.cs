@@ -16,4 +16,9 @@ internal static class JsonOutput
     };
 
     public static void Print(object value) => Console.WriteLine(JsonSerializer.Serialize(value, value.GetType(), Options));
+
+    /// <summary>The same on one line, for a long-running command whose first line a script waits for.</summary>
+    public static void PrintLine(object value) => Console.WriteLine(JsonSerializer.Serialize(value, value.GetType(), OneLine));
+
+    private static readonly JsonSerializerOptions OneLine = new(Options) { WriteIndented = false };
 }

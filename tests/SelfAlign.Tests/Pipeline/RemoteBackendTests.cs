@@ -1,17 +1,15 @@
 using System.Text.Json.Nodes;
-using SelfAlign.Generation;
-using SelfAlign.Models;
 using SelfAlign.Pipeline;
 using SelfAlign.Remote;
-using SelfAlign.Server;
 using SelfAlign.Testbed;
+using SelfAlign.Tests.Cli;
 using SelfAlign.Tests.Testbed;
 using Xunit;
 
 namespace SelfAlign.Tests.Pipeline;
 
-/// <summary>Stages 1 and 2 with <c>backend: openai</c> against a <c>selfalign serve</c> of the same model, against the in-process
-/// run: stage 1 sampled under the run's per-request seeds, stage 2 greedy.</summary>
+/// <summary>Stages 1 and 2 with <c>backend: openai</c> against a <c>selfalign serve</c> process of the same model, against the
+/// in-process run: stage 1 sampled under the run's per-request seeds, stage 2 greedy.</summary>
 [Trait("Category", "Slow")]
 public class RemoteBackendTests
 {
@@ -27,12 +25,15 @@ public class RemoteBackendTests
         var config = SmallTestbedRun.WriteConfig("remote-backend");
         var local = await RunAsync(config, Path.Combine(Path.GetDirectoryName(config)!, "local"));
 
-        using var model = LlamaModel.Load(TestbedModels.Clean);
-        using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 17 }, MaxParallel = 16 });
-        await using var server = new OpenAiServer([new ServedModel("testbed", engine, TurnFormat.Plain)], new ServerOptions { Port = 0 });
-        await server.StartAsync();
+        // the engine is another process, reached over HTTP only
+        using var serve = await ServeProcess.StartAsync("-m", TestbedModels.Clean, "--name", "testbed", "--parallel", "16", "--ctx-size", "8192");
         var remote = await RunAsync(config, Path.Combine(Path.GetDirectoryName(config)!, "remote"),
-            "backend.kind=openai", $"backend.base_url={server.Address}v1", "backend.model=testbed", "backend.concurrency=8");
+            "backend.kind=openai", $"backend.base_url={serve.V1}", "backend.model=testbed", "backend.concurrency=8");
+        using var http = new HttpClient { BaseAddress = serve.Address };
+        var metrics = await http.GetStringAsync("metrics");
+        var served = metrics.Split('\n').Single(l => l.StartsWith("selfalign_generated_tokens_total{", StringComparison.Ordinal));
+        Assert.True(double.Parse(served.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) > 0, "the served engine generated nothing: the run did not use the backend");
+        Assert.Equal(0, (await serve.StopAsync()).ExitCode);
 
         static List<string> Lines(string dir, string file, params string[] keys) =>
             File.ReadAllLines(Path.Combine(dir, file)).Select(l => JsonNode.Parse(l)!)
@@ -46,7 +47,6 @@ public class RemoteBackendTests
         var answers = Lines(local, AlignRun.AnswersFile, "instruction", "raw", "finish");
         var remoteAnswers = Lines(remote, AlignRun.AnswersFile, "instruction", "raw", "finish").ToHashSet();
         Assert.True(answers.Count(remoteAnswers.Contains) >= 0.9 * answers.Count, "answers differ between the in-process and the served run");
-        Assert.True(engine.Load.TokensGenerated > 0, "the served engine generated nothing: the run did not use the backend");
     }
 
     [Fact]
