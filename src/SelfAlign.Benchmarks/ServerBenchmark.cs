@@ -26,6 +26,8 @@ public static class ServerBenchmark
         public int MaxTokens { get; init; } = 128;
         public int Threads { get; init; } = Environment.ProcessorCount;
         public int Rounds { get; init; } = 2;
+        /// <summary>One KV cache per sequence instead of one shared by all (see <see cref="ContextOptions.UnifiedKvCache"/>).</summary>
+        public bool PerSequenceKv { get; init; }
     }
 
     public static async Task<ServerBenchmarkResult> RunAsync(LlamaModel model, Options o, Action<string>? progress = null, CancellationToken ct = default)
@@ -34,7 +36,10 @@ public static class ServerBenchmark
         var longest = prompts.Max(p => model.Vocabulary.Tokenize(p).Length);
         using var engine = new GenerationEngine(model, new EngineOptions
         {
-            Context = new ContextOptions { ContextSize = o.Clients * (longest + o.MaxTokens + 8), MaxSequences = o.Clients + 1, Threads = o.Threads },
+            Context = new ContextOptions
+            {
+                ContextSize = (o.Clients + 1) * (longest + o.MaxTokens + 8), MaxSequences = o.Clients + 1, Threads = o.Threads, UnifiedKvCache = !o.PerSequenceKv,
+            },
             MaxParallel = o.Clients,
         });
         await using var server = new OpenAiServer([new ServedModel("bench", engine, TurnFormat.Plain)], new ServerOptions { Port = 0, MaxQueued = o.Clients });

@@ -49,14 +49,15 @@ internal static class BenchCommand
         var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: a synthetic 135m llama made on first use)" };
         var clients = new Option<int>("--clients") { Description = "Concurrent streaming clients", DefaultValueFactory = _ => 64 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens per answer", DefaultValueFactory = _ => 128 };
+        var perSequence = new Option<bool>("--per-sequence-kv") { Description = "A KV cache per sequence instead of one shared by all" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("serve", "The server under concurrent streaming clients against the engine's own batched throughput") { model, clients, maxTokens, json };
+        var cmd = new Command("serve", "The server under concurrent streaming clients against the engine's own batched throughput") { model, clients, maxTokens, perSequence, json };
         cmd.SetAction(async (p, ct) =>
         {
             if (p.GetValue(clients) is < 1 or > 255) throw new InvalidInputException("--clients must be in 1..255");
             if (p.GetValue(maxTokens) < 1) throw new InvalidInputException("--max-tokens must be positive");
             using var m = LlamaModel.Load(p.GetValue(model) ?? DefaultModels.Synthetic135M());
-            var r = await ServerBenchmark.RunAsync(m, new ServerBenchmark.Options { Clients = p.GetValue(clients), MaxTokens = p.GetValue(maxTokens) },
+            var r = await ServerBenchmark.RunAsync(m, new ServerBenchmark.Options { Clients = p.GetValue(clients), MaxTokens = p.GetValue(maxTokens), PerSequenceKv = p.GetValue(perSequence) },
                 step => Console.Error.WriteLine($"bench serve: {step}"), ct);
             if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
             foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-20} {prop.GetValue(r):0.###}");

@@ -23,12 +23,13 @@ internal static class ServeCommand
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var maxTokens = new Option<int>("--default-max-tokens") { Description = "max_tokens when a request gives none", DefaultValueFactory = _ => new ServerOptions().DefaultMaxTokens };
         var chatFormat = new Option<string?>("--chat-format") { Description = "YAML turn format for chat requests (default: the model's chat template, else ### User/### Assistant turns)" };
+        var perSequence = new Option<bool>("--per-sequence-kv") { Description = "A KV cache of ctx-size/parallel cells per sequence instead of one shared: faster attention with many short requests, but each request must fit its share" };
         var rain = new Option<bool>("--rain") { Description = "Let requests ask for RAIN decoding (a search context per model)" };
         var judge = new Option<string?>("--rain-judge") { Description = "RAIN's judge prompt file (default: the shipped harm judge)" };
         var json = new Option<bool>("--json") { Description = "Print the address and models as one JSON line when listening" };
         var cmd = new Command("serve", "Serve models over an OpenAI-compatible HTTP API (chat, completions, streaming, RAIN per request)")
         {
-            model, name, adapters, host, port, parallel, queue, ctx, threads, maxTokens, chatFormat, rain, judge, json,
+            model, name, adapters, host, port, parallel, queue, ctx, threads, maxTokens, chatFormat, perSequence, rain, judge, json,
         };
         cmd.SetAction(async (p, ct) =>
         {
@@ -54,7 +55,11 @@ internal static class ServeCommand
                 {
                     var engine = new GenerationEngine(baseModel, new EngineOptions
                     {
-                        Context = new ContextOptions { ContextSize = p.GetValue(ctx), MaxSequences = Math.Min(256, k + 1), Threads = p.GetValue(threads), LoraAdapters = lora },
+                        Context = new ContextOptions
+                        {
+                            ContextSize = p.GetValue(ctx), MaxSequences = Math.Min(256, k + 1), Threads = p.GetValue(threads), LoraAdapters = lora,
+                            UnifiedKvCache = !p.GetValue(perSequence),
+                        },
                         MaxParallel = k,
                     });
                     owned.Add(engine);

@@ -215,7 +215,8 @@ public sealed partial class GenerationEngine : ITextGenerator
             var slot = _waiting.Peek();
             if (slot.Cancellation.IsCancellationRequested) { _waiting.Dequeue(); slot.Cancel(); continue; }
 
-            var share = _options.PrefixSharing && slot.PrefixTokens.Length > 0 && !slot.Request.PromptLogProbabilities;
+            // llama.cpp copies a sequence's cells into another only within one shared cache (across per-sequence caches it aborts)
+            var share = _options.PrefixSharing && _ctx.IsUnified && slot.PrefixTokens.Length > 0 && !slot.Request.PromptLogProbabilities;
             PrefixEntry? prefix = null;
             if (share) _prefixes.TryGetValue(slot.Request.SharedPrefix!, out prefix);
             // A forked request holds only its suffix (or the re-fed last prefix token when the suffix is empty).

@@ -176,6 +176,19 @@ public class GenerationEngineTests : IDisposable
         Assert.Equal(aloneTokens - 3 * (contextTokens - 1), sharedTokens);
     }
 
+    [Fact]
+    public async Task SharedPrefixesWithPerSequenceCachesAreEvaluatedPerRequestNotForked()
+    {
+        // forking across per-sequence caches is a native abort in llama.cpp: such an engine must not try
+        using var perSequence = new GenerationEngine(_model, new EngineOptions { Context = new ContextOptions { ContextSize = 2048, MaxSequences = 8, UnifiedKvCache = false } });
+        using var shared = NewEngine();
+        var requests = Prompts.Select(p => new GenerationRequest { SharedPrefix = "Answer briefly.\n", Prompt = p, MaxNewTokens = 8 }).ToList();
+        for (var i = 0; i < requests.Count; i++)
+            Assert.Equal((await shared.GenerateAsync(requests[i])).Tokens, (await perSequence.GenerateAsync(requests[i])).Tokens);
+        var many = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => perSequence.GenerateAsync(requests[0] with { Prompt = "" })));
+        Assert.All(many, r => Assert.Equal(8, r.Tokens.Count));
+    }
+
     public void Dispose() => _model.Dispose();
 
     [Fact]
