@@ -41,7 +41,18 @@ internal sealed class ChatCompletionsEndpoint(ServerContext server)
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (body.Stream == true)
         {
-            await StreamAsync(http, model, work, id, created, body.StreamOptions?.IncludeUsage == true);
+            await ChoiceStream.WriteAsync(http, model, work, server.Metrics,
+                (choices, usage) => new { Id = id, Object = "chat.completion.chunk", Created = created, Model = model.Name, Choices = choices, Usage = usage },
+                work.Select(w => (object)new { Index = w.Index, Delta = new { Role = "assistant", Content = "" } }).ToArray(),
+                (i, u) => new
+                {
+                    Index = i,
+                    Delta = new { Content = u.TextDelta },
+                    Logprobs = work[i].Request.LogProbabilities is null ? null : new { Content = u.LogProbabilities.Select(t => Describe(model, t)) },
+                    FinishReason = u.Result is null ? null : Wire.FinishReason(u.Result.FinishReason),
+                    StopReason = u.Result?.StopString,
+                },
+                body.StreamOptions?.IncludeUsage == true, n);
             return;
         }
         var results = await ChoiceRunner.RunAsync(model, work, server.Metrics, http.RequestAborted);
@@ -58,40 +69,6 @@ internal sealed class ChatCompletionsEndpoint(ServerContext server)
             }),
             Usage = Wire.Usage(results, results.Length),
         });
-    }
-
-    private async Task StreamAsync(HttpContext http, ServedModel model, List<ChoiceWork> work, string id, long created, bool includeUsage)
-    {
-        var results = new GenerationResult?[work.Count];
-        await using var updates = ChoiceRunner.StreamAsync(model, work, server.Metrics, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
-        // the first update (or the refusal: queue full, prompt too long) comes before the response starts, so a refusal is a plain error
-        var more = await updates.MoveNextAsync();
-        var sse = await ServerSentEvents.StartAsync(http);
-        object Chunk(object[] choices, object? usage = null) =>
-            new { Id = id, Object = "chat.completion.chunk", Created = created, Model = model.Name, Choices = choices, Usage = usage };
-        await sse.SendAsync(Chunk(work.Select(w => (object)new { Index = w.Index, Delta = new { Role = "assistant", Content = "" } }).ToArray()));
-        try
-        {
-            for (; more; more = await updates.MoveNextAsync())
-            {
-                var (i, u) = updates.Current;
-                if (u.Result is { } r) results[i] = r;
-                await sse.SendAsync(Chunk([new
-                {
-                    Index = i,
-                    Delta = new { Content = u.TextDelta },
-                    Logprobs = work[i].Request.LogProbabilities is null ? null : new { Content = u.LogProbabilities.Select(t => Describe(model, t)) },
-                    FinishReason = u.Result is null ? null : Wire.FinishReason(u.Result.FinishReason),
-                    StopReason = u.Result?.StopString,
-                }]));
-            }
-            if (includeUsage) await sse.SendAsync(Chunk([], Wire.Usage(results.Select(r => r!).ToArray(), results.Length)));
-            await sse.DoneAsync();
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            await sse.FailAsync(ServerContext.ToApiError(e));
-        }
     }
 
     private static object Describe(ServedModel model, TokenLogProbability t) => new

@@ -47,7 +47,18 @@ internal sealed class CompletionsEndpoint(ServerContext server)
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (body.Stream == true)
         {
-            await StreamAsync(http, model, work, prompts, n, echo, id, created, body.StreamOptions?.IncludeUsage == true);
+            await ChoiceStream.WriteAsync(http, model, work, server.Metrics,
+                (choices, usage) => new { Id = id, Object = "text_completion", Created = created, Model = model.Name, Choices = choices, Usage = usage },
+                echo ? work.Select(w => (object)new { Index = w.Index, Text = prompts[w.Index / n] }).ToArray() : null,
+                (i, u) => new
+                {
+                    Index = i,
+                    Text = u.TextDelta,
+                    Logprobs = work[i].Request.LogProbabilities is null ? null : Legacy(model, u.LogProbabilities.Select(t => (t.Token, (TokenLogProbability?)t)).ToList(), 0),
+                    FinishReason = u.Result is null ? null : Wire.FinishReason(u.Result.FinishReason),
+                    StopReason = u.Result?.StopString,
+                },
+                body.StreamOptions?.IncludeUsage == true, n);
             return;
         }
         var results = await ChoiceRunner.RunAsync(model, work, server.Metrics, http.RequestAborted);
@@ -64,40 +75,6 @@ internal sealed class CompletionsEndpoint(ServerContext server)
             }),
             Usage = Wire.Usage(results, n),
         });
-    }
-
-    private async Task StreamAsync(HttpContext http, ServedModel model, List<ChoiceWork> work, List<string> prompts, int n, bool echo,
-        string id, long created, bool includeUsage)
-    {
-        var results = new GenerationResult?[work.Count];
-        await using var updates = ChoiceRunner.StreamAsync(model, work, server.Metrics, http.RequestAborted).GetAsyncEnumerator(http.RequestAborted);
-        var more = await updates.MoveNextAsync();
-        var sse = await ServerSentEvents.StartAsync(http);
-        object Chunk(object[] choices, object? usage = null) =>
-            new { Id = id, Object = "text_completion", Created = created, Model = model.Name, Choices = choices, Usage = usage };
-        try
-        {
-            if (echo) await sse.SendAsync(Chunk(work.Select(w => (object)new { Index = w.Index, Text = prompts[w.Index / n] }).ToArray()));
-            for (; more; more = await updates.MoveNextAsync())
-            {
-                var (i, u) = updates.Current;
-                if (u.Result is { } r) results[i] = r;
-                await sse.SendAsync(Chunk([new
-                {
-                    Index = i,
-                    Text = u.TextDelta,
-                    Logprobs = work[i].Request.LogProbabilities is null ? null : Legacy(model, u.LogProbabilities.Select(t => (t.Token, (TokenLogProbability?)t)).ToList(), 0),
-                    FinishReason = u.Result is null ? null : Wire.FinishReason(u.Result.FinishReason),
-                    StopReason = u.Result?.StopString,
-                }]));
-            }
-            if (includeUsage) await sse.SendAsync(Chunk([], Wire.Usage(results.Select(r => r!).ToArray(), n)));
-            await sse.DoneAsync();
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            await sse.FailAsync(ServerContext.ToApiError(e));
-        }
     }
 
     private static object LegacyLogprobs(ServedModel model, GenerationResult r, bool echo)
