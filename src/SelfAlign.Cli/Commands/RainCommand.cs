@@ -5,6 +5,7 @@ using SelfAlign.Data;
 using SelfAlign.Generation;
 using SelfAlign.Models;
 using SelfAlign.Rain;
+using SelfAlign.Remote;
 
 namespace SelfAlign.Cli.Commands;
 
@@ -126,18 +127,33 @@ internal static class RainCommand
         var input = new Option<string>("--input", "-i") { Description = "JSONL of {\"prompt\", \"response\"} records", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "JSONL of the records kept, each with its value", Required = true };
         var threshold = new Option<double>("--keep-above") { Description = "Keep answers whose value is above this", DefaultValueFactory = _ => 0.0 };
+        var backendUrl = new Option<string?>("--backend-url") { Description = "Judge on an OpenAI-compatible server (its /v1 root) that echoes prompt log-probabilities (vLLM, selfalign serve); --model then gives the vocabulary" };
+        var backendModel = new Option<string?>("--backend-model") { Description = "The judging model's name on that server" };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
-        var cmd = new Command("screen", "Score existing answers with the self-evaluation and keep those judged good") { input, output, threshold, json };
+        var cmd = new Command("screen", "Score existing answers with the self-evaluation and keep those judged good") { input, output, threshold, backendUrl, backendModel, json };
         set.AddTo(cmd);
-        cmd.SetAction(p =>
+        cmd.SetAction(async (p, ct) =>
         {
             var path = p.GetValue(input)!;
             var records = JsonlFile.Read(path).Select(r => (Record: r.Record,
                 Request: JsonlFile.RequireString(r.Record, "prompt", path, r.Line), Answer: JsonlFile.RequireString(r.Record, "response", path, r.Line))).ToList();
             var judge = set.LoadJudge(p);
-            using var model = LlamaModel.Load(set.ModelPath(p));
-            using var decoder = new RainDecoder(model, judge, set.Options(p, []), AdapterOption.Load(p, set.Adapter, model));
-            var results = decoder.Screen(records.Select(r => (r.Request, r.Answer)).ToList(), p.GetValue(threshold));
+            var items = records.Select(r => (r.Request, r.Answer)).ToList();
+            IReadOnlyList<RainScreenResult> results;
+            if (p.GetValue(backendUrl) is { } url)
+            {
+                if (!Uri.TryCreate(url, UriKind.Absolute, out var root)) throw new InvalidInputException($"--backend-url '{url}' is not a URL");
+                var served = p.GetValue(backendModel) ?? throw new InvalidInputException("--backend-url needs --backend-model");
+                using var vocabulary = LlamaModel.Load(set.ModelPath(p), new ModelLoadOptions { VocabularyOnly = true });
+                using var backend = new OpenAiBackend(new OpenAiBackendOptions { BaseUrl = root, Model = served }, vocabulary.Vocabulary);
+                results = await RainTextScreen.ScreenAsync(backend, judge, items, p.GetValue(threshold), set.Options(p, []).Scoring, ct);
+            }
+            else
+            {
+                using var model = LlamaModel.Load(set.ModelPath(p));
+                using var decoder = new RainDecoder(model, judge, set.Options(p, []), AdapterOption.Load(p, set.Adapter, model));
+                results = decoder.Screen(items, p.GetValue(threshold));
+            }
             var outPath = p.GetValue(output)!;
             File.Delete(outPath);
             using (var writer = new JsonlWriter(outPath))

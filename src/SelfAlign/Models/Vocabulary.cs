@@ -61,6 +61,21 @@ public sealed class Vocabulary
 
     private bool[]? _wordStarts;
 
+    /// <summary>The token whose text is exactly <paramref name="piece"/> (as servers report tokens in log-probabilities), or -1;
+    /// among tokens of equal text, the lowest id.</summary>
+    public int TokenOfText(string piece)
+    {
+        if (_byText is null)
+        {
+            var byText = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var t = Count - 1; t >= 0; t--) byText[Encoding.UTF8.GetString(TokenBytes(t))] = t;
+            _byText = byText;
+        }
+        return _byText.GetValueOrDefault(piece, -1);
+    }
+
+    private Dictionary<string, int>? _byText;
+
     /// <summary>The first token of each word as this vocabulary writes it right after <paramref name="context"/>, with and without a
     /// leading space (SentencePiece and BPE spell that space differently); a first token shorter than three of the word's
     /// characters (a lone "S") is left out, since banning it would ban far more than the word.</summary>

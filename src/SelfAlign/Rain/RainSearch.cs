@@ -216,12 +216,16 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
     }
 
     /// <summary>The self-evaluation value in [-1, 1] from the label logits of every option order.</summary>
-    internal double Value(RainJudgement j)
+    internal double Value(RainJudgement j) => Value(j, options.Scoring);
+
+    /// <summary>A judgement's value in [-1, 1]: the share of option orders that prefer the good label (vote), or the mean of
+    /// p(good) / (p(good) + p(bad)) (continuous), mapped from [0, 1].</summary>
+    internal static double Value(RainJudgement j, RainScoring scoring)
     {
         var orders = j.GoodLogits.Length;
         var sum = 0.0;
         for (var o = 0; o < orders; o++)
-            sum += options.Scoring == RainScoring.Vote
+            sum += scoring == RainScoring.Vote
                 ? (j.GoodLogits[o] > j.BadLogits[o] ? 1 : 0)
                 : 1 / (1 + Math.Exp(j.BadLogits[o] - j.GoodLogits[o]));
         return 2 * sum / orders - 1;

@@ -47,7 +47,8 @@ public sealed class BatchResultsReader : ITextGenerator
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (_bodies.TryGetValue(OpenAiCompletionBody.CustomId(OpenAiCompletionBody.For(requests[i], "", Vocabulary)), out var body))
-                yield return (i, OpenAiCompletionBody.Result(body, Vocabulary, TimeSpan.Zero, _path));
+                yield return (i, OpenAiCompletionBody.Result(body, Vocabulary, TimeSpan.Zero, _path,
+                    requests[i].PromptLogProbabilities ? (requests[i].SharedPrefix ?? "") + requests[i].Prompt : null));
             else missing++;
         }
         await Task.CompletedTask;

@@ -72,7 +72,9 @@ public sealed class OpenAiBackend : ITextGenerator, IDisposable
             {
                 using var response = await _http.PostAsync("completions", new StringContent(body, Encoding.UTF8, "application/json"), ct);
                 var text = await response.Content.ReadAsStringAsync(ct);
-                if (response.IsSuccessStatusCode) return OpenAiCompletionBody.Result(JsonNode.Parse(text), Vocabulary, clock.Elapsed, _o.BaseUrl.ToString());
+                if (response.IsSuccessStatusCode)
+                    return OpenAiCompletionBody.Result(JsonNode.Parse(text), Vocabulary, clock.Elapsed, _o.BaseUrl.ToString(),
+                        request.PromptLogProbabilities ? (request.SharedPrefix ?? "") + request.Prompt : null);
                 failure = $"{(int)response.StatusCode} {ErrorMessage(text)}";
                 if (response.StatusCode != HttpStatusCode.TooManyRequests && (int)response.StatusCode < 500)
                     throw new InvalidInputException($"the backend at {_o.BaseUrl} refused a request: {failure}");

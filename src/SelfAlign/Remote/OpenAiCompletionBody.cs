@@ -36,6 +36,12 @@ public static class OpenAiCompletionBody
         if (s.TopK != 0) body["top_k"] = s.TopK;
         if (s.MinP != 0) body["min_p"] = s.MinP;
         if (s.RepetitionPenalty != 1) body["repetition_penalty"] = s.RepetitionPenalty;
+        if (r.LogProbabilities is { } top) body["logprobs"] = Math.Max(1, top);
+        if (r.PromptLogProbabilities)
+        {
+            body["echo"] = true;
+            body["logprobs"] = Math.Max(1, r.LogProbabilities ?? 1);
+        }
         return body;
     }
 
@@ -48,8 +54,10 @@ public static class OpenAiCompletionBody
         return "selfalign-" + Data.FileHash.Sha256Text(copy.ToJsonString())[..32];
     }
 
-    /// <summary>A completion response's first choice; <paramref name="source"/> names where it came from in errors.</summary>
-    public static GenerationResult Result(JsonNode? root, Vocabulary vocabulary, TimeSpan elapsed, string source)
+    /// <summary>A completion response's first choice; <paramref name="source"/> names where it came from in errors;
+    /// <paramref name="echoed"/> is the prompt when the request asked for it back (its log-probabilities then fill
+    /// <see cref="GenerationResult.PromptLogProbabilities"/>).</summary>
+    public static GenerationResult Result(JsonNode? root, Vocabulary vocabulary, TimeSpan elapsed, string source, string? echoed = null)
     {
         var choice = root?["choices"]?[0] ?? throw new BackendUnavailableException($"{source} answered without choices");
         var text = choice["text"]?.GetValue<string>() ?? "";
@@ -61,7 +69,34 @@ public static class OpenAiCompletionBody
             _ => FinishReason.EndOfGeneration,
         };
         var promptTokens = (int?)root!["usage"]?["prompt_tokens"] ?? 0;
+        var logProbabilities = LogProbabilities(choice["logprobs"], vocabulary);
+        PromptToken[]? prompt = null;
+        if (echoed is not null)
+        {
+            // an echoed response starts with the prompt: its text, and its tokens' entries (the first without a value)
+            if (!text.StartsWith(echoed, StringComparison.Ordinal) || logProbabilities is null || logProbabilities.Length < promptTokens)
+                throw new BackendUnavailableException($"{source} did not echo the prompt with its log-probabilities (echo and logprobs on /v1/completions)");
+            text = text[echoed.Length..];
+            prompt = logProbabilities.Take(promptTokens).Select((t, i) => new PromptToken(t.Token, i == 0 ? null : t)).ToArray();
+            logProbabilities = logProbabilities[promptTokens..];
+        }
         // a remote engine returns text: its tokens are the text tokenised again with the served model's vocabulary
-        return new GenerationResult(text, vocabulary.Tokenize(text, addSpecial: false), reason, promptTokens, elapsed) { StopString = stopString };
+        return new GenerationResult(text, vocabulary.Tokenize(text, addSpecial: false), reason, promptTokens, elapsed)
+        {
+            StopString = stopString, LogProbabilities = logProbabilities, PromptLogProbabilities = prompt,
+        };
+    }
+
+    /// <summary>The text-completion API's log-probabilities (parallel arrays of token texts, their log-probabilities and
+    /// {text: log-probability} alternatives), with token ids found by their text.</summary>
+    private static TokenLogProbability[]? LogProbabilities(JsonNode? logprobs, Vocabulary vocabulary)
+    {
+        if (logprobs?["tokens"] is not JsonArray tokens) return null;
+        var values = logprobs["token_logprobs"] as JsonArray;
+        var tops = logprobs["top_logprobs"] as JsonArray;
+        return tokens.Select((t, i) => new TokenLogProbability(
+            vocabulary.TokenOfText((string?)t ?? ""), (float?)values?[i] ?? float.NegativeInfinity,
+            (tops?[i] as JsonObject ?? []).Select(kv => new TokenAlternative(vocabulary.TokenOfText(kv.Key), (float?)kv.Value ?? float.NegativeInfinity))
+                .OrderByDescending(a => a.LogProbability).ToArray())).ToArray();
     }
 }
