@@ -24,8 +24,8 @@ internal static class ServeCommand
         var maxTokens = new Option<int>("--default-max-tokens") { Description = "max_tokens when a request gives none", DefaultValueFactory = _ => new ServerOptions().DefaultMaxTokens };
         var chatFormat = new Option<string?>("--chat-format") { Description = "YAML turn format for chat requests (default: the model's chat template, else ### User/### Assistant turns)" };
         var perSequence = new Option<bool>("--per-sequence-kv") { Description = "A KV cache of ctx-size/parallel cells per sequence instead of one shared: faster attention with many short requests, but each request must fit its share" };
-        var rain = new Option<bool>("--rain") { Description = "Let requests ask for RAIN decoding (a search context per model)" };
-        var judge = new Option<string?>("--rain-judge") { Description = "RAIN's judge prompt file (default: the shipped harm judge)" };
+        var rain = new Option<bool>("--rain") { Description = "Let requests ask for RAIN decoding, judged by the shipped harm judge (a search context per model and judge)" };
+        var judge = new Option<string[]>("--rain-judge") { Description = "NAME=J.yaml: a RAIN judge requests choose by rain.judge (repeatable; the first is the default; implies --rain)", AllowMultipleArgumentsPerToken = false };
         var json = new Option<bool>("--json") { Description = "Print the address and models as one JSON line when listening" };
         var cmd = new Command("serve", "Serve models over an OpenAI-compatible HTTP API (chat, completions, streaming, RAIN per request)")
         {
@@ -39,8 +39,13 @@ internal static class ServeCommand
             };
             var k = p.GetValue(parallel);
             if (k < 1) throw new InvalidInputException($"--parallel must be positive (got {k})");
-            var judgeFile = p.GetValue(judge);
-            var judgeUsed = p.GetValue(rain) ? judgeFile is null ? RainJudge.Harm : RainJudge.Load(judgeFile) : null;
+            var judges = (p.GetValue(judge) ?? []).Select(spec =>
+            {
+                var eq = spec.IndexOf('=');
+                return eq > 0 && eq < spec.Length - 1 ? (Name: spec[..eq], Judge: RainJudge.Load(spec[(eq + 1)..]))
+                    : throw new InvalidInputException($"--rain-judge '{spec}' is not NAME=J.yaml");
+            }).ToList();
+            if (judges.Count == 0 && p.GetValue(rain)) judges.Add(("harm", RainJudge.Harm));
             var adapterSpecs = (p.GetValue(adapters) ?? []).Select(ParseAdapter).ToList();
 
             using var baseModel = LlamaModel.Load(p.GetValue(model)!);
@@ -63,13 +68,14 @@ internal static class ServeCommand
                         MaxParallel = k,
                     });
                     owned.Add(engine);
-                    RainDecoder? decoder = null;
-                    if (judgeUsed is not null)
+                    var rainJudges = new List<ServedRainJudge>();
+                    foreach (var (judgeName, j) in judges)
                     {
-                        decoder = new RainDecoder(baseModel, judgeUsed, new RainOptions { Threads = p.GetValue(threads), StopStrings = format.StopStrings }, lora);
+                        var decoder = new RainDecoder(baseModel, j, new RainOptions { Threads = p.GetValue(threads), StopStrings = format.StopStrings }, lora);
                         owned.Add(decoder);
+                        rainJudges.Add(new ServedRainJudge(judgeName, decoder));
                     }
-                    served.Add(new ServedModel(servedName, engine, format, decoder));
+                    served.Add(new ServedModel(servedName, engine, format, rainJudges));
                 }
                 Serve(baseName, []);
                 foreach (var (adapterName, path, scale) in adapterSpecs) Serve(adapterName, [(LoraAdapter.Load(baseModel, path), scale)]);

@@ -7,7 +7,7 @@ using SelfAlign.Server.Protocol;
 namespace SelfAlign.Server.Endpoints;
 
 /// <summary>One completion a request asks for: the engine request, or a RAIN search of the same prompt.</summary>
-internal sealed record ChoiceWork(int Index, GenerationRequest Request, RainOptions? Rain = null, string? RainUserRequest = null);
+internal sealed record ChoiceWork(int Index, GenerationRequest Request, (ServedRainJudge Judge, RainOptions Options)? Rain = null, string? RainUserRequest = null);
 
 /// <summary>
 /// Runs a request's choices on a served model: through the engine's continuous batcher (all choices in the same decode
@@ -22,7 +22,7 @@ internal static class ChoiceRunner
         var results = new GenerationResult[work.Count];
         if (work.Count == 1 && work[0].Rain is { } rain)
         {
-            results[0] = await RunRainAsync(model, work[0], rain, ct);
+            results[0] = await RunRainAsync(work[0], rain.Judge, rain.Options, ct);
             return results;
         }
         await foreach (var (i, r) in model.Engine.GenerateBatchAsync(work.Select(w => w.Request).ToList(), ct)) results[i] = r;
@@ -37,7 +37,7 @@ internal static class ChoiceRunner
         if (work.Count == 1 && work[0].Rain is { } rain)
         {
             // a search commits its answer as a whole: it streams as one update
-            var r = await RunRainAsync(model, work[0], rain, ct);
+            var r = await RunRainAsync(work[0], rain.Judge, rain.Options, ct);
             yield return (0, new GenerationUpdate(r.Text, r.Tokens.Count > 0 ? r.Tokens[^1] : -1) { Result = r });
             yield break;
         }
@@ -59,10 +59,10 @@ internal static class ChoiceRunner
         }
     }
 
-    private static async Task<GenerationResult> RunRainAsync(ServedModel model, ChoiceWork work, RainOptions options, CancellationToken ct)
+    private static async Task<GenerationResult> RunRainAsync(ChoiceWork work, ServedRainJudge judge, RainOptions options, CancellationToken ct)
     {
-        var decoder = model.Rain!;
-        await model.RainLock.WaitAsync(ct);
+        var decoder = judge.Decoder;
+        await judge.Lock.WaitAsync(ct);
         try
         {
             var r = await Task.Run(() => decoder.Generate(work.Request.Prompt, work.RainUserRequest, options, ct), ct);
@@ -70,7 +70,7 @@ internal static class ChoiceRunner
             var reason = r.Tokens.Length >= options.MaxNewTokens ? FinishReason.Length : FinishReason.StopString;
             return new GenerationResult(r.Text, r.Tokens, reason, promptTokens, TimeSpan.FromSeconds(r.Statistics.Seconds));
         }
-        finally { model.RainLock.Release(); }
+        finally { judge.Lock.Release(); }
     }
 
     private static GateLease Enter(ServedModel model, int count, ServerMetrics metrics)

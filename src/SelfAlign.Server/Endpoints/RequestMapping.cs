@@ -65,14 +65,17 @@ internal static class RequestMapping
         return stops;
     }
 
-    /// <summary>The RAIN options for a request that asks for RAIN, or null; 422 when the model has no decoder.</summary>
-    public static RainOptions? Rain(GenerationFields f, ServedModel model, int maxTokens, IReadOnlyList<string> stops, long freshSeed)
+    /// <summary>The judge and options for a request that asks for RAIN, or null; 422 when the model has no such judge.</summary>
+    public static (ServedRainJudge Judge, RainOptions Options)? Rain(GenerationFields f, ServedModel model, int maxTokens, IReadOnlyList<string> stops, long freshSeed)
     {
         if (f.Rain is not { Enabled: true } r) return null;
-        if (model.Rain is null) throw ApiException.Invalid($"model '{model.Name}' is served without RAIN (start the server with --rain)", "rain");
+        if (model.RainJudges.Count == 0) throw ApiException.Invalid($"model '{model.Name}' is served without RAIN (start the server with --rain)", "rain");
+        var judge = r.Judge is null ? model.RainJudges[0]
+            : model.RainJudges.FirstOrDefault(j => j.Name == r.Judge)
+              ?? throw ApiException.Invalid($"model '{model.Name}' has no RAIN judge '{r.Judge}'; it has {string.Join(", ", model.RainJudges.Select(j => j.Name))}", "rain.judge");
         if ((f.N ?? 1) != 1) throw ApiException.Invalid("rain answers one choice per request (n must be 1)", "n");
-        if (f.Logprobs() ) throw ApiException.Invalid("rain does not report log-probabilities", "logprobs");
-        var o = model.Rain.Options;
+        if (f.Logprobs()) throw ApiException.Invalid("rain does not report log-probabilities", "logprobs");
+        var o = judge.Decoder.Options;
         var options = o with
         {
             MinIterations = r.MinIterations ?? o.MinIterations,
@@ -86,7 +89,7 @@ internal static class RequestMapping
         };
         try { options.Validate(); }
         catch (Exception e) when (e is InvalidInputException or ArgumentException) { throw ApiException.Invalid(e.Message, "rain"); }
-        return options;
+        return (judge, options);
     }
 
     private static bool Logprobs(this GenerationFields f) => f switch

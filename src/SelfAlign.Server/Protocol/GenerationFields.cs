@@ -33,7 +33,7 @@ public sealed class StreamOptions
     public bool? IncludeObfuscation { get; set; }
 }
 
-/// <summary>The <c>rain</c> object: on/off and the search constants to change for this request.</summary>
+/// <summary>The <c>rain</c> object: on/off, the judge, and the search constants to change for this request.</summary>
 public sealed class RainRequest
 {
     public bool Enabled { get; set; } = true;
@@ -41,4 +41,6 @@ public sealed class RainRequest
     public int? MaxIterations { get; set; }
     public double? ValueThreshold { get; set; }
     public double? Exploration { get; set; }
+    /// <summary>Which of the model's judges evaluates the search (default: the first the server was started with).</summary>
+    public string? Judge { get; set; }
 }

@@ -151,6 +151,14 @@ public class OpenAiServerTests(ServerFixture f) : IClassFixture<ServerFixture>
         var (refused, error) = await PostAsync("v1/chat/completions", body.Replace("\"max_tokens\"", "\"model\":\"tiny-lora\",\"max_tokens\"", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, refused);
         Assert.Contains("without RAIN", (string)error["error"]!["message"]!, StringComparison.Ordinal);
+
+        // the judge by name: the default one named gives the same search; an unknown one is refused
+        var (named, third) = await PostAsync("v1/chat/completions", body.Replace("\"max_iterations\":3", "\"max_iterations\":3,\"judge\":\"harm\"", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, named);
+        Assert.Equal((string)first["choices"]![0]!["message"]!["content"]!, (string)third["choices"]![0]!["message"]!["content"]!);
+        var (unknown, why) = await PostAsync("v1/chat/completions", body.Replace("\"max_iterations\":3", "\"max_iterations\":3,\"judge\":\"truth\"", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, unknown);
+        Assert.Contains("no RAIN judge 'truth'", (string)why["error"]!["message"]!, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -32,7 +32,7 @@ public sealed class ServerFixture : IAsyncLifetime
         Engine = new GenerationEngine(Model, EngineOptions());
         AdaptedEngine = new GenerationEngine(Model, EngineOptions([(LoraAdapter.Load(Model, WriteAdapter()), 1f)]));
         Rain = new RainDecoder(Model, TestJudges.Harm, new RainOptions { ContextSize = 4096, StopStrings = Format.StopStrings });
-        Server = new OpenAiServer([new ServedModel(Base, Engine, Format, Rain), new ServedModel(Adapted, AdaptedEngine, Format)],
+        Server = new OpenAiServer([new ServedModel(Base, Engine, Format, [new ServedRainJudge("harm", Rain)]), new ServedModel(Adapted, AdaptedEngine, Format)],
             new ServerOptions { Port = 0, MaxQueued = 64 });
         await Server.StartAsync();
         Http.BaseAddress = Server.Address;
