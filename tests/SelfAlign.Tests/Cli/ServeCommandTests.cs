@@ -12,7 +12,7 @@ public class ServeCommandTests
     public async Task ServesUntilSigtermThenExitsCleanly()
     {
         using var serve = await ServeProcess.StartAsync("-m", TestModels.TinyLlama, "--parallel", "4", "--ctx-size", "2048");
-        using var http = new HttpClient { BaseAddress = serve.Address };
+        using var http = new HttpClient { BaseAddress = serve.Address, Timeout = Timeout.InfiniteTimeSpan };
         var models = await http.GetFromJsonAsync<JsonNode>("v1/models");
         Assert.Equal("tiny-llama", (string)models!["data"]![0]!["id"]!);
         using var answer = await http.PostAsJsonAsync("v1/chat/completions", new { messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 3 });

@@ -41,7 +41,7 @@ public class BatchFileTests
         using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 17 }, MaxParallel = 16 });
         await using var server = new OpenAiServer([new ServedModel("testbed", engine, TurnFormat.Plain)], new ServerOptions { Port = 0 });
         await server.StartAsync();
-        using var http = new HttpClient { BaseAddress = server.Address };
+        using var http = new HttpClient { BaseAddress = server.Address, Timeout = Timeout.InfiniteTimeSpan };
         async Task<string> RunBatchAsync(IEnumerable<JsonNode> batch, int failLast)
         {
             var items = batch.ToList();

@@ -29,7 +29,7 @@ public class RemoteBackendTests
         using var serve = await ServeProcess.StartAsync("-m", TestbedModels.Clean, "--name", "testbed", "--parallel", "16", "--ctx-size", "8192");
         var remote = await RunAsync(config, Path.Combine(Path.GetDirectoryName(config)!, "remote"),
             "backend.kind=openai", $"backend.base_url={serve.V1}", "backend.model=testbed", "backend.concurrency=8");
-        using var http = new HttpClient { BaseAddress = serve.Address };
+        using var http = new HttpClient { BaseAddress = serve.Address, Timeout = Timeout.InfiniteTimeSpan };
         var metrics = await http.GetStringAsync("metrics");
         var served = metrics.Split('\n').Single(l => l.StartsWith("selfalign_generated_tokens_total{", StringComparison.Ordinal));
         Assert.True(double.Parse(served.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) > 0, "the served engine generated nothing: the run did not use the backend");

@@ -24,7 +24,7 @@ public class RainTextScreenTests(ServerFixture f) : IClassFixture<ServerFixture>
     [Fact]
     public async Task AServerJudgesAsTheEngineItServes()
     {
-        using var backend = new OpenAiBackend(new OpenAiBackendOptions { BaseUrl = f.V1, Model = ServerFixture.Base }, f.Model.Vocabulary);
+        using var backend = new OpenAiBackend(new OpenAiBackendOptions { BaseUrl = f.V1, Model = ServerFixture.Base, Timeout = Timeout.InfiniteTimeSpan }, f.Model.Vocabulary);
         foreach (var scoring in new[] { RainScoring.Vote, RainScoring.Continuous })
         {
             var remote = await RainTextScreen.ScreenAsync(backend, TestJudges.Harm, Items, threshold: 0.1, scoring);

@@ -114,5 +114,5 @@ public sealed class LlamaChatClientConformance(ServerFixture f) : ChatClientConf
 public sealed class ServerChatClientConformance(ServerFixture f) : ChatClientConformance(f), IClassFixture<ServerFixture>
 {
     protected override IChatClient Client { get; } = new OpenAI.Chat.ChatClient(ServerFixture.Base, new System.ClientModel.ApiKeyCredential("unused"),
-        new OpenAIClientOptions { Endpoint = f.V1 }).AsIChatClient();
+        new OpenAIClientOptions { Endpoint = f.V1, NetworkTimeout = Timeout.InfiniteTimeSpan }).AsIChatClient();
 }

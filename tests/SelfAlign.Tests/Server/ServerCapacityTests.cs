@@ -14,7 +14,7 @@ public sealed class ServerCapacityTests : IAsyncLifetime
     // set by InitializeAsync, released by DisposeAsync (xunit's async lifetime)
     private GenerationEngine Engine { get; set; } = null!;
     private OpenAiServer Server { get; set; } = null!;
-    private HttpClient Http { get; } = new();
+    private HttpClient Http { get; } = new() { Timeout = Timeout.InfiniteTimeSpan };
 
     public async Task InitializeAsync()
     {
