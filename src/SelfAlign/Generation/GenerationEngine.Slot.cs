@@ -120,7 +120,7 @@ public sealed partial class GenerationEngine
         private TokenLogProbability[] UnstreamedLogProbabilities()
         {
             if (LogProbabilities is null) return [];
-            var fresh = LogProbabilities.Skip(_logProbabilitiesStreamed).ToArray();
+            var fresh = LogProbabilities.GetRange(_logProbabilitiesStreamed, LogProbabilities.Count - _logProbabilitiesStreamed).ToArray();
             _logProbabilitiesStreamed = LogProbabilities.Count;
             return fresh;
         }

@@ -57,7 +57,14 @@ public sealed partial class GenerationEngine : ITextGenerator
     public (long DecodeCalls, long TokensDecoded) Statistics => (_ctx.DecodeCalls, _ctx.TokensDecoded);
 
     /// <summary>What the engine is doing now (as of its latest step), for monitoring; safe to read from any thread.</summary>
-    public EngineLoad Load => _load with { Waiting = _load.Waiting + _incoming.Count };
+    public EngineLoad Load
+    {
+        get
+        {
+            var load = _load; // one snapshot
+            return load with { Waiting = load.Waiting + _incoming.Count };
+        }
+    }
 
     /// <summary>Completes one request.</summary>
     /// <exception cref="PromptTooLongException">the prompt plus MaxNewTokens does not fit the context.</exception>
