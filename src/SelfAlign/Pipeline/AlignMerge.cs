@@ -98,16 +98,11 @@ public static class AlignMerge
 
     private static string? Fingerprint(RunManifest m, AlignStage s) => m.Stage(s)?["fingerprint"]?.GetValue<string>();
 
-    /// <summary>The ids of the stage's input, in the order the shards were cut from.</summary>
-    private static List<string> InputIds(string dir, RunManifest m, AlignStage stage)
-    {
-        if (stage == AlignStage.Verbose)
-            return JsonlFile.Read(Path.Combine(dir, AlignRun.AnswersFile)).Select(r => r.Record).Where(r => r["answer"] is not null)
-                .Select(r => r["id"]!.GetValue<string>()).ToList();
-        var prompts = AnswerStage.ReadPrompts(Path.Combine(dir, AlignRun.PromptsFile)).Select(p => p.Id).ToList();
-        var limit = m.Stage(AlignStage.Answers)?["settings"]?["answers"]?["limit"]?.GetValue<int>() ?? 0;
-        return limit > 0 ? prompts.Take(limit).ToList() : prompts;
-    }
+    /// <summary>The ids of the stage's input, in the order the shards were cut from (the stages' own input lists).</summary>
+    private static List<string> InputIds(string dir, RunManifest m, AlignStage stage) =>
+        stage == AlignStage.Verbose
+            ? VerboseStage.Input(dir).Select(q => q.Id).ToList()
+            : AnswerStage.Input(dir, m.Stage(AlignStage.Answers)?["settings"]?["answers"]?["limit"]?.GetValue<int>() ?? 0).Select(p => p.Id).ToList();
 
     private static void CopyRun(string from, string to, IReadOnlyCollection<string> skip)
     {

@@ -19,8 +19,7 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
     {
         var c = run.Config;
         var cfg = c.Answers;
-        var prompts = ReadPrompts(run.PathOf(AlignRun.PromptsFile));
-        if (cfg.Limit > 0) prompts = prompts.Take(cfg.Limit).ToList(); // the list is shuffled: the first N are a sample
+        var prompts = Input(run.Directory, cfg.Limit);
         if (run.Shard is { } shard) prompts = prompts.Where((_, k) => shard.Takes(k)).ToList();
         var path = run.PathOf(AlignRun.AnswersFile);
         var todo = JsonlFile.Remaining(path, prompts, p => p.Id);
@@ -94,6 +93,14 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
     }
 
     internal sealed record Prompt(string Id, string Instruction, string Input, string Source);
+
+    /// <summary>The prompts stage 2 answers, in the order shards are cut from: stage 1's list, its first
+    /// <paramref name="limit"/> when set (the list is shuffled: the first N are a sample).</summary>
+    internal static List<Prompt> Input(string runDirectory, int limit)
+    {
+        var prompts = ReadPrompts(Path.Combine(runDirectory, AlignRun.PromptsFile));
+        return limit > 0 ? prompts.Take(limit).ToList() : prompts;
+    }
 
     internal static List<Prompt> ReadPrompts(string path) =>
         JsonlFile.Read(path).Select(r => new Prompt(JsonlFile.RequireString(r.Record, "id", path, r.Line),

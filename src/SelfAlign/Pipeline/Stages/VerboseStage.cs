@@ -17,8 +17,7 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         var c = run.Config;
         var cfg = c.Verbose;
         var t = run.Templates;
-        var questions = JsonlFile.Read(run.PathOf(AlignRun.AnswersFile)).Select(r => r.Record).Where(r => r["answer"] is not null)
-            .Select(r => (Id: r["id"]!.GetValue<string>(), Instruction: r["instruction"]!.GetValue<string>(), Input: AlignData.InputOf(r))).ToList();
+        var questions = Input(run.Directory);
         if (run.Shard is { } shard) questions = questions.Where((_, k) => shard.Takes(k)).ToList();
         var path = run.PathOf(AlignRun.VerboseFile);
         var todo = JsonlFile.Remaining(path, questions, q => q.Id);
@@ -72,6 +71,11 @@ internal sealed class VerboseStage(AlignRun run, string basePath)
         training["mean_answer_chars"] = kept.Count > 0 ? kept.Average(r => r["answer"]!.GetValue<string>().Length) : 0;
         return training;
     }
+
+    /// <summary>The questions stage 4 answers again, in the order shards are cut from: stage 2's kept answers.</summary>
+    internal static List<(string Id, string Instruction, string Input)> Input(string runDirectory) =>
+        JsonlFile.Read(Path.Combine(runDirectory, AlignRun.AnswersFile)).Select(r => r.Record).Where(r => r["answer"] is not null)
+            .Select(r => (Id: r["id"]!.GetValue<string>(), Instruction: r["instruction"]!.GetValue<string>(), Input: AlignData.InputOf(r))).ToList();
 
     /// <summary>
     /// Where a verbose answer ends: the templates' <c>verbose_stop</c>, or else the user-turn marker of the verbose prompt
