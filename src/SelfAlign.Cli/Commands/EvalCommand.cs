@@ -32,7 +32,9 @@ internal static class EvalCommand
         var chat = new Option<bool>("--chat") { Description = "Ask each prompt as a user turn with the model's chat template (default: a plain ### User / ### Assistant format)" };
         var chatFormat = new Option<string?>("--chat-format") { Description = "Ask each prompt as a user turn of this YAML turn format" };
         var judge = new Option<string?>("--judge") { Description = "Harm judge file (RAIN's judge format; default: the shipped harm judge)" };
-        var judgeModel = new Option<string?>("--judge-model") { Description = "Judge with this GGUF instead of the model under test" };
+        var judgeModel = new Option<string?>("--judge-model") { Description = "Judge with this GGUF instead of the model under test (with --judge-backend-url: its vocabulary)" };
+        var backend = new BackendOption("backend", "Evaluate the model served (--model then gives its vocabulary)");
+        var judgeBackend = new BackendOption("judge-backend", "Judge (--judge-model, or else --model, gives its vocabulary)");
         var refusals = new Option<string?>("--refusal-phrases") { Description = "Refusal phrases, one per line (default: the shipped list)" };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
         var cmd = new Command("eval", "Benchmarks of the papers on a model (TruthfulQA MC1/MC2, BIG-bench HHH, harmlessness, AdvBench), each figure with a 95% interval")
@@ -40,6 +42,8 @@ internal static class EvalCommand
             model, adapter, suites, data, mcTask, hhhDir, harmlessFile, advbench, limit, output, prompts, seed, decoder, temperature, maxNew, chat, chatFormat,
             judge, judgeModel, refusals, ctxSize, threads, json,
         };
+        backend.AddTo(cmd);
+        judgeBackend.AddTo(cmd);
         cmd.SetAction(async (p, ct) =>
         {
             var chosen = p.GetValue(suites)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -48,12 +52,22 @@ internal static class EvalCommand
             if (p.GetValue(limit) < 0) throw new InvalidInputException("--limit must be >= 0");
             if (p.GetValue(maxNew) < 1) throw new InvalidInputException("--max-new-tokens must be >= 1");
             var modelPath = p.GetValue(model)!;
-            using var m = LlamaModel.Load(modelPath);
-            var adapters = AdapterOption.Load(p, adapter, m);
+            var remote = backend.IsSet(p);
+            if (remote && p.GetValue(adapter) is { Length: > 0 }) throw new InvalidInputException("--adapter applies to an in-process model; on a server, name the adapter's served model with --backend-model");
+            // a served model needs only the vocabulary here; one in process needs the weights
+            using var m = LlamaModel.Load(modelPath, new ModelLoadOptions { VocabularyOnly = remote });
+            var adapters = remote ? [] : AdapterOption.Load(p, adapter, m);
             var context = new ContextOptions { ContextSize = p.GetValue(ctxSize), Threads = p.GetValue(threads), LoraAdapters = adapters };
-            using var engine = new GenerationEngine(m, new EngineOptions { Context = context });
-            using var judgeModelFile = p.GetValue(judgeModel) is { } jm ? LlamaModel.Load(jm) : null;
-            using var judgeEngine = judgeModelFile is null ? null : new GenerationEngine(judgeModelFile, new EngineOptions { Context = context with { LoraAdapters = [] } });
+            using var served = backend.Open(p, m.Vocabulary);
+            using var engine = remote ? null : new GenerationEngine(m, new EngineOptions { Context = context });
+            ITextGenerator generator = (ITextGenerator?)served ?? engine!;
+            ITextScorer scorer = (ITextScorer?)served ?? engine!;
+
+            var judgeRemote = judgeBackend.IsSet(p);
+            using var judgeModelFile = p.GetValue(judgeModel) is { } jm ? LlamaModel.Load(jm, new ModelLoadOptions { VocabularyOnly = judgeRemote }) : null;
+            using var judgeServed = judgeBackend.Open(p, (judgeModelFile ?? m).Vocabulary);
+            using var judgeEngine = judgeRemote || judgeModelFile is null ? null
+                : new GenerationEngine(judgeModelFile, new EngineOptions { Context = context with { LoraAdapters = [] } });
             var options = new EvalOptions
             {
                 Suites = chosen, DataDirectory = p.GetValue(data)!, McTaskFile = p.GetValue(mcTask), HhhDirectory = p.GetValue(hhhDir),
@@ -61,13 +75,16 @@ internal static class EvalCommand
                 Limit = p.GetValue(limit), Seed = p.GetValue(seed), Prompts = p.GetValue(prompts) is { } file ? EvalPrompts.Load(file) : EvalPrompts.Default,
                 ChatFormat = p.GetValue(chatFormat) is { } formatFile ? TurnFormat.Load(formatFile) : p.GetValue(chat) ? new ModelChatTemplate(m) : TurnFormat.Plain,
                 Decoder = p.GetValue(decoder), Temperature = p.GetValue(temperature), MaxNewTokens = p.GetValue(maxNew),
-                Judge = p.GetValue(judge) is { } j ? Rain.RainJudge.Load(j) : Rain.RainJudge.Harm, JudgeEngine = judgeEngine,
+                Judge = p.GetValue(judge) is { } j ? Rain.RainJudge.Load(j) : Rain.RainJudge.Harm,
+                JudgeScorer = (ITextScorer?)judgeServed ?? judgeEngine,
+                JudgeName = judgeRemote ? judgeBackend.Describe(p) : judgeModelFile?.Path,
+                BackendName = remote ? backend.Describe(p) : null,
                 RefusalPhrases = p.GetValue(refusals) is { } r ? RefusalPhrases.Load(r) : RefusalPhrases.Default,
             };
             var run = new EvalRun(p.GetValue(output) ?? Path.Combine("eval", Path.GetFileNameWithoutExtension(modelPath)));
             System.Text.Json.Nodes.JsonObject summary;
             using (var steps = new StepProgressDisplay())
-                summary = await run.RunAsync(engine, modelPath, adapters.Select(a => a.Adapter.Path).ToList(), options,
+                summary = await run.RunAsync(generator, scorer, modelPath, adapters.Select(a => a.Adapter.Path).ToList(), options,
                     new InlineProgress<EvalProgress>(e => steps.Report(EvalRun.Name(e.Suite), e.Done, e.Total)), ct);
             if (p.GetValue(json)) { JsonOutput.Print(summary); return 0; }
             Console.WriteLine($"results in {run.Directory}");

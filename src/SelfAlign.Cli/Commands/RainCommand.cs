@@ -127,10 +127,10 @@ internal static class RainCommand
         var input = new Option<string>("--input", "-i") { Description = "JSONL of {\"prompt\", \"response\"} records", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "JSONL of the records kept, each with its value", Required = true };
         var threshold = new Option<double>("--keep-above") { Description = "Keep answers whose value is above this", DefaultValueFactory = _ => 0.0 };
-        var backendUrl = new Option<string?>("--backend-url") { Description = "Judge on an OpenAI-compatible server (its /v1 root) that echoes prompt log-probabilities (vLLM, selfalign serve); --model then gives the vocabulary" };
-        var backendModel = new Option<string?>("--backend-model") { Description = "The judging model's name on that server" };
+        var backend = new BackendOption("backend", "Judge (--model then gives the vocabulary)");
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
-        var cmd = new Command("screen", "Score existing answers with the self-evaluation and keep those judged good") { input, output, threshold, backendUrl, backendModel, json };
+        var cmd = new Command("screen", "Score existing answers with the self-evaluation and keep those judged good") { input, output, threshold, json };
+        backend.AddTo(cmd);
         set.AddTo(cmd);
         cmd.SetAction(async (p, ct) =>
         {
@@ -140,13 +140,11 @@ internal static class RainCommand
             var judge = set.LoadJudge(p);
             var items = records.Select(r => (r.Request, r.Answer)).ToList();
             IReadOnlyList<RainScreenResult> results;
-            if (p.GetValue(backendUrl) is { } url)
+            if (backend.IsSet(p))
             {
-                if (!Uri.TryCreate(url, UriKind.Absolute, out var root)) throw new InvalidInputException($"--backend-url '{url}' is not a URL");
-                var served = p.GetValue(backendModel) ?? throw new InvalidInputException("--backend-url needs --backend-model");
                 using var vocabulary = LlamaModel.Load(set.ModelPath(p), new ModelLoadOptions { VocabularyOnly = true });
-                using var backend = new OpenAiBackend(new OpenAiBackendOptions { BaseUrl = root, Model = served }, vocabulary.Vocabulary);
-                results = await RainTextScreen.ScreenAsync(backend, judge, items, p.GetValue(threshold), set.Options(p, []).Scoring, ct);
+                using var remote = backend.Open(p, vocabulary.Vocabulary)!;
+                results = await RainTextScreen.ScreenAsync(remote, judge, items, p.GetValue(threshold), set.Options(p, []).Scoring, ct);
             }
             else
             {

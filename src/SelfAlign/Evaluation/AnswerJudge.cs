@@ -5,11 +5,12 @@ namespace SelfAlign.Evaluation;
 
 /// <summary>
 /// Judges whether answers are harmless with a judge file (RAIN's self-evaluation format, data/rain/harm-judge.yaml by
-/// default) on a judge model: the model under test itself, or another GGUF loaded in its own engine. Each answer is
+/// default) on a judge model: the model under test itself, another GGUF loaded in its own engine, or a model on an
+/// OpenAI-compatible server. Each answer is
 /// asked in every option order of the file; its probability of being harmless is p(good label) against p(bad label),
 /// averaged over the orders.
 /// </summary>
-public sealed class AnswerJudge(GenerationEngine engine, RainJudge judge)
+public sealed class AnswerJudge(ITextScorer engine, RainJudge judge)
 {
     public async Task<List<double>> HarmlessProbabilityAsync(IReadOnlyList<(string Prompt, string Answer)> items, CancellationToken ct = default)
     {

@@ -17,8 +17,8 @@ public sealed record JudgedAnswer(string Id, string Prompt, string Answer, strin
     };
 }
 
-/// <summary>The generation suites: the model answers each prompt as a user turn (batched through the engine), then the judge scores the answers.</summary>
-internal sealed class AnsweringSuite(GenerationEngine engine, AnswerJudge judge, EvalOptions o)
+/// <summary>The generation suites: the model answers each prompt as a user turn (batched through its engine), then the judge scores the answers.</summary>
+internal sealed class AnsweringSuite(ITextGenerator engine, AnswerJudge judge, EvalOptions o)
 {
     public async Task<List<JudgedAnswer>> AnswerAsync(IReadOnlyList<RedTeamPrompt> prompts, CancellationToken ct)
     {

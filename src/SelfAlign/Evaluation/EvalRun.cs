@@ -32,8 +32,12 @@ public sealed record EvalOptions
     public int MaxNewTokens { get; init; } = 256;
     /// <summary>The harm judge's prompt (RAIN's judge file format).</summary>
     public Rain.RainJudge Judge { get; init; } = Rain.RainJudge.Harm;
-    /// <summary>Where the judge runs: another model's engine; null = the model under test judges itself.</summary>
-    public GenerationEngine? JudgeEngine { get; init; }
+    /// <summary>Where the judge runs: another model's engine or a server; null = the model under test judges itself.</summary>
+    public ITextScorer? JudgeScorer { get; init; }
+    /// <summary>What <see cref="JudgeScorer"/> is (a GGUF path, a served model and its URL), recorded so that a rerun with another judge is refused.</summary>
+    public string? JudgeName { get; init; }
+    /// <summary>The server the model under test runs on, when not in process (its URL and model name), recorded likewise.</summary>
+    public string? BackendName { get; init; }
     public RefusalPhrases RefusalPhrases { get; init; } = RefusalPhrases.Default;
 }
 
@@ -50,8 +54,11 @@ public sealed class EvalRun(string directory)
 {
     public string Directory { get; } = Path.GetFullPath(directory);
 
-    /// <param name="modelPath">the model scored (with any adapters in <paramref name="adapters"/>), recorded with its hash.</param>
-    public async Task<JsonObject> RunAsync(GenerationEngine engine, string modelPath, IReadOnlyList<string> adapters, EvalOptions o,
+    /// <param name="generator">answers the generation suites; <paramref name="scorer"/> scores the multiple-choice ones (and
+    /// judges, unless <see cref="EvalOptions.JudgeScorer"/> is set): normally one engine or one server backend for both.</param>
+    /// <param name="modelPath">the model scored (with any adapters in <paramref name="adapters"/>), recorded with its hash;
+    /// with a server backend, the served model's GGUF that gives the vocabulary.</param>
+    public async Task<JsonObject> RunAsync(ITextGenerator generator, ITextScorer scorer, string modelPath, IReadOnlyList<string> adapters, EvalOptions o,
         IProgress<EvalProgress>? progress = null, CancellationToken ct = default)
     {
         // every file is read and checked before anything is scored
@@ -64,21 +71,21 @@ public sealed class EvalRun(string directory)
         System.IO.Directory.CreateDirectory(Directory);
         CheckSameRun(modelPath, adapters, o);
 
-        var scorer = new MultipleChoiceScorer(engine, o.Prompts, o.Seed);
+        var multipleChoice = new MultipleChoiceScorer(scorer, o.Prompts, o.Seed);
         var suites = new JsonObject();
         if (o.Suites.Contains(EvalSuite.TruthfulqaMc))
         {
-            var path = await ScoreAsync(EvalSuite.TruthfulqaMc, truthfulQa, q => q.Id, scorer.TruthfulQaAsync,
+            var path = await ScoreAsync(EvalSuite.TruthfulqaMc, truthfulQa, q => q.Id, multipleChoice.TruthfulQaAsync,
                 s => new JsonObject { ["id"] = s.Id, ["mc1"] = s.Mc1, ["mc2"] = s.Mc2, ["true_false_mc1"] = s.TrueFalseMc1 }, o, progress, ct);
             suites[Name(EvalSuite.TruthfulqaMc)] = TruthfulQaSummary(path);
         }
         if (o.Suites.Contains(EvalSuite.Hhh))
         {
-            var path = await ScoreAsync(EvalSuite.Hhh, hhh, e => e.Id, scorer.HhhAsync,
+            var path = await ScoreAsync(EvalSuite.Hhh, hhh, e => e.Id, multipleChoice.HhhAsync,
                 s => new JsonObject { ["id"] = s.Id, ["subset"] = s.Subset, ["correct"] = s.Correct, ["margin"] = s.Margin }, o, progress, ct);
             suites[Name(EvalSuite.Hhh)] = HhhSummary(path);
         }
-        var answering = new AnsweringSuite(engine, new AnswerJudge(o.JudgeEngine ?? engine, o.Judge), o);
+        var answering = new AnsweringSuite(generator, new AnswerJudge(o.JudgeScorer ?? scorer, o.Judge), o);
         foreach (var (suite, prompts) in new[] { (EvalSuite.Harmless, harmless), (EvalSuite.Advbench, advbench) })
         {
             if (!o.Suites.Contains(suite)) continue;
@@ -147,15 +154,16 @@ public sealed class EvalRun(string directory)
             ["seed"] = o.Seed,
             ["prompts"] = System.Text.Json.JsonSerializer.SerializeToNode(o.Prompts),
             ["answers"] = $"{o.Decoder} {o.Temperature} {o.MaxNewTokens} {o.ChatFormat.Format([new ChatTurn("user", "{prompt}")])}",
-            ["judge"] = FileHash.Sha256Text(System.Text.Json.JsonSerializer.Serialize(o.Judge)) + (o.JudgeEngine is { } j ? " " + j.Model.Path : ""),
+            ["judge"] = FileHash.Sha256Text(System.Text.Json.JsonSerializer.Serialize(o.Judge)) + (o.JudgeName is { } j ? " " + j : ""),
             ["refusal_phrases"] = string.Join('|', o.RefusalPhrases.Phrases),
         };
+        if (o.BackendName is { } backend) run["backend"] = backend;
         var path = Path.Combine(Directory, "run.json");
         if (File.Exists(path))
         {
             var before = JsonNode.Parse(File.ReadAllText(path));
             if (!JsonNode.DeepEquals(before, run))
-                throw new InvalidInputException($"{Directory} holds results of another model, adapter, seed, prompts, decoder or judge ({path}); evaluate into another --out directory");
+                throw new InvalidInputException($"{Directory} holds results of another model, adapter, backend, seed, prompts, decoder or judge ({path}); evaluate into another --out directory");
             return;
         }
         File.WriteAllText(path, run.ToJsonString());

@@ -10,11 +10,11 @@ public sealed record TruthfulQaScore(string Id, bool Mc1, double Mc2, bool TrueF
 public sealed record HhhScore(string Id, string Subset, bool Correct, double Margin);
 
 /// <summary>
-/// The multiple-choice suites, scored through the engine's batched log-likelihoods. Every candidate is scored (none left
+/// The multiple-choice suites, scored through an engine's batched log-likelihoods (in process or on a server). Every candidate is scored (none left
 /// out, whatever its position), and a tie goes to the candidate whose seeded hash is lowest, so the result depends neither
 /// on the file's order (TruthfulQA lists the right answer first) nor on chance.
 /// </summary>
-public sealed class MultipleChoiceScorer(GenerationEngine engine, EvalPrompts prompts, ulong seed)
+public sealed class MultipleChoiceScorer(ITextScorer engine, EvalPrompts prompts, ulong seed)
 {
     /// <summary>
     /// MC1: the most likely MC1 candidate (after the QA preamble) is the true one. MC2: the probability mass on the true MC2

@@ -13,7 +13,7 @@ namespace SelfAlign.Generation;
 /// Shared prompt prefixes are evaluated once and forked into each sequence through the KV cache.
 /// All public methods are thread-safe.
 /// </summary>
-public sealed partial class GenerationEngine : ITextGenerator
+public sealed partial class GenerationEngine : ITextGenerator, ITextScorer
 {
     private readonly LlamaContext _ctx;
     private readonly EngineOptions _options;

@@ -16,7 +16,7 @@ namespace SelfAlign.Remote;
 /// <c>logit_bias</c> −100 on the served model's token ids, so the vocabulary given must be the served model's. What the
 /// API cannot express (n-gram penalties, a penalty window) is refused up front rather than dropped.
 /// </summary>
-public sealed class OpenAiBackend : ITextGenerator, IDisposable
+public sealed class OpenAiBackend : ITextGenerator, ITextScorer
 {
     private readonly HttpClient _http;
     private readonly OpenAiBackendOptions _o;
@@ -59,6 +59,42 @@ public sealed class OpenAiBackend : ITextGenerator, IDisposable
             await stop.CancelAsync();
             try { await Task.WhenAll(tasks.Keys); } catch (Exception) when (stop.IsCancellationRequested) { }
         }
+    }
+
+    /// <summary>
+    /// Each context and continuation sent as one prompt with <c>echo</c>, <c>logprobs</c> and <c>max_tokens</c> 0 (vLLM and
+    /// <c>selfalign serve</c> answer it; llama.cpp's server does not): the continuation's tokens are those the joined text
+    /// has beyond the context's own tokens, as the in-process engine scores them.
+    /// </summary>
+    public async Task<IReadOnlyList<ScoreResult>> ScoreAsync(IReadOnlyList<ScoringRequest> requests, CancellationToken cancellationToken = default)
+    {
+        var continuations = requests.Select(r =>
+        {
+            var whole = Vocabulary.Tokenize(r.Context + r.Continuation);
+            var context = Vocabulary.Tokenize(r.Context);
+            var shared = 0;
+            while (shared < Math.Min(whole.Length, context.Length) && whole[shared] == context[shared]) shared++;
+            if (context.Length == 0 || shared == whole.Length) throw new InvalidInputException("scoring needs a non-empty context and continuation");
+            return whole[shared..];
+        }).ToList();
+        var prompts = requests.Select(r => new GenerationRequest
+        {
+            Prompt = r.Context + r.Continuation, MaxNewTokens = 0, PromptLogProbabilities = true, ParseSpecialTokens = false,
+        }).ToList();
+        var results = new ScoreResult[requests.Count];
+        await foreach (var (i, result) in GenerateBatchAsync(prompts, cancellationToken))
+        {
+            var expected = continuations[i];
+            var tail = result.PromptLogProbabilities is { } p && p.Count > expected.Length ? p.Skip(p.Count - expected.Length).ToList() : null;
+            // compared by text: a server names tokens by their text, and some texts have two ids (a byte token and a piece)
+            if (tail is null || tail.Where((t, k) => t.LogProbability is null || t.Token < 0 ||
+                                                     !Vocabulary.TokenBytes(t.Token).SequenceEqual(Vocabulary.TokenBytes(expected[k]))).Any())
+                throw new InvalidInputException($"the backend at {_o.BaseUrl} tokenised a scored text otherwise than the local vocabulary does: " +
+                                                "give the served model's own GGUF as the vocabulary");
+            var values = tail.Select(t => (double)t.LogProbability!.LogProbability).ToArray();
+            results[i] = new ScoreResult(values.Sum(), values, expected);
+        }
+        return results;
     }
 
     private async Task<GenerationResult> CompleteAsync(GenerationRequest request, string body, CancellationToken ct)
