@@ -2,6 +2,7 @@ using System.CommandLine;
 using SelfAlign.Cli.Output;
 using SelfAlign.Data;
 using SelfAlign.Evaluation;
+using SelfAlign.Evaluation.Report;
 using SelfAlign.Generation;
 using SelfAlign.Models;
 
@@ -37,10 +38,11 @@ internal static class EvalCommand
         var judgeBackend = new BackendOption("judge-backend", "Judge (--judge-model, or else --model, gives its vocabulary)");
         var refusals = new Option<string?>("--refusal-phrases") { Description = "Refusal phrases, one per line (default: the shipped list)" };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
+        var report = new Option<string?>("--report") { Description = "Also write this run's figures as a self-contained HTML report" };
         var cmd = new Command("eval", "Benchmarks of the papers on a model (TruthfulQA MC1/MC2, BIG-bench HHH, harmlessness, AdvBench), each figure with a 95% interval")
         {
             model, adapter, suites, data, mcTask, hhhDir, harmlessFile, advbench, limit, output, prompts, seed, decoder, temperature, maxNew, chat, chatFormat,
-            judge, judgeModel, refusals, ctxSize, threads, json,
+            judge, judgeModel, refusals, ctxSize, threads, report, json, BuildReport(),
         };
         backend.AddTo(cmd);
         judgeBackend.AddTo(cmd);
@@ -86,6 +88,8 @@ internal static class EvalCommand
             using (var steps = new StepProgressDisplay())
                 summary = await run.RunAsync(generator, scorer, modelPath, adapters.Select(a => a.Adapter.Path).ToList(), options,
                     new InlineProgress<EvalProgress>(e => steps.Report(EvalRun.Name(e.Suite), e.Done, e.Total)), ct);
+            if (p.GetValue(report) is { } html)
+                HtmlReport.Write(html, ReportSources.Read(Path.Combine(run.Directory, "summary.json")), $"SelfAlign evaluation: {Path.GetFileName(modelPath)}");
             if (p.GetValue(json)) { JsonOutput.Print(summary); return 0; }
             Console.WriteLine($"results in {run.Directory}");
             foreach (var (suite, figures) in summary["suites"]!.AsObject())
@@ -98,6 +102,28 @@ internal static class EvalCommand
                     }
                     Console.WriteLine($"  {suite,-14} {name,-16} {Figure(f!)}");
                 }
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary><c>selfalign eval report</c>: runs' summaries (or the demo's evaluations) side by side in one HTML file.</summary>
+    private static Command BuildReport()
+    {
+        var results = new Argument<string[]>("results") { Description = "summary.json of evaluations, or a demo's evaluations.json; LABEL=PATH names a run", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string>("--out", "-o") { Description = "The HTML file to write", Required = true };
+        var title = new Option<string>("--title") { Description = "The report's heading", DefaultValueFactory = _ => "SelfAlign evaluation" };
+        var cmd = new Command("report", "Compare evaluation runs side by side in one self-contained HTML file (charts with 95% intervals)") { results, output, title };
+        cmd.SetAction(p =>
+        {
+            var runs = p.GetValue(results)!.SelectMany(spec =>
+            {
+                var eq = spec.IndexOf('=', StringComparison.Ordinal);
+                return eq > 0 && !File.Exists(spec) ? ReportSources.Read(spec[(eq + 1)..], spec[..eq]) : ReportSources.Read(spec);
+            }).ToList();
+            var path = p.GetValue(output)!;
+            HtmlReport.Write(path, runs, p.GetValue(title)!);
+            Console.Error.WriteLine($"{runs.Count} runs -> {path}");
             return 0;
         });
         return cmd;

@@ -92,7 +92,11 @@ public sealed class EvalRun(string directory)
             var path = await ScoreAsync(suite, prompts, p => p.Id, answering.AnswerAsync, a => a.ToJson(), o, progress, ct);
             suites[Name(suite)] = AnswersSummary(path, refusals: suite == EvalSuite.Advbench);
         }
-        var summary = new JsonObject { ["model"] = modelPath, ["adapters"] = new JsonArray(adapters.Select(a => (JsonNode)a).ToArray()), ["suites"] = suites };
+        var summary = new JsonObject
+        {
+            ["model"] = modelPath, ["adapters"] = new JsonArray(adapters.Select(a => (JsonNode)a).ToArray()), ["decoder"] = EnumNames.Of(o.Decoder), ["suites"] = suites,
+        };
+        if (o.BackendName is { } backend) summary["backend"] = backend;
         File.WriteAllText(Path.Combine(Directory, "summary.json"), summary.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         return summary;
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SelfAlign.Evaluation.Report;
 using SelfAlign.Generation;
 using SelfAlign.Models;
 using SelfAlign.Pipeline;
@@ -93,6 +94,8 @@ public static class TestbedDemo
 
         var evaluations = Path.Combine(o.OutputDirectory, "evaluations.json");
         File.WriteAllText(evaluations, new JsonArray([.. rows.Select(r => (JsonNode)r.ToJson())]).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        return new TestbedDemoResult(baseModelPath, status, rows, [baseModelPath, runDir, evaluations]);
+        var report = Path.Combine(o.OutputDirectory, "report.html");
+        HtmlReport.Write(report, ReportSources.Read(evaluations), "SelfAlign demo on the testbed: base, principles, Self-Align, vanilla and RAIN");
+        return new TestbedDemoResult(baseModelPath, status, rows, [baseModelPath, runDir, evaluations, report]);
     }
 }
