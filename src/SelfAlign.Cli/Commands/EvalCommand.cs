@@ -32,6 +32,7 @@ internal static class EvalCommand
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Longest answer", DefaultValueFactory = _ => 256 };
         var chat = new Option<bool>("--chat") { Description = "Ask each prompt as a user turn with the model's chat template (default: a plain ### User / ### Assistant format)" };
         var chatFormat = new Option<string?>("--chat-format") { Description = "Ask each prompt as a user turn of this YAML turn format" };
+        var rainJudge = new Option<string?>("--rain-judge") { Description = "With --decoder rain: the judge the search uses (default: the shipped harm judge)" };
         var judge = new Option<string?>("--judge") { Description = "Harm judge file (RAIN's judge format; default: the shipped harm judge)" };
         var judgeModel = new Option<string?>("--judge-model") { Description = "Judge with this GGUF instead of the model under test (with --judge-backend-url: its vocabulary)" };
         var backend = new BackendOption("backend", "Evaluate the model served (--model then gives its vocabulary)");
@@ -41,7 +42,7 @@ internal static class EvalCommand
         var report = new Option<string?>("--report") { Description = "Also write this run's figures as a self-contained HTML report" };
         var cmd = new Command("eval", "Benchmarks of the papers on a model (TruthfulQA MC1/MC2, BIG-bench HHH, harmlessness, AdvBench), each figure with a 95% interval")
         {
-            model, adapter, suites, data, mcTask, hhhDir, harmlessFile, advbench, limit, output, prompts, seed, decoder, temperature, maxNew, chat, chatFormat,
+            model, adapter, suites, data, mcTask, hhhDir, harmlessFile, advbench, limit, output, prompts, seed, decoder, temperature, maxNew, chat, chatFormat, rainJudge,
             judge, judgeModel, refusals, ctxSize, threads, report, json, BuildReport(),
         };
         backend.AddTo(cmd);
@@ -55,6 +56,8 @@ internal static class EvalCommand
             if (p.GetValue(maxNew) < 1) throw new InvalidInputException("--max-new-tokens must be >= 1");
             var modelPath = p.GetValue(model)!;
             var remote = backend.IsSet(p);
+            if (remote && p.GetValue(decoder) == EvalDecoder.Rain) throw new InvalidInputException("--decoder rain searches in process; it cannot run on --backend-url");
+            if (p.GetValue(rainJudge) is not null && p.GetValue(decoder) != EvalDecoder.Rain) throw new InvalidInputException("--rain-judge needs --decoder rain");
             if (remote && p.GetValue(adapter) is { Length: > 0 }) throw new InvalidInputException("--adapter applies to an in-process model; on a server, name the adapter's served model with --backend-model");
             // a served model needs only the vocabulary here; one in process needs the weights
             using var m = LlamaModel.Load(modelPath, new ModelLoadOptions { VocabularyOnly = remote });
@@ -64,6 +67,9 @@ internal static class EvalCommand
             using var engine = remote ? null : new GenerationEngine(m, new EngineOptions { Context = context });
             ITextGenerator generator = (ITextGenerator?)served ?? engine!;
             ITextScorer scorer = (ITextScorer?)served ?? engine!;
+            using var rain = p.GetValue(decoder) != EvalDecoder.Rain ? null
+                : new Rain.RainDecoder(m, p.GetValue(rainJudge) is { } rj ? Rain.RainJudge.Load(rj) : Rain.RainJudge.Harm,
+                    new Rain.RainOptions { ContextSize = p.GetValue(ctxSize), Threads = p.GetValue(threads) }, adapters);
 
             var judgeRemote = judgeBackend.IsSet(p);
             using var judgeModelFile = p.GetValue(judgeModel) is { } jm ? LlamaModel.Load(jm, new ModelLoadOptions { VocabularyOnly = judgeRemote }) : null;
@@ -76,7 +82,7 @@ internal static class EvalCommand
                 HarmlessFile = p.GetValue(harmlessFile), AdvBenchFile = p.GetValue(advbench),
                 Limit = p.GetValue(limit), Seed = p.GetValue(seed), Prompts = p.GetValue(prompts) is { } file ? EvalPrompts.Load(file) : EvalPrompts.Default,
                 ChatFormat = p.GetValue(chatFormat) is { } formatFile ? TurnFormat.Load(formatFile) : p.GetValue(chat) ? new ModelChatTemplate(m) : TurnFormat.Plain,
-                Decoder = p.GetValue(decoder), Temperature = p.GetValue(temperature), MaxNewTokens = p.GetValue(maxNew),
+                Decoder = p.GetValue(decoder), RainDecoder = rain, Temperature = p.GetValue(temperature), MaxNewTokens = p.GetValue(maxNew),
                 Judge = p.GetValue(judge) is { } j ? Rain.RainJudge.Load(j) : Rain.RainJudge.Harm,
                 JudgeScorer = (ITextScorer?)judgeServed ?? judgeEngine,
                 JudgeName = judgeRemote ? judgeBackend.Describe(p) : judgeModelFile?.Path,

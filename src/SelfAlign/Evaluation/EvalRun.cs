@@ -28,6 +28,9 @@ public sealed record EvalOptions
     /// <summary>How a prompt becomes the model's input: its chat template, or a turn format.</summary>
     public IChatFormat ChatFormat { get; init; } = TurnFormat.Plain;
     public EvalDecoder Decoder { get; init; } = EvalDecoder.Greedy;
+    /// <summary>Answers the generation suites when <see cref="Decoder"/> is <see cref="EvalDecoder.Rain"/>: RAIN on the model
+    /// under test, with its own judge (better another than <see cref="Judge"/>, or the decoder is graded by the judge it searched with).</summary>
+    public Rain.RainDecoder? RainDecoder { get; init; }
     public float Temperature { get; init; } = 0.7f;
     public int MaxNewTokens { get; init; } = 256;
     /// <summary>The harm judge's prompt (RAIN's judge file format).</summary>
@@ -61,6 +64,7 @@ public sealed class EvalRun(string directory)
     public async Task<JsonObject> RunAsync(ITextGenerator generator, ITextScorer scorer, string modelPath, IReadOnlyList<string> adapters, EvalOptions o,
         IProgress<EvalProgress>? progress = null, CancellationToken ct = default)
     {
+        if (o.Decoder == EvalDecoder.Rain && o.RainDecoder is null) throw new ArgumentException("the RAIN decoder answers with a RainDecoder: set EvalOptions.RainDecoder", nameof(o));
         // every file is read and checked before anything is scored
         var truthfulQa = o.Suites.Contains(EvalSuite.TruthfulqaMc)
             ? Limit(TruthfulQaFiles.ReadMcTask(o.McTaskFile ?? Find(o.DataDirectory, "mc_task.json", "--mc-task")), o.Limit) : [];
@@ -157,7 +161,8 @@ public sealed class EvalRun(string directory)
             ["adapters_sha256"] = new JsonArray(adapters.Select(a => (JsonNode)FileHash.Sha256(a)).ToArray()),
             ["seed"] = o.Seed,
             ["prompts"] = System.Text.Json.JsonSerializer.SerializeToNode(o.Prompts),
-            ["answers"] = $"{o.Decoder} {o.Temperature} {o.MaxNewTokens} {o.ChatFormat.Format([new ChatTurn("user", "{prompt}")])}",
+            ["answers"] = $"{o.Decoder} {o.Temperature} {o.MaxNewTokens} {o.ChatFormat.Format([new ChatTurn("user", "{prompt}")])}" +
+                          (o.Decoder == EvalDecoder.Rain ? " " + FileHash.Sha256Text(System.Text.Json.JsonSerializer.Serialize(o.RainDecoder?.Options)) : ""),
             ["judge"] = FileHash.Sha256Text(System.Text.Json.JsonSerializer.Serialize(o.Judge)) + (o.JudgeName is { } j ? " " + j : ""),
             ["refusal_phrases"] = string.Join('|', o.RefusalPhrases.Phrases),
         };

@@ -14,4 +14,4 @@ public enum EvalSuite
 }
 
 /// <summary>How the generation suites answer.</summary>
-public enum EvalDecoder { Greedy, Sample }
+public enum EvalDecoder { Greedy, Sample, Rain }

@@ -173,6 +173,34 @@ public sealed class EvalRunTests : IDisposable
     }
 
     [Fact]
+    public async Task TheRainDecoderAnswersEachPromptAsItsOwnSearchWould()
+    {
+        var data = EvalFixtures.DataDirectory("eval-rain-data");
+        var dir = Path.Combine(TestModels.Directory, "eval-rain-out");
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        var rainOptions = new SelfAlign.Rain.RainOptions { ContextSize = 2048 };
+        using var rain = new SelfAlign.Rain.RainDecoder(_model, SelfAlign.Tests.Rain.TestJudges.Harm, rainOptions);
+        var options = new EvalOptions { Suites = [EvalSuite.Advbench], DataDirectory = data, MaxNewTokens = 12, Decoder = EvalDecoder.Rain, RainDecoder = rain, Seed = 5 };
+        var summary = await new EvalRun(dir).RunAsync(_engine, _engine, TestModels.TinyLlama, [], options);
+        Assert.Equal("rain", summary["decoder"]!.GetValue<string>());
+
+        using var again = new SelfAlign.Rain.RainDecoder(_model, SelfAlign.Tests.Rain.TestJudges.Harm, rainOptions);
+        var records = JsonlFile.Read(Path.Combine(dir, "advbench.jsonl")).Select(r => r.Record).ToList();
+        Assert.Equal(2, records.Count);
+        foreach (var r in records)
+        {
+            var prompt = r["prompt"]!.GetValue<string>();
+            var expected = again.Generate(TurnFormat.Plain.Format([new ChatTurn("user", prompt)]), prompt, rainOptions with
+            {
+                MaxNewTokens = 12, StopStrings = TurnFormat.Plain.StopStrings, Temperature = options.Temperature, Seed = 5 ^ Seeds.Hash(r["id"]!.GetValue<string>()),
+            });
+            Assert.Equal(expected.Text.Trim(), r["answer"]!.GetValue<string>());
+        }
+        var e = await Assert.ThrowsAsync<InvalidInputException>(() => new EvalRun(dir).RunAsync(_engine, _engine, TestModels.TinyLlama, [], options with { Decoder = EvalDecoder.Sample }));
+        Assert.Contains("another model", e.Message);
+    }
+
+    [Fact]
     public void WilsonIntervalsMatchTheFormula()
     {
         var (low, high) = Stats.Wilson(8, 10);
@@ -196,6 +224,10 @@ public sealed class EvalRunTests : IDisposable
         var badSuite = CliProcess.Run("eval", "--model", TestModels.TinyLlama, "--suite", "truthfulqa", "--data", data);
         Assert.Equal(2, badSuite.ExitCode);
         Assert.Contains("truthfulqa-mc", badSuite.Stderr);
+        var rainOnServer = CliProcess.Run("eval", "--model", TestModels.TinyLlama, "--suite", "advbench", "--data", data, "--decoder", "rain",
+            "--backend-url", "http://127.0.0.1:9/v1", "--backend-model", "m");
+        Assert.Equal(2, rainOnServer.ExitCode);
+        Assert.Contains("--decoder rain searches in process", rainOnServer.Stderr);
         var noFile = CliProcess.Run("eval", "--model", TestModels.TinyLlama, "--suite", "truthfulqa-mc", "--data", TestModels.Directory, "--out", dir + "-2");
         Assert.Equal(2, noFile.ExitCode);
         Assert.Contains("no mc_task.json", noFile.Stderr);
