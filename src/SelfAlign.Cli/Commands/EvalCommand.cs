@@ -36,17 +36,23 @@ internal static class EvalCommand
         var judge = new Option<string?>("--judge") { Description = "Harm judge file (RAIN's judge format; default: the shipped harm judge)" };
         var judgeModel = new Option<string?>("--judge-model") { Description = "Judge with this GGUF instead of the model under test (with --judge-backend-url: its vocabulary)" };
         var backend = new BackendOption("backend", "Evaluate the model served (--model then gives its vocabulary)");
+        var questions = new Option<string?>("--questions") { Description = "Vicuna-80's or MT-Bench's question.jsonl, when not found in --data" };
+        var baselineModel = new Option<string?>("--baseline-model") { Description = "Pairwise: compare with this GGUF (with --baseline-backend-url: its vocabulary)" };
+        var baselineDecoder = EnumOption.Create("--baseline-decoder", "Pairwise: how the baseline answers", EvalDecoder.Greedy);
+        var baselineBackend = new BackendOption("baseline-backend", "Pairwise: compare with a model (--baseline-model, or else --model, gives its vocabulary)");
         var judgeBackend = new BackendOption("judge-backend", "Judge (--judge-model, or else --model, gives its vocabulary)");
         var refusals = new Option<string?>("--refusal-phrases") { Description = "Refusal phrases, one per line (default: the shipped list)" };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON" };
         var report = new Option<string?>("--report") { Description = "Also write this run's figures as a self-contained HTML report" };
-        var cmd = new Command("eval", "Benchmarks of the papers on a model (TruthfulQA MC1/MC2, BIG-bench HHH, harmlessness, AdvBench), each figure with a 95% interval")
+        var cmd = new Command("eval", "Benchmarks of the papers on a model (TruthfulQA MC1/MC2, BIG-bench HHH, harmlessness, AdvBench, pairwise on Vicuna-80/MT-Bench), each figure with a 95% interval")
         {
             model, adapter, suites, data, mcTask, hhhDir, harmlessFile, advbench, limit, output, prompts, seed, decoder, temperature, maxNew, chat, chatFormat, rainJudge,
             judge, judgeModel, refusals, ctxSize, threads, report, json, BuildReport(),
         };
         backend.AddTo(cmd);
         judgeBackend.AddTo(cmd);
+        baselineBackend.AddTo(cmd);
+        foreach (var option in new Option[] { questions, baselineModel, baselineDecoder }) cmd.Options.Add(option);
         cmd.SetAction(async (p, ct) =>
         {
             var chosen = p.GetValue(suites)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -55,44 +61,47 @@ internal static class EvalCommand
             if (p.GetValue(limit) < 0) throw new InvalidInputException("--limit must be >= 0");
             if (p.GetValue(maxNew) < 1) throw new InvalidInputException("--max-new-tokens must be >= 1");
             var modelPath = p.GetValue(model)!;
-            var remote = backend.IsSet(p);
-            if (remote && p.GetValue(decoder) == EvalDecoder.Rain) throw new InvalidInputException("--decoder rain searches in process; it cannot run on --backend-url");
-            if (p.GetValue(rainJudge) is not null && p.GetValue(decoder) != EvalDecoder.Rain) throw new InvalidInputException("--rain-judge needs --decoder rain");
-            if (remote && p.GetValue(adapter) is { Length: > 0 }) throw new InvalidInputException("--adapter applies to an in-process model; on a server, name the adapter's served model with --backend-model");
-            // a served model needs only the vocabulary here; one in process needs the weights
-            using var m = LlamaModel.Load(modelPath, new ModelLoadOptions { VocabularyOnly = remote });
-            var adapters = remote ? [] : AdapterOption.Load(p, adapter, m);
-            var context = new ContextOptions { ContextSize = p.GetValue(ctxSize), Threads = p.GetValue(threads), LoraAdapters = adapters };
-            using var served = backend.Open(p, m.Vocabulary);
-            using var engine = remote ? null : new GenerationEngine(m, new EngineOptions { Context = context });
-            ITextGenerator generator = (ITextGenerator?)served ?? engine!;
-            ITextScorer scorer = (ITextScorer?)served ?? engine!;
-            using var rain = p.GetValue(decoder) != EvalDecoder.Rain ? null
-                : new Rain.RainDecoder(m, p.GetValue(rainJudge) is { } rj ? Rain.RainJudge.Load(rj) : Rain.RainJudge.Harm,
-                    new Rain.RainOptions { ContextSize = p.GetValue(ctxSize), Threads = p.GetValue(threads) }, adapters);
+            if (p.GetValue(rainJudge) is not null && p.GetValue(decoder) != EvalDecoder.Rain && p.GetValue(baselineDecoder) != EvalDecoder.Rain)
+                throw new InvalidInputException("--rain-judge needs --decoder rain or --baseline-decoder rain");
+            var pairwise = chosen.Contains(EvalSuite.Pairwise);
+            if (!pairwise && (p.GetValue(baselineModel) is not null || baselineBackend.IsSet(p) || p.GetResult(baselineDecoder) is { Implicit: false }))
+                throw new InvalidInputException("--baseline-model, --baseline-decoder and --baseline-backend-url are for --suite pairwise");
+            var context = new ContextOptions { ContextSize = p.GetValue(ctxSize), Threads = p.GetValue(threads) };
+            var rainOptions = new Rain.RainOptions { ContextSize = p.GetValue(ctxSize), Threads = p.GetValue(threads) };
+            var rainJudgeFile = p.GetValue(rainJudge) is { } rj ? Rain.RainJudge.Load(rj) : Rain.RainJudge.Harm;
+
+            using var tested = EvalSide.Open(p, modelPath, backend, adapter, context);
+            tested.UseDecoder(p.GetValue(decoder), rainJudgeFile, rainOptions, "--decoder");
+            // the baseline is another model (in process or served), or the model under test with another decoder
+            var ownBaseline = p.GetValue(baselineModel) is not null || baselineBackend.IsSet(p);
+            using var baselineSide = pairwise && ownBaseline
+                ? EvalSide.Open(p, p.GetValue(baselineModel) ?? modelPath, baselineBackend, null, context) : null;
+            var baselineDecoding = p.GetValue(baselineDecoder);
+            if (pairwise && !ownBaseline && baselineDecoding == p.GetValue(decoder))
+                throw new InvalidInputException("--suite pairwise compares with another model (--baseline-model, --baseline-backend-url) or another decoder (--baseline-decoder)");
+            var baseline = baselineSide ?? tested;
+            if (pairwise) baseline.UseDecoder(baselineDecoding, rainJudgeFile, rainOptions, "--baseline-decoder");
 
             var judgeRemote = judgeBackend.IsSet(p);
-            using var judgeModelFile = p.GetValue(judgeModel) is { } jm ? LlamaModel.Load(jm, new ModelLoadOptions { VocabularyOnly = judgeRemote }) : null;
-            using var judgeServed = judgeBackend.Open(p, (judgeModelFile ?? m).Vocabulary);
-            using var judgeEngine = judgeRemote || judgeModelFile is null ? null
-                : new GenerationEngine(judgeModelFile, new EngineOptions { Context = context with { LoraAdapters = [] } });
+            using var judgeSide = judgeRemote || p.GetValue(judgeModel) is not null
+                ? EvalSide.Open(p, p.GetValue(judgeModel) ?? modelPath, judgeBackend, null, context) : null;
             var options = new EvalOptions
             {
                 Suites = chosen, DataDirectory = p.GetValue(data)!, McTaskFile = p.GetValue(mcTask), HhhDirectory = p.GetValue(hhhDir),
                 HarmlessFile = p.GetValue(harmlessFile), AdvBenchFile = p.GetValue(advbench),
                 Limit = p.GetValue(limit), Seed = p.GetValue(seed), Prompts = p.GetValue(prompts) is { } file ? EvalPrompts.Load(file) : EvalPrompts.Default,
-                ChatFormat = p.GetValue(chatFormat) is { } formatFile ? TurnFormat.Load(formatFile) : p.GetValue(chat) ? new ModelChatTemplate(m) : TurnFormat.Plain,
-                Decoder = p.GetValue(decoder), RainDecoder = rain, Temperature = p.GetValue(temperature), MaxNewTokens = p.GetValue(maxNew),
+                ChatFormat = p.GetValue(chatFormat) is { } formatFile ? TurnFormat.Load(formatFile) : p.GetValue(chat) ? new ModelChatTemplate(tested.Model) : TurnFormat.Plain,
+                Decoder = p.GetValue(decoder), RainDecoder = tested.Rain, QuestionsFile = p.GetValue(questions),
+                Baseline = pairwise ? new PairwiseBaseline(baseline.Generator, baselineDecoding, baseline == tested ? "the model under test" : baseline.Name, baseline.Rain) : null,
+                Temperature = p.GetValue(temperature), MaxNewTokens = p.GetValue(maxNew),
                 Judge = p.GetValue(judge) is { } j ? Rain.RainJudge.Load(j) : Rain.RainJudge.Harm,
-                JudgeScorer = (ITextScorer?)judgeServed ?? judgeEngine,
-                JudgeName = judgeRemote ? judgeBackend.Describe(p) : judgeModelFile?.Path,
-                BackendName = remote ? backend.Describe(p) : null,
+                JudgeScorer = judgeSide?.Scorer, JudgeName = judgeSide?.Name, BackendName = tested.IsRemote ? tested.Name : null,
                 RefusalPhrases = p.GetValue(refusals) is { } r ? RefusalPhrases.Load(r) : RefusalPhrases.Default,
             };
             var run = new EvalRun(p.GetValue(output) ?? Path.Combine("eval", Path.GetFileNameWithoutExtension(modelPath)));
             System.Text.Json.Nodes.JsonObject summary;
             using (var steps = new StepProgressDisplay())
-                summary = await run.RunAsync(generator, scorer, modelPath, adapters.Select(a => a.Adapter.Path).ToList(), options,
+                summary = await run.RunAsync(tested.Generator, tested.Scorer, modelPath, tested.Adapters.Select(a => a.Adapter.Path).ToList(), options,
                     new InlineProgress<EvalProgress>(e => steps.Report(EvalRun.Name(e.Suite), e.Done, e.Total)), ct);
             if (p.GetValue(report) is { } html)
                 HtmlReport.Write(html, ReportSources.Read(Path.Combine(run.Directory, "summary.json")), $"SelfAlign evaluation: {Path.GetFileName(modelPath)}");

@@ -19,6 +19,8 @@ public sealed record EvalPrompts
     public string Hhh { get; init; } = "";
     public string OptionA { get; init; } = " A";
     public string OptionB { get; init; } = " B";
+    /// <summary>{question}, {a}, {b}: two assistants' answers to an open question, compared (labels <see cref="OptionA"/>, <see cref="OptionB"/>).</summary>
+    public string Pairwise { get; init; } = "";
 
     /// <summary>The shipped prompts.</summary>
     public static EvalPrompts Default { get; } = LoadBuiltIn();
@@ -38,7 +40,7 @@ public sealed record EvalPrompts
         foreach (var (key, text, placeholders) in new[]
                  {
                      ("mc_question", p.McQuestion, new[] { "{question}" }), ("true_false", p.TrueFalse, ["{question}", "{answer}"]),
-                     ("hhh", p.Hhh, ["{input}", "{a}", "{b}"]),
+                     ("hhh", p.Hhh, ["{input}", "{a}", "{b}"]), ("pairwise", p.Pairwise, ["{question}", "{a}", "{b}"]),
                  })
             foreach (var placeholder in placeholders)
                 if (!text.Contains(placeholder, StringComparison.Ordinal)) throw new InvalidInputException($"{path}: {key} must contain {placeholder}");

@@ -25,6 +25,10 @@ public sealed record EvalOptions
     public string? HarmlessFile { get; init; }
     /// <summary>AdvBench's harmful_behaviors.csv, when not in <see cref="DataDirectory"/>.</summary>
     public string? AdvBenchFile { get; init; }
+    /// <summary>Vicuna-80's or MT-Bench's question.jsonl, when not found in <see cref="DataDirectory"/>.</summary>
+    public string? QuestionsFile { get; init; }
+    /// <summary>What the model is compared with in <see cref="EvalSuite.Pairwise"/>.</summary>
+    public PairwiseBaseline? Baseline { get; init; }
     /// <summary>How a prompt becomes the model's input: its chat template, or a turn format.</summary>
     public IChatFormat ChatFormat { get; init; } = TurnFormat.Plain;
     public EvalDecoder Decoder { get; init; } = EvalDecoder.Greedy;
@@ -43,6 +47,10 @@ public sealed record EvalOptions
     public string? BackendName { get; init; }
     public RefusalPhrases RefusalPhrases { get; init; } = RefusalPhrases.Default;
 }
+
+/// <summary>The other side of a pairwise comparison: another model (in process or served) or the same one with another decoder.</summary>
+/// <param name="Name">what it is, recorded so that a rerun against another baseline is refused.</param>
+public sealed record PairwiseBaseline(ITextGenerator Generator, EvalDecoder Decoder, string Name, Rain.RainDecoder? RainDecoder = null);
 
 /// <summary>Progress of one suite: items scored of the total.</summary>
 public sealed record EvalProgress(EvalSuite Suite, int Done, int Total);
@@ -72,6 +80,9 @@ public sealed class EvalRun(string directory)
         var harmless = o.Suites.Contains(EvalSuite.Harmless) ? Limit(HarmlessPrompts(o), o.Limit) : [];
         var advbench = o.Suites.Contains(EvalSuite.Advbench)
             ? Limit(RedTeamPromptFiles.ReadAdvBench(o.AdvBenchFile ?? Find(o.DataDirectory, "harmful_behaviors.csv", "--advbench")), o.Limit) : [];
+        var questions = o.Suites.Contains(EvalSuite.Pairwise) ? Limit(QuestionFile.Read(o.QuestionsFile ?? FindQuestions(o.DataDirectory)), o.Limit) : [];
+        if (o.Suites.Contains(EvalSuite.Pairwise) && o.Baseline is null) throw new ArgumentException("the pairwise suite compares with EvalOptions.Baseline", nameof(o));
+        if (o.Baseline is { Decoder: EvalDecoder.Rain, RainDecoder: null }) throw new ArgumentException("a RAIN baseline answers with its RainDecoder", nameof(o));
         System.IO.Directory.CreateDirectory(Directory);
         CheckSameRun(modelPath, adapters, o);
 
@@ -89,12 +100,20 @@ public sealed class EvalRun(string directory)
                 s => new JsonObject { ["id"] = s.Id, ["subset"] = s.Subset, ["correct"] = s.Correct, ["margin"] = s.Margin }, o, progress, ct);
             suites[Name(EvalSuite.Hhh)] = HhhSummary(path);
         }
-        var answering = new AnsweringSuite(generator, new AnswerJudge(o.JudgeScorer ?? scorer, o.Judge), o);
+        var answerer = new Answerer(generator, o.Decoder, o.RainDecoder, o);
+        var answering = new AnsweringSuite(answerer, new AnswerJudge(o.JudgeScorer ?? scorer, o.Judge), o.RefusalPhrases);
         foreach (var (suite, prompts) in new[] { (EvalSuite.Harmless, harmless), (EvalSuite.Advbench, advbench) })
         {
             if (!o.Suites.Contains(suite)) continue;
             var path = await ScoreAsync(suite, prompts, p => p.Id, answering.AnswerAsync, a => a.ToJson(), o, progress, ct);
             suites[Name(suite)] = AnswersSummary(path, refusals: suite == EvalSuite.Advbench);
+        }
+        if (o.Suites.Contains(EvalSuite.Pairwise))
+        {
+            var b = o.Baseline!;
+            var pairwise = new PairwiseSuite(answerer, new Answerer(b.Generator, b.Decoder, b.RainDecoder, o), o.JudgeScorer ?? scorer, o);
+            var path = await ScoreAsync(EvalSuite.Pairwise, questions, q => q.Id, pairwise.JudgeAsync, j => j.ToJson(), o, progress, ct);
+            suites[Name(EvalSuite.Pairwise)] = PairwiseSummary(path, b.Name);
         }
         var summary = new JsonObject
         {
@@ -144,6 +163,20 @@ public sealed class EvalRun(string directory)
             IsAttempts(f) ? RedTeamPromptFiles.ReadRedTeamAttempts(f) : RedTeamPromptFiles.ReadHhRlhf(f);
     }
 
+    /// <summary>question.jsonl in the data directory, else the one file there whose name holds "question" (MT-Bench's and Vicuna's copies are named variously).</summary>
+    private static string FindQuestions(string dir)
+    {
+        var exact = Path.Combine(dir, "question.jsonl");
+        if (File.Exists(exact)) return exact;
+        var found = System.IO.Directory.Exists(dir) ? System.IO.Directory.GetFiles(dir, "*question*.jsonl").Order(StringComparer.Ordinal).ToList() : [];
+        return found.Count switch
+        {
+            1 => found[0],
+            0 => throw new InvalidInputException($"{dir}: no question.jsonl (give its path with --questions)"),
+            _ => throw new InvalidInputException($"{dir}: several question files ({string.Join(", ", found.Select(Path.GetFileName))}); name one with --questions"),
+        };
+    }
+
     private static List<T> Limit<T>(List<T> items, int limit) => limit > 0 ? items.Take(limit).ToList() : items;
 
     private static string Find(string dir, string name, string option)
@@ -167,6 +200,7 @@ public sealed class EvalRun(string directory)
             ["refusal_phrases"] = string.Join('|', o.RefusalPhrases.Phrases),
         };
         if (o.BackendName is { } backend) run["backend"] = backend;
+        if (o.Baseline is { } baseline) run["baseline"] = $"{baseline.Name} {baseline.Decoder}";
         var path = Path.Combine(Directory, "run.json");
         if (File.Exists(path))
         {
@@ -210,6 +244,20 @@ public sealed class EvalRun(string directory)
         };
         if (refusals) summary["attack_success_rate"] = Proportion(rows.Count(r => !r["refused"]!.GetValue<bool>()), rows.Count);
         return summary;
+    }
+
+    private static JsonObject PairwiseSummary(string path, string baseline)
+    {
+        var outcomes = JsonlFile.Read(path).Select(r => r.Record["outcome"]!.GetValue<string>()).ToList();
+        return new JsonObject
+        {
+            ["n"] = outcomes.Count, ["baseline"] = baseline,
+            ["win_rate"] = Proportion(outcomes.Count(x => x == "win"), outcomes.Count),
+            ["tie_rate"] = Proportion(outcomes.Count(x => x == "tie"), outcomes.Count),
+            ["loss_rate"] = Proportion(outcomes.Count(x => x == "loss"), outcomes.Count),
+            // a win counts 1, a tie one half: above 0.5 the model is judged the better
+            ["score"] = Mean(outcomes.Select(x => x switch { "win" => 1.0, "tie" => 0.5, _ => 0.0 }).ToList()),
+        };
     }
 
     private static JsonObject Proportion(int k, int n)

@@ -11,6 +11,8 @@ public enum EvalSuite
     Harmless,
     /// <summary>Answers to AdvBench's harmful goals: judged, and by the refusal-phrase metric.</summary>
     Advbench,
+    /// <summary>Open questions (Vicuna-80, MT-Bench) answered by the model and a baseline; win, tie or loss by the judge in both positions.</summary>
+    Pairwise,
 }
 
 /// <summary>How the generation suites answer.</summary>
