@@ -19,7 +19,30 @@ internal static class BenchCommand
         bench.Subcommands.Add(BuildAlign());
         bench.Subcommands.Add(BuildRain());
         bench.Subcommands.Add(BuildServe());
+        bench.Subcommands.Add(BuildEval());
         return bench;
+    }
+
+    private static Command BuildEval()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: a synthetic 135m llama made on first use)" };
+        var questions = new Option<int>("--questions") { Description = "Questions (TruthfulQA has 817; candidates scale with them)", DefaultValueFactory = _ => 817 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("eval", "TruthfulQA-sized multiple choice: scoring rate against the engine's prefill rate, and against one forward pass per candidate")
+            { model, questions, json };
+        cmd.SetAction(async (p, ct) =>
+        {
+            var count = p.GetValue(questions);
+            if (count < 1) throw new InvalidInputException("--questions must be positive");
+            using var m = LlamaModel.Load(p.GetValue(model) ?? DefaultModels.Synthetic135M());
+            var o = new EvalBenchmark.Options();
+            o = o with { Questions = count, Mc1Candidates = (int)((long)o.Mc1Candidates * count / o.Questions), Mc2Candidates = (int)((long)o.Mc2Candidates * count / o.Questions) };
+            var r = await EvalBenchmark.RunAsync(m, o, step => Console.Error.WriteLine($"bench eval: {step}"), ct);
+            if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
+            foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-24} {prop.GetValue(r):0.###}");
+            return 0;
+        });
+        return cmd;
     }
 
     private static Command BuildAlign()

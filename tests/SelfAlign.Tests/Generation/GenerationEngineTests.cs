@@ -177,6 +177,30 @@ public class GenerationEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task ManySharedContextsAreEvaluatedTogetherAndSharingOffEvaluatesEachInFull()
+    {
+        // twelve questions of three candidates each, in a context too small to hold every question's context at once
+        var items = Enumerable.Range(0, 12).SelectMany(q => new[] { " yes", " no", " perhaps not" }
+            .Select(c => new ScoringRequest($"Question {q}: " + string.Join(" ", Enumerable.Repeat($"is item {q} on the list", 6)) + " Answer:", c))).ToList();
+        using var small = new GenerationEngine(_model, new EngineOptions { Context = new ContextOptions { ContextSize = 512, MaxSequences = 16 } });
+        using var unshared = new GenerationEngine(_model, new EngineOptions { Context = new ContextOptions { ContextSize = 512, MaxSequences = 16 }, PrefixSharing = false });
+        var shared = await small.ScoreAsync(items);
+        var full = await unshared.ScoreAsync(items);
+        for (var i = 0; i < items.Count; i++)
+        {
+            Assert.Equal(full[i].Tokens, shared[i].Tokens);
+            Assert.Equal(full[i].LogProbability, shared[i].LogProbability, 2e-3); // batch composition moves float sums slightly
+        }
+        var contextTokens = items.Select(r => r.Context).Distinct().Sum(c => _model.Vocabulary.Tokenize(c).Length);
+        var continuationTokens = shared.Sum(r => r.Tokens.Count);
+        // each context but its last token once, and per candidate the last context token and its continuation
+        Assert.Equal(contextTokens - 12 + items.Count + continuationTokens, small.Statistics.TokensDecoded);
+        Assert.Equal(3 * contextTokens + continuationTokens, unshared.Statistics.TokensDecoded);
+        // contexts go to the engine together: fewer decode calls than one per question
+        Assert.True(small.Statistics.DecodeCalls < 12, $"{small.Statistics.DecodeCalls} decode calls for 12 shared contexts");
+    }
+
+    [Fact]
     public async Task SharedPrefixesWithPerSequenceCachesAreEvaluatedPerRequestNotForked()
     {
         // forking across per-sequence caches is a native abort in llama.cpp: such an engine must not try
