@@ -37,7 +37,7 @@ public sealed partial class GenerationEngine
     /// Packs many (context, continuation) pairs into each decode, one sequence per pair, chunking long ones. A context that
     /// several pairs share (a question's candidates) is evaluated once, all but its last token, in a sequence of its own,
     /// and copied into each pair's sequence: the unified cache shares those cells, so each pair evaluates only its last
-    /// context token and its continuation. Shared contexts are evaluated many at a time, packed into the same decodes.
+    /// context token and its continuation.
     /// </summary>
     private ScoreResult[] Score(List<ScoringItem> items)
     {
@@ -48,78 +48,56 @@ public sealed partial class GenerationEngine
                 .Select(g => g.ToList()).ToList()
             : [];
         var shared = groups.SelectMany(g => g).ToHashSet();
-        var longest = items.Select(i => i.Tokens.Length).DefaultIfEmpty().Max();
-        for (var next = 0; next < groups.Count;)
-        {
-            // a wave: as many contexts as leave a sequence and the longest item's cells for the pairs
-            var wave = new List<List<int>>();
-            var cells = 0;
-            while (next < groups.Count && wave.Count < _freeSequences.Count - 1 &&
-                   (wave.Count == 0 || _cellsInUse + cells + items[groups[next][0]].ContextLength + longest <= _ctx.ContextSize))
-            {
-                cells += items[groups[next][0]].ContextLength - 1;
-                wave.Add(groups[next++]);
-            }
-            ScoreSharingContexts(items, wave, logProbs);
-        }
-        ScorePacked(items, Enumerable.Range(0, items.Count).Where(i => !shared.Contains(i)).Select(i => (i, -1, 0)).ToList(), logProbs);
+        foreach (var group in groups) ScoreSharingContext(items, group, logProbs);
+        ScorePacked(items, Enumerable.Range(0, items.Count).Where(i => !shared.Contains(i)).ToList(), logProbs, source: -1, start: 0);
         return items.Select((item, i) => new ScoreResult(logProbs[i].Sum(), logProbs[i], item.Tokens[item.ContextLength..])).ToArray();
     }
 
     private static string ContextKey(ScoringItem item) => string.Join(',', item.Tokens.Take(item.ContextLength));
 
-    /// <summary>Evaluates each group's context (but its last token) in a sequence of its own, packed together, then scores the
-    /// groups' pairs from copies of them.</summary>
-    private void ScoreSharingContexts(List<ScoringItem> items, List<List<int>> groups, double[][] logProbs)
+    private void ScoreSharingContext(List<ScoringItem> items, List<int> group, double[][] logProbs)
     {
-        var contexts = groups.Select(g => (Tokens: items[g[0]].Tokens, Length: items[g[0]].ContextLength - 1, Sequence: _freeSequences.Pop())).ToList();
-        var cells = contexts.Sum(c => c.Length);
-        _cellsInUse += cells;
+        var tokens = items[group[0]].Tokens;
+        var length = items[group[0]].ContextLength - 1;
+        var sequence = _freeSequences.Pop();
+        _cellsInUse += length;
         try
         {
-            var done = new int[contexts.Count];
-            while (done.Where((d, k) => d < contexts[k].Length).Any())
+            for (var pos = 0; pos < length;)
             {
                 _batch.Clear();
-                for (var k = 0; k < contexts.Count && _batch.Count < _batch.Capacity; k++)
-                {
-                    var n = Math.Min(_batch.Capacity - _batch.Count, contexts[k].Length - done[k]);
-                    for (var i = 0; i < n; i++) _batch.Add(contexts[k].Tokens[done[k] + i], done[k] + i, contexts[k].Sequence, false);
-                    done[k] += n;
-                }
+                var n = Math.Min(_batch.Capacity, length - pos);
+                for (var k = 0; k < n; k++) _batch.Add(tokens[pos + k], pos + k, sequence, false);
                 _ctx.Decode(_batch);
+                pos += n;
             }
-            ScorePacked(items, groups.SelectMany((g, k) => g.Select(i => (i, contexts[k].Sequence, contexts[k].Length))).ToList(), logProbs);
+            ScorePacked(items, group, logProbs, sequence, length);
         }
         finally
         {
-            foreach (var c in contexts)
-            {
-                _ctx.RemoveTokens(c.Sequence);
-                _freeSequences.Push(c.Sequence);
-            }
-            _cellsInUse -= cells;
+            _ctx.RemoveTokens(sequence);
+            _freeSequences.Push(sequence);
+            _cellsInUse -= length;
         }
     }
 
-    /// <summary>Scores each item of <paramref name="work"/> in its own sequence from position <c>Start</c>, the cells before it
-    /// copied from sequence <c>Source</c> (none when -1).</summary>
-    private void ScorePacked(List<ScoringItem> items, List<(int Item, int Source, int Start)> work, double[][] logProbs)
+    /// <summary>Scores the items <paramref name="indices"/>, each in its own sequence from position <paramref name="start"/>,
+    /// the cells before it copied from sequence <paramref name="source"/> (none when -1).</summary>
+    private void ScorePacked(List<ScoringItem> items, List<int> indices, double[][] logProbs, int source, int start)
     {
-        var inFlight = new List<(int Item, int Sequence, int Offset, int Start)>();
+        var inFlight = new List<(int Item, int Sequence, int Offset)>();
         try
         {
             var next = 0;
-            while (next < work.Count || inFlight.Count > 0)
+            while (next < indices.Count || inFlight.Count > 0)
             {
-                while (next < work.Count && _freeSequences.Count > 0 &&
-                       (!_ctx.IsUnified || _cellsInUse + items[work[next].Item].Tokens.Length - work[next].Start <= _ctx.ContextSize))
+                while (next < indices.Count && _freeSequences.Count > 0 &&
+                       (!_ctx.IsUnified || _cellsInUse + items[indices[next]].Tokens.Length - start <= _ctx.ContextSize))
                 {
-                    var (item, source, start) = work[next++];
                     var sequence = _freeSequences.Pop();
                     if (source >= 0) _ctx.CopySequence(source, sequence, 0, start);
-                    inFlight.Add((item, sequence, start, start));
-                    _cellsInUse += items[item].Tokens.Length - start;
+                    inFlight.Add((indices[next], sequence, start));
+                    _cellsInUse += items[indices[next++]].Tokens.Length - start;
                 }
                 // RunScoringJobs made room for the longest item, and every item in flight gives its room back.
                 if (inFlight.Count == 0) throw new InvalidOperationException("scoring has no free sequence or cells although room was made");
@@ -128,7 +106,7 @@ public sealed partial class GenerationEngine
                 var outputs = new List<(int Item, int Position, int Index)>();
                 for (var f = 0; f < inFlight.Count; f++)
                 {
-                    var (item, seq, offset, start) = inFlight[f];
+                    var (item, seq, offset) = inFlight[f];
                     var tokens = items[item].Tokens;
                     var n = Math.Min(_batch.Capacity - _batch.Count, tokens.Length - offset);
                     for (var pos = offset; pos < offset + n; pos++)
@@ -137,7 +115,7 @@ public sealed partial class GenerationEngine
                         var index = _batch.Add(tokens[pos], pos, seq, want);
                         if (want) outputs.Add((item, pos, index));
                     }
-                    inFlight[f] = (item, seq, offset + n, start);
+                    inFlight[f] = (item, seq, offset + n);
                 }
                 _ctx.Decode(_batch);
 
@@ -148,7 +126,7 @@ public sealed partial class GenerationEngine
                 }
                 for (var f = inFlight.Count - 1; f >= 0; f--)
                 {
-                    var (item, seq, offset, start) = inFlight[f];
+                    var (item, seq, offset) = inFlight[f];
                     if (offset < items[item].Tokens.Length) continue;
                     ReleaseScoring(items[item], seq, start);
                     inFlight.RemoveAt(f);
@@ -157,7 +135,7 @@ public sealed partial class GenerationEngine
         }
         finally
         {
-            foreach (var (item, seq, _, start) in inFlight) ReleaseScoring(items[item], seq, start);
+            foreach (var (item, seq, _) in inFlight) ReleaseScoring(items[item], seq, start);
         }
     }
 

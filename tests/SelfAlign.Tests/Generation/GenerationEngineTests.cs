@@ -177,7 +177,7 @@ public class GenerationEngineTests : IDisposable
     }
 
     [Fact]
-    public async Task ManySharedContextsAreEvaluatedTogetherAndSharingOffEvaluatesEachInFull()
+    public async Task ManySharedContextsAreEachEvaluatedOnceAndSharingOffEvaluatesEachInFull()
     {
         // twelve questions of three candidates each, in a context too small to hold every question's context at once
         var items = Enumerable.Range(0, 12).SelectMany(q => new[] { " yes", " no", " perhaps not" }
@@ -196,8 +196,6 @@ public class GenerationEngineTests : IDisposable
         // each context but its last token once, and per candidate the last context token and its continuation
         Assert.Equal(contextTokens - 12 + items.Count + continuationTokens, small.Statistics.TokensDecoded);
         Assert.Equal(3 * contextTokens + continuationTokens, unshared.Statistics.TokensDecoded);
-        // contexts go to the engine together: fewer decode calls than one per question
-        Assert.True(small.Statistics.DecodeCalls < 12, $"{small.Statistics.DecodeCalls} decode calls for 12 shared contexts");
     }
 
     [Fact]
