@@ -93,11 +93,14 @@ public static unsafe class EngineBenchmark
     private static readonly string[] Words =
         ["the", "assistant", "should", "answer", "each", "question", "with", "care", "and", "follow", "every", "rule", "given", "above", "when", "asked"];
 
-    private static double MeasurePrefill(LlamaModel model, Options o)
+    private static double MeasurePrefill(LlamaModel model, Options o) => MeasurePrefill(model, Ctx(o, 1024, 1), PromptTokens(model, 512, 0));
+
+    /// <summary>Tokens per second of <paramref name="tokens"/> decoded as one batch (at most the context's batch size), best of three.</summary>
+    internal static double MeasurePrefill(LlamaModel model, ContextOptions options, int[] tokens)
     {
-        using var ctx = new LlamaContext(model, Ctx(o, 1024, 1));
-        using var batch = new TokenBatch(512);
-        var tokens = PromptTokens(model, 512, 0);
+        using var ctx = new LlamaContext(model, options);
+        using var batch = new TokenBatch(options.BatchSize);
+        tokens = tokens[..Math.Min(tokens.Length, options.BatchSize)];
         var best = 0.0;
         for (var rep = 0; rep < 3; rep++)
         {

@@ -109,22 +109,6 @@ public static class EvalBenchmark
         }).ToList();
     }
 
-    private static double MeasurePrefill(LlamaModel model, ContextOptions options)
-    {
-        using var ctx = new LlamaContext(model, options);
-        using var batch = new TokenBatch(options.BatchSize);
-        var tokens = model.Vocabulary.Tokenize(string.Join(' ', Enumerable.Range(0, 4 * options.BatchSize).Select(i => Words[i * 7 % Words.Length])));
-        tokens = tokens[..Math.Min(tokens.Length, options.BatchSize)];
-        var best = 0.0;
-        for (var rep = 0; rep < 3; rep++)
-        {
-            ctx.ClearCache();
-            batch.Clear();
-            for (var i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, 0, i == tokens.Length - 1);
-            var clock = Stopwatch.StartNew();
-            ctx.Decode(batch);
-            best = Math.Max(best, tokens.Length / clock.Elapsed.TotalSeconds);
-        }
-        return best;
-    }
+    private static double MeasurePrefill(LlamaModel model, ContextOptions options) => EngineBenchmark.MeasurePrefill(model, options,
+        model.Vocabulary.Tokenize(string.Join(' ', Enumerable.Range(0, 4 * options.BatchSize).Select(i => Words[i * 7 % Words.Length]))));
 }
