@@ -46,6 +46,8 @@ public sealed class HtmlReportTests
         Assert.DoesNotContain("<b>sampling", html, StringComparison.Ordinal);
         Assert.Contains("vanilla &lt;b&gt;sampling&lt;/b&gt;", html, StringComparison.Ordinal);
         Assert.Contains("<title>a &lt;title&gt;</title>", html, StringComparison.Ordinal);
+        Assert.Contains(">20</text>", html, StringComparison.Ordinal); // mean words 11.5 on an axis rounded up to 20
+        Assert.DoesNotContain(">-0</text>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("http", html.Replace("http://www.w3.org/2000/svg", "", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 

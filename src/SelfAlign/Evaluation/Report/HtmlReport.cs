@@ -87,7 +87,7 @@ public static class HtmlReport
         var rows = runs.Select((r, i) => (Index: i, Run: r, Figure: Find(r, group, name))).Where(x => x.Figure is not null).ToList();
         var ends = rows.SelectMany(x => new[] { x.Figure!.Value, x.Figure.Low ?? x.Figure.Value, x.Figure.High ?? x.Figure.Value }).ToList();
         var proportion = ends.All(v => v is >= 0 and <= 1);
-        var (min, max) = proportion ? (0.0, 1.0) : (-RoundUp(-Math.Min(0, ends.Min())), RoundUp(Math.Max(ends.Max(), 0)));
+        var (min, max) = proportion ? (0.0, 1.0) : (ends.Min() < 0 ? -RoundUp(-ends.Min()) : 0, RoundUp(Math.Max(ends.Max(), 0)));
         if (max <= min) max = min + 1;
         double X(double v) => LabelWidth + (v - min) / (max - min) * BarWidth;
         var (width, height) = (LabelWidth + BarWidth + TextWidth, rows.Count * RowHeight + 28);
