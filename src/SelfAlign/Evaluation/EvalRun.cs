@@ -195,7 +195,7 @@ public sealed class EvalRun(string directory)
             ["seed"] = o.Seed,
             ["prompts"] = System.Text.Json.JsonSerializer.SerializeToNode(o.Prompts),
             ["answers"] = $"{o.Decoder} {o.Temperature} {o.MaxNewTokens} {o.ChatFormat.Format([new ChatTurn("user", "{prompt}")])}" +
-                          (o.Decoder == EvalDecoder.Rain ? " " + FileHash.Sha256Text(System.Text.Json.JsonSerializer.Serialize(o.RainDecoder?.Options)) : ""),
+                          (o.Decoder == EvalDecoder.Rain ? " " + FileHash.Sha256Text(System.Text.Json.JsonSerializer.Serialize(new { o.RainDecoder?.Options, o.RainDecoder?.Judge })) : ""),
             ["judge"] = FileHash.Sha256Text(System.Text.Json.JsonSerializer.Serialize(o.Judge)) + (o.JudgeName is { } j ? " " + j : ""),
             ["refusal_phrases"] = string.Join('|', o.RefusalPhrases.Phrases),
         };

@@ -35,6 +35,8 @@ public sealed class RainDecoder : IDisposable
 
     public LlamaModel Model { get; }
     public RainOptions Options => _options;
+    /// <summary>The self-evaluation the search judges with.</summary>
+    public RainJudge Judge => _model.Judgement;
 
     /// <summary>
     /// Answers <paramref name="prompt"/> (the full model input, chat formatting included) with RAIN;

@@ -198,6 +198,11 @@ public sealed class EvalRunTests : IDisposable
         }
         var e = await Assert.ThrowsAsync<InvalidInputException>(() => new EvalRun(dir).RunAsync(_engine, _engine, TestModels.TinyLlama, [], options with { Decoder = EvalDecoder.Sample }));
         Assert.Contains("another model", e.Message);
+        // the search's own judge is part of the run too
+        var otherJudge = SelfAlign.Tests.Rain.TestJudges.Harm with { Prefix = "Judge strictly.\n" + SelfAlign.Tests.Rain.TestJudges.Harm.Prefix };
+        using var otherRain = new SelfAlign.Rain.RainDecoder(_model, otherJudge, rainOptions);
+        e = await Assert.ThrowsAsync<InvalidInputException>(() => new EvalRun(dir).RunAsync(_engine, _engine, TestModels.TinyLlama, [], options with { RainDecoder = otherRain }));
+        Assert.Contains("another model", e.Message);
     }
 
     [Fact]
