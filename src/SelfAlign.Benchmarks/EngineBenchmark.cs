@@ -96,22 +96,25 @@ public static unsafe class EngineBenchmark
     private static double MeasurePrefill(LlamaModel model, Options o) => MeasurePrefill(model, Ctx(o, 1024, 1), PromptTokens(model, 512, 0));
 
     /// <summary>Tokens per second of <paramref name="tokens"/> decoded as one batch (at most the context's batch size), best of three.</summary>
-    internal static double MeasurePrefill(LlamaModel model, ContextOptions options, int[] tokens)
+    internal static double MeasurePrefill(LlamaModel model, ContextOptions options, int[] tokens) => PrefillReadings(model, options, tokens, 3).Max();
+
+    /// <summary>Tokens per second of <paramref name="tokens"/> decoded as one batch, <paramref name="count"/> times in a fresh cache.</summary>
+    internal static List<double> PrefillReadings(LlamaModel model, ContextOptions options, int[] tokens, int count)
     {
         using var ctx = new LlamaContext(model, options);
         using var batch = new TokenBatch(options.BatchSize);
         tokens = tokens[..Math.Min(tokens.Length, options.BatchSize)];
-        var best = 0.0;
-        for (var rep = 0; rep < 3; rep++)
+        var readings = new List<double>();
+        for (var rep = 0; rep < count; rep++)
         {
             ctx.ClearCache();
             batch.Clear();
             for (var i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, 0, i == tokens.Length - 1);
             var sw = Stopwatch.StartNew();
             ctx.Decode(batch);
-            best = Math.Max(best, tokens.Length / sw.Elapsed.TotalSeconds);
+            readings.Add(tokens.Length / sw.Elapsed.TotalSeconds);
         }
-        return best;
+        return readings;
     }
 
     /// <summary>The reference: prompt, then llama.cpp's greedy sampler and one-token batches, straight on the C API.</summary>

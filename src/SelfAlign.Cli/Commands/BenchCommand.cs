@@ -27,16 +27,18 @@ internal static class BenchCommand
     {
         var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: a synthetic 135m llama made on first use)" };
         var questions = new Option<int>("--questions") { Description = "Questions (TruthfulQA has 817; candidates scale with them)", DefaultValueFactory = _ => 817 };
+        var harness = new Option<int?>("--harness-questions") { Description = "Questions also scored one forward pass per candidate (default: all; it is the slow way)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("eval", "TruthfulQA-sized multiple choice: scoring rate against the engine's prefill rate, and against one forward pass per candidate")
-            { model, questions, json };
+            { model, questions, harness, json };
         cmd.SetAction(async (p, ct) =>
         {
             var count = p.GetValue(questions);
             if (count < 1) throw new InvalidInputException("--questions must be positive");
+            if (p.GetValue(harness) is < 1) throw new InvalidInputException("--harness-questions must be positive");
             using var m = LlamaModel.Load(p.GetValue(model) ?? DefaultModels.Synthetic135M());
             var o = new EvalBenchmark.Options();
-            o = o with { Questions = count, Mc1Candidates = (int)((long)o.Mc1Candidates * count / o.Questions), Mc2Candidates = (int)((long)o.Mc2Candidates * count / o.Questions) };
+            o = o with { Questions = count, HarnessQuestions = p.GetValue(harness) ?? count, Mc1Candidates = (int)((long)o.Mc1Candidates * count / o.Questions), Mc2Candidates = (int)((long)o.Mc2Candidates * count / o.Questions) };
             var r = await EvalBenchmark.RunAsync(m, o, step => Console.Error.WriteLine($"bench eval: {step}"), ct);
             if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
             foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-24} {prop.GetValue(r):0.###}");

@@ -34,116 +34,141 @@ public sealed partial class GenerationEngine
     }
 
     /// <summary>
-    /// Packs many (context, continuation) pairs into each decode, one sequence per pair, chunking long ones. A context that
-    /// several pairs share (a question's candidates) is evaluated once, all but its last token, in a sequence of its own,
-    /// and copied into each pair's sequence: the unified cache shares those cells, so each pair evaluates only its last
-    /// context token and its continuation.
+    /// Packs many (context, continuation) pairs into each decode, one sequence per pair, chunking long ones; a pair's last
+    /// token is never evaluated (nothing reads what follows it). A context that several pairs share (a question's
+    /// candidates) is evaluated once in a sequence of its own, its last row giving every pair's first log-probability, and
+    /// copied into the sequence of each pair that continues past one token: the unified cache shares those cells.
+    /// Contexts and pairs flow through the decodes a few at a time: attention runs over every occupied cell, so holding
+    /// all of a job's contexts at once would slow every decode.
     /// </summary>
     private ScoreResult[] Score(List<ScoringItem> items)
     {
         var logProbs = items.Select(i => new double[i.Tokens.Length - i.ContextLength]).ToArray();
         // RunScoringJobs made room for the longest item in one sequence; sharing needs one more for the context
-        var groups = _options.PrefixSharing && _ctx.IsUnified && _freeSequences.Count >= 2
-            ? Enumerable.Range(0, items.Count).GroupBy(i => ContextKey(items[i])).Where(g => g.Count() > 1 && items[g.First()].ContextLength > 1)
-                .Select(g => g.ToList()).ToList()
-            : [];
-        var shared = groups.SelectMany(g => g).ToHashSet();
-        foreach (var group in groups) ScoreSharingContext(items, group, logProbs);
-        ScorePacked(items, Enumerable.Range(0, items.Count).Where(i => !shared.Contains(i)).ToList(), logProbs, source: -1, start: 0);
+        var sharing = _options.PrefixSharing && _ctx.IsUnified && _freeSequences.Count >= 2;
+        var waiting = new Queue<ScoringWork>();
+        var grouped = new HashSet<int>();
+        foreach (var g in Enumerable.Range(0, items.Count).GroupBy(i => ContextKey(items[i])))
+        {
+            if (!sharing || g.Count() < 2) continue;
+            var list = g.ToList();
+            waiting.Enqueue(new ScoringWork(items[list[0]].Tokens, End: items[list[0]].ContextLength) { Members = list });
+            grouped.UnionWith(list);
+        }
+        for (var i = 0; i < items.Count; i++)
+            if (!grouped.Contains(i)) waiting.Enqueue(new ScoringWork(items[i].Tokens, End: items[i].Tokens.Length - 1) { Item = i });
+        ScoreStream(items, waiting, logProbs);
         return items.Select((item, i) => new ScoreResult(logProbs[i].Sum(), logProbs[i], item.Tokens[item.ContextLength..])).ToArray();
     }
 
     private static string ContextKey(ScoringItem item) => string.Join(',', item.Tokens.Take(item.ContextLength));
 
-    private void ScoreSharingContext(List<ScoringItem> items, List<int> group, double[][] logProbs)
+    /// <summary>Tokens to evaluate in one sequence: a shared context (<see cref="Members"/> set) or one pair (<see cref="Item"/> set).</summary>
+    private sealed record ScoringWork(int[] Tokens, int End)
     {
-        var tokens = items[group[0]].Tokens;
-        var length = items[group[0]].ContextLength - 1;
-        var sequence = _freeSequences.Pop();
-        _cellsInUse += length;
-        try
-        {
-            for (var pos = 0; pos < length;)
-            {
-                _batch.Clear();
-                var n = Math.Min(_batch.Capacity, length - pos);
-                for (var k = 0; k < n; k++) _batch.Add(tokens[pos + k], pos + k, sequence, false);
-                _ctx.Decode(_batch);
-                pos += n;
-            }
-            ScorePacked(items, group, logProbs, sequence, length);
-        }
-        finally
-        {
-            _ctx.RemoveTokens(sequence);
-            _freeSequences.Push(sequence);
-            _cellsInUse -= length;
-        }
+        public int Item { get; init; } = -1;
+        public List<int> Members { get; init; } = [];
+        /// <summary>The shared context a pair continues (its cells are copied, not evaluated).</summary>
+        public ScoringWork? Parent { get; init; }
+        public int Start => Parent?.End ?? 0;
+        public int Offset { get; set; }
+        public int Sequence { get; set; } = -1;
+        /// <summary>A context's pairs not yet finished; its sequence is released with the last.</summary>
+        public int Remaining { get; set; }
     }
 
-    /// <summary>Scores the items <paramref name="indices"/>, each in its own sequence from position <paramref name="start"/>,
-    /// the cells before it copied from sequence <paramref name="source"/> (none when -1).</summary>
-    private void ScorePacked(List<ScoringItem> items, List<int> indices, double[][] logProbs, int source, int start)
+    /// <summary>
+    /// Evaluates the queued work, admitting it in order while sequences and cells allow. A context admitted holds its
+    /// sequence until its last pair is done; its pairs go ahead of new work, so the cells in use stay few. A context is
+    /// admitted only while one sequence stays free and its longest pair would still fit, so its pairs can always start.
+    /// </summary>
+    private void ScoreStream(List<ScoringItem> items, Queue<ScoringWork> waiting, double[][] logProbs)
     {
-        var inFlight = new List<(int Item, int Sequence, int Offset)>();
+        var ready = new Queue<ScoringWork>();
+        var inFlight = new List<ScoringWork>();
+        var resident = new List<ScoringWork>();
+        var scoringCells = 0;
+        // about one batch of cells keeps every decode nearly full while attention, which runs over every occupied cell, stays cheap
+        var softCap = Math.Max(_batch.Capacity, items.Max(i => i.Tokens.Length));
+
+        void Hold(ScoringWork w, int cells) { w.Sequence = _freeSequences.Pop(); _cellsInUse += cells; scoringCells += cells; }
+        void Release(ScoringWork w, int cells) { _ctx.RemoveTokens(w.Sequence); _freeSequences.Push(w.Sequence); _cellsInUse -= cells; scoringCells -= cells; w.Sequence = -1; }
+        bool Fits(int cells, bool fresh) => !_ctx.IsUnified ||
+            (_cellsInUse + cells <= _ctx.ContextSize && (!fresh || inFlight.Count == 0 || scoringCells + cells <= softCap));
+
+        void Admit()
+        {
+            while (ready.Count > 0 && _freeSequences.Count > 0 && Fits(ready.Peek().End - ready.Peek().Start, fresh: false))
+            {
+                var pair = ready.Dequeue();
+                Hold(pair, pair.End - pair.Start);
+                _ctx.CopySequence(pair.Parent!.Sequence, pair.Sequence, 0, pair.Start);
+                pair.Offset = pair.Start;
+                inFlight.Add(pair);
+            }
+            while (ready.Count == 0 && waiting.Count > 0)
+            {
+                var next = waiting.Peek();
+                var isContext = next.Members.Count > 0;
+                var longestTail = isContext ? Math.Max(0, next.Members.Max(i => items[i].Tokens.Length) - 1 - next.End) : 0;
+                if (_freeSequences.Count < (isContext ? 2 : 1) || !Fits(next.End + longestTail, fresh: true)) return;
+                waiting.Dequeue();
+                Hold(next, next.End);
+                if (isContext) { next.Remaining = next.Members.Count; resident.Add(next); }
+                inFlight.Add(next);
+            }
+        }
+
         try
         {
-            var next = 0;
-            while (next < indices.Count || inFlight.Count > 0)
+            while (waiting.Count > 0 || ready.Count > 0 || inFlight.Count > 0)
             {
-                while (next < indices.Count && _freeSequences.Count > 0 &&
-                       (!_ctx.IsUnified || _cellsInUse + items[indices[next]].Tokens.Length - start <= _ctx.ContextSize))
-                {
-                    var sequence = _freeSequences.Pop();
-                    if (source >= 0) _ctx.CopySequence(source, sequence, 0, start);
-                    inFlight.Add((indices[next], sequence, start));
-                    _cellsInUse += items[indices[next++]].Tokens.Length - start;
-                }
-                // RunScoringJobs made room for the longest item, and every item in flight gives its room back.
+                Admit();
+                // RunScoringJobs made room for the longest item, and all work in flight gives its room back.
                 if (inFlight.Count == 0) throw new InvalidOperationException("scoring has no free sequence or cells although room was made");
 
                 _batch.Clear();
-                var outputs = new List<(int Item, int Position, int Index)>();
-                for (var f = 0; f < inFlight.Count; f++)
+                var outputs = new List<(ScoringWork Work, int Position, int Index)>();
+                foreach (var w in inFlight)
                 {
-                    var (item, seq, offset) = inFlight[f];
-                    var tokens = items[item].Tokens;
-                    var n = Math.Min(_batch.Capacity - _batch.Count, tokens.Length - offset);
-                    for (var pos = offset; pos < offset + n; pos++)
+                    var n = Math.Min(_batch.Capacity - _batch.Count, w.End - w.Offset);
+                    for (var pos = w.Offset; pos < w.Offset + n; pos++)
                     {
-                        var want = pos >= items[item].ContextLength - 1 && pos < tokens.Length - 1;
-                        var index = _batch.Add(tokens[pos], pos, seq, want);
-                        if (want) outputs.Add((item, pos, index));
+                        var want = w.Item >= 0 ? pos >= items[w.Item].ContextLength - 1 : pos == w.End - 1;
+                        var index = _batch.Add(w.Tokens[pos], pos, w.Sequence, want);
+                        if (want) outputs.Add((w, pos, index));
                     }
-                    inFlight[f] = (item, seq, offset + n);
+                    w.Offset += n;
                 }
                 _ctx.Decode(_batch);
 
-                foreach (var (item, pos, index) in outputs)
+                foreach (var (w, pos, index) in outputs)
                 {
                     var logits = _ctx.GetLogits(index);
-                    logProbs[item][pos + 1 - items[item].ContextLength] = logits[items[item].Tokens[pos + 1]] - LogSumExp(logits);
+                    var logZ = LogSumExp(logits);
+                    foreach (var i in w.Item >= 0 ? [w.Item] : w.Members) logProbs[i][pos + 1 - items[i].ContextLength] = logits[items[i].Tokens[pos + 1]] - logZ;
                 }
-                for (var f = inFlight.Count - 1; f >= 0; f--)
+                foreach (var w in inFlight.Where(w => w.Offset == w.End).ToList())
                 {
-                    var (item, seq, offset) = inFlight[f];
-                    if (offset < items[item].Tokens.Length) continue;
-                    ReleaseScoring(items[item], seq, start);
-                    inFlight.RemoveAt(f);
+                    inFlight.Remove(w);
+                    if (w.Item < 0)
+                    {
+                        foreach (var i in w.Members)
+                            if (items[i].Tokens.Length - 1 > w.End) ready.Enqueue(new ScoringWork(items[i].Tokens, items[i].Tokens.Length - 1) { Item = i, Parent = w });
+                            else w.Remaining--;
+                        if (w.Remaining == 0) { Release(w, w.End); resident.Remove(w); }
+                        continue;
+                    }
+                    Release(w, w.End - w.Start);
+                    if (w.Parent is { } parent && --parent.Remaining == 0) { Release(parent, parent.End); resident.Remove(parent); }
                 }
             }
         }
         finally
         {
-            foreach (var (item, seq, _) in inFlight) ReleaseScoring(items[item], seq, start);
+            foreach (var w in inFlight.Where(w => w.Item >= 0)) Release(w, w.End - w.Start);
+            foreach (var w in resident) Release(w, w.End);
         }
-    }
-
-    private void ReleaseScoring(ScoringItem item, int sequence, int start)
-    {
-        _ctx.RemoveTokens(sequence);
-        _freeSequences.Push(sequence);
-        _cellsInUse -= item.Tokens.Length - start;
     }
 
     private double LogSumExp(ReadOnlySpan<float> logits) => LogitMath.LogSumExp(logits, Scratch(logits.Length));

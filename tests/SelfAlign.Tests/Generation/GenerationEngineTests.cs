@@ -171,9 +171,10 @@ public class GenerationEngineTests : IDisposable
             Assert.Equal(alone.Tokens, shared[i].Tokens);
             Assert.Equal(alone.TokenLogProbabilities, shared[i].TokenLogProbabilities, (a, b) => Math.Abs(a - b) < 1e-3);
         }
-        // the context (all but its last token) is decoded once instead of four times
+        // the context is decoded once instead of four times, and no candidate's last token is decoded
         var contextTokens = _model.Vocabulary.Tokenize(context).Length;
-        Assert.Equal(aloneTokens - 3 * (contextTokens - 1), sharedTokens);
+        Assert.Equal(aloneTokens - 3 * contextTokens, sharedTokens);
+        Assert.Equal(contextTokens + shared.Sum(r => r.Tokens.Count - 1), sharedTokens);
     }
 
     [Fact]
@@ -193,9 +194,9 @@ public class GenerationEngineTests : IDisposable
         }
         var contextTokens = items.Select(r => r.Context).Distinct().Sum(c => _model.Vocabulary.Tokenize(c).Length);
         var continuationTokens = shared.Sum(r => r.Tokens.Count);
-        // each context but its last token once, and per candidate the last context token and its continuation
-        Assert.Equal(contextTokens - 12 + items.Count + continuationTokens, small.Statistics.TokensDecoded);
-        Assert.Equal(3 * contextTokens + continuationTokens, unshared.Statistics.TokensDecoded);
+        // each context once, and per candidate its continuation but the last token (whose logits nothing reads)
+        Assert.Equal(contextTokens + continuationTokens - items.Count, small.Statistics.TokensDecoded);
+        Assert.Equal(3 * contextTokens + continuationTokens - items.Count, unshared.Statistics.TokensDecoded);
     }
 
     [Fact]
