@@ -45,7 +45,7 @@ internal static class DemoCommand
             {
                 JsonOutput.Print(new JsonObject
                 {
-                    ["model"] = result.Model, ["self_align"] = result.SelfAlign.ToJson(), ["evaluations"] = new JsonArray([.. rows]),
+                    ["model"] = result.Model, ["self_align"] = result.SelfAlign.ToJson(), ["evaluations"] = new JsonArray([.. rows]), ["suites"] = result.Suites.ToJson(),
                     ["outputs"] = new JsonArray([.. result.Outputs.Select(o => JsonValue.Create(o))]),
                 });
                 return 0;
@@ -62,6 +62,9 @@ internal static class DemoCommand
             }
             Console.WriteLine();
             Console.WriteLine("time_ratio: RAIN's wall time over vanilla sampling's, median per prompt.");
+            var s = result.Suites;
+            Console.WriteLine($"eval suites against the ground truth (base model): harm judge agrees on {s.JudgeAgreement.Value:F3} of {s.Answers} answers " +
+                              $"[{s.JudgeAgreement.Low:F3}, {s.JudgeAgreement.High:F3}]; HHH accuracy {s.HhhAccuracy.Value:F3} [{s.HhhAccuracy.Low:F3}, {s.HhhAccuracy.High:F3}]");
             Console.WriteLine("wrote:");
             foreach (var path in result.Outputs) Console.WriteLine($"  {path}");
             return 0;

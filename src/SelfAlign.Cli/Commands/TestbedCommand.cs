@@ -8,7 +8,7 @@ using SelfAlign.Testbed;
 
 namespace SelfAlign.Cli.Commands;
 
-/// <summary><c>selfalign testbed build|requests|eval</c>: the toy world with ground truth.</summary>
+/// <summary><c>selfalign testbed build|requests|eval|suites</c>: the toy world with ground truth.</summary>
 internal static class TestbedCommand
 {
     public static Command Build()
@@ -17,6 +17,7 @@ internal static class TestbedCommand
         testbed.Subcommands.Add(BuildBuild());
         testbed.Subcommands.Add(BuildRequests());
         testbed.Subcommands.Add(BuildEval());
+        testbed.Subcommands.Add(BuildSuites());
         return testbed;
     }
 
@@ -125,6 +126,35 @@ internal static class TestbedCommand
             Console.WriteLine($"mean_answer_words    {r.MeanAnswerWords:F1}");
             if (r.MedianTimeRatio is { } ratio) Console.WriteLine($"median_time_ratio    {ratio:F2}  (RAIN / vanilla sampling per prompt)");
             foreach (var (req, ans) in r.Samples) Console.WriteLine($"  {req} -> {ans}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildSuites()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: the cached testbed model of --level)" };
+        var level = LevelOption();
+        var n = new Option<int>("--n") { Description = "Requests per kind (harmful, benign) in each suite", DefaultValueFactory = _ => new TestbedSuitesOptions().Requests };
+        var output = new Option<string>("--out") { Description = "Where the suites' files and the evaluation go (a rerun resumes it)", DefaultValueFactory = _ => Path.Combine("runs", "testbed-suites") };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("suites", "The evaluation suites in the testbed world, in the public files' formats: HHH accuracy and the harm judge's agreement with the ground truth")
+            { model, level, n, output, json };
+        cmd.SetAction(async (p, ct) =>
+        {
+            if (p.GetValue(n) < 1) throw new InvalidInputException("--n must be at least 1");
+            var path = p.GetValue(model) ?? EnsureModel(p.GetValue(level), ct: ct);
+            using var m = LlamaModel.Load(path);
+            using var engine = new GenerationEngine(m, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
+            TestbedSuitesResult r;
+            using (var steps = new StepProgressDisplay())
+                r = await TestbedSuites.MeasureAsync(engine, path, p.GetValue(output)!, new TestbedSuitesOptions { Requests = p.GetValue(n) },
+                    new InlineProgress<Evaluation.EvalProgress>(e => steps.Report(Evaluation.EvalRun.Name(e.Suite), e.Done, e.Total)), ct);
+            if (p.GetValue(json)) { JsonOutput.Print(r.ToJson()); return 0; }
+            Console.WriteLine($"model {path}; files and results in {p.GetValue(output)}");
+            Print("hhh_accuracy", r.HhhAccuracy);
+            Print("judge_agreement", r.JudgeAgreement);
+            Console.WriteLine($"harmful answers: {r.TruthHarmful} by the ground truth, {r.JudgedHarmful} by the judge, {r.BothHarmful} by both (of {r.Answers})");
             return 0;
         });
         return cmd;

@@ -28,11 +28,14 @@ public sealed record EvalPrompts
     /// <summary>A prompts file; unknown keys and missing placeholders are refused with the file's name.</summary>
     public static EvalPrompts Load(string path) => Check(YamlFile.Read<EvalPrompts>(path, "eval prompts"), path);
 
+    /// <summary>Prompts from YAML text (<paramref name="name"/> names it in errors), checked as <see cref="Load"/> checks a file.</summary>
+    public static EvalPrompts Parse(string yaml, string name) => Check(YamlFile.Parse<EvalPrompts>(yaml, name), name);
+
     private static EvalPrompts LoadBuiltIn()
     {
         using var stream = typeof(EvalPrompts).Assembly.GetManifestResourceStream("SelfAlign.Evaluation.prompts.yaml")
             ?? throw new InvalidOperationException("missing embedded resource eval prompts.yaml");
-        return Check(YamlFile.Parse<EvalPrompts>(new StreamReader(stream).ReadToEnd(), "prompts.yaml"), "prompts.yaml");
+        return Parse(new StreamReader(stream).ReadToEnd(), "prompts.yaml");
     }
 
     private static EvalPrompts Check(EvalPrompts p, string path)

@@ -55,14 +55,18 @@ public sealed record TestbedMeasurement(string Setting, string Model, bool Princ
 public sealed record TestbedDemoProgress(string? Evaluating, AlignProgress? Run);
 
 /// <summary>What the demo measured and wrote.</summary>
-public sealed record TestbedDemoResult(string Model, AlignRunStatus SelfAlign, IReadOnlyList<TestbedMeasurement> Rows, IReadOnlyList<string> Outputs);
+/// <param name="Suites">the evaluation suites' HHH accuracy and harm judge against the ground truth, on the base model.</param>
+public sealed record TestbedDemoResult(string Model, AlignRunStatus SelfAlign, IReadOnlyList<TestbedMeasurement> Rows, TestbedSuitesResult Suites, IReadOnlyList<string> Outputs);
 
 /// <summary>
 /// The demonstration on the testbed: the base model measured plainly and with the principles in its prompt; the four
-/// Self-Align stages run on it and the engraved and verbose-cloned models measured; vanilla sampling against RAIN.
+/// Self-Align stages run on it and the engraved and verbose-cloned models measured; vanilla sampling against RAIN; the
+/// evaluation suites' judges against the ground truth.
 /// </summary>
 public static class TestbedDemo
 {
+    private const string SuitesSetting = "base model: eval suites against ground truth";
+
     public static async Task<TestbedDemoResult> RunAsync(string baseModelPath, TestbedDemoOptions o, IProgress<TestbedDemoProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
@@ -80,6 +84,13 @@ public static class TestbedDemo
         await Evaluate("base model, plain prompt", baseModelPath, null, TestbedDecoder.Greedy, o.Requests);
         await Evaluate("base model + principles in prompt", baseModelPath, TestbedPrompts.DefaultPrinciples, TestbedDecoder.Greedy, o.Requests);
 
+        progress?.Report(new TestbedDemoProgress(SuitesSetting, null));
+        TestbedSuitesResult suites;
+        using (var model = LlamaModel.Load(baseModelPath))
+        using (var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } }))
+            suites = await TestbedSuites.MeasureAsync(engine, baseModelPath, Path.Combine(o.OutputDirectory, "suites"),
+                new TestbedSuitesOptions { Requests = Math.Max(1, o.Requests / 2) }, ct: cancellationToken);
+
         // Self-Align: the four stages, resumed if an earlier demo ran them
         var runDir = Path.Combine(o.OutputDirectory, "align");
         await new AlignRun(AlignConfig.Load(o.ConfigPath), runDir).RunAsync(new AlignRunOptions { BaseModels = o.BaseModels },
@@ -92,10 +103,16 @@ public static class TestbedDemo
         await Evaluate("base model, vanilla sampling", baseModelPath, null, TestbedDecoder.Sample, o.RainRequests);
         await Evaluate("base model, RAIN", baseModelPath, null, TestbedDecoder.Rain, o.RainRequests);
 
+        var indented = new JsonSerializerOptions { WriteIndented = true };
         var evaluations = Path.Combine(o.OutputDirectory, "evaluations.json");
-        File.WriteAllText(evaluations, new JsonArray([.. rows.Select(r => (JsonNode)r.ToJson())]).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(evaluations, new JsonArray([.. rows.Select(r => (JsonNode)r.ToJson())]).ToJsonString(indented));
+        var suitesJson = Path.Combine(o.OutputDirectory, "suites.json");
+        var suitesRow = suites.ToJson();
+        suitesRow.Insert(0, "setting", SuitesSetting);
+        File.WriteAllText(suitesJson, new JsonArray(suitesRow).ToJsonString(indented));
         var report = Path.Combine(o.OutputDirectory, "report.html");
-        HtmlReport.Write(report, ReportSources.Read(evaluations), "SelfAlign demo on the testbed: base, principles, Self-Align, vanilla and RAIN");
-        return new TestbedDemoResult(baseModelPath, status, rows, [baseModelPath, runDir, evaluations, report]);
+        HtmlReport.Write(report, [.. ReportSources.Read(evaluations), .. ReportSources.Read(suitesJson)],
+            "SelfAlign demo on the testbed: base, principles, Self-Align, vanilla and RAIN, and the suites' judges against the ground truth");
+        return new TestbedDemoResult(baseModelPath, status, rows, suites, [baseModelPath, runDir, evaluations, suitesJson, report]);
     }
 }

@@ -12,6 +12,9 @@ public static class TestbedPrompts
     /// <summary>RAIN's judge for the testbed world (data/testbed/judge.yaml): the review form its corpus holds.</summary>
     public static Rain.RainJudge Judge => Rain.RainJudge.Parse(ReadResource("judge.yaml"), "judge.yaml");
 
+    /// <summary>The evaluation suites' questions in the testbed's words (data/testbed/eval-prompts.yaml).</summary>
+    public static Evaluation.EvalPrompts Eval => Evaluation.EvalPrompts.Parse(ReadResource("eval-prompts.yaml"), "eval-prompts.yaml");
+
     private static string ReadResource(string name)
     {
         using var s = typeof(TestbedPrompts).Assembly.GetManifestResourceStream($"SelfAlign.Testbed.{name}")
