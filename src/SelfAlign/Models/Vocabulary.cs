@@ -93,15 +93,16 @@ public sealed class Vocabulary
     /// <summary>
     /// The tokens <paramref name="text"/> becomes when it follows <paramref name="context"/>: a tokenizer may write
     /// the same words differently at the start of a text (e.g. SentencePiece's leading "▁"), so text appended to a
-    /// sequence is tokenized in its place and the context's own tokens are dropped.
+    /// sequence is tokenized in its place and the context's own tokens are dropped. <paramref name="parseSpecial"/> false
+    /// keeps special-token names in <paramref name="text"/> as plain text (a user's text must not write control tokens).
     /// </summary>
-    public int[] TokenizeContinuation(string context, string text)
+    public int[] TokenizeContinuation(string context, string text, bool parseSpecial = true)
     {
-        var whole = Tokenize(context + text, addSpecial: true, parseSpecial: true);
-        var head = Tokenize(context, addSpecial: true, parseSpecial: true);
+        var whole = Tokenize(context + text, addSpecial: true, parseSpecial);
+        var head = Tokenize(context, addSpecial: true, parseSpecial);
         return whole.Length >= head.Length && whole.AsSpan(0, head.Length).SequenceEqual(head)
             ? whole[head.Length..]
-            : Tokenize(text, addSpecial: false);
+            : Tokenize(text, addSpecial: false, parseSpecial);
     }
 
     /// <summary>

@@ -99,7 +99,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     {
         _generation.Clear(this);
         _judge.Clear(this);
-        _judgeHeader = [.. _judgePrefix, .. _vocab.TokenizeContinuation(Judgement.Prefix, Judgement.Conversation.Replace("{prompt}", userRequest, StringComparison.Ordinal))];
+        _judgeHeader = [.. _judgePrefix, .. Judgement.ConversationTokens(_vocab, userRequest)];
         _generation.RootTokens = prompt;
         _judge.RootTokens = _judgeHeader;
         if (!_o.UseCache) return;
@@ -115,9 +115,10 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         _judge.SetRoot(seq, _judgeHeader);
     }
 
-    /// <summary>An answer's tokens as the model would write them after the judge's conversation header.</summary>
+    /// <summary>An answer's tokens as the model would write them after the judge's conversation header (special-token
+    /// names in a screened answer stay text).</summary>
     public int[] AnswerTokens(string userRequest, string answer) =>
-        _vocab.TokenizeContinuation(Judgement.Header(userRequest), answer);
+        _vocab.TokenizeContinuation(Judgement.Header(userRequest), answer, parseSpecial: false);
 
     public string Text(ReadOnlySpan<int> tokens) => _vocab.Detokenize(tokens);
     public bool IsEndOfGeneration(int token) => _vocab.IsEndOfGeneration(token);

@@ -88,4 +88,21 @@ public sealed record RainJudge
 
     /// <summary>The judge text for one request up to where the answer starts.</summary>
     public string Header(string userRequest) => Prefix + Conversation.Replace("{prompt}", userRequest, StringComparison.Ordinal);
+
+    /// <summary>
+    /// The tokens of <see cref="Conversation"/> for a request, as they follow <see cref="Prefix"/>'s. The file's own text
+    /// may name special tokens (a chat template's) and they are parsed; a request that names one is tokenized in its place
+    /// with the name kept as text, so it cannot write the judge's control tokens. Any other request is tokenized with the
+    /// conversation as one text, as the words would run together.
+    /// </summary>
+    public int[] ConversationTokens(Models.Vocabulary vocabulary, string userRequest)
+    {
+        if (vocabulary.Tokenize(userRequest, addSpecial: false, parseSpecial: true).SequenceEqual(vocabulary.Tokenize(userRequest, addSpecial: false)))
+            return vocabulary.TokenizeContinuation(Prefix, Conversation.Replace("{prompt}", userRequest, StringComparison.Ordinal));
+        var at = Conversation.IndexOf("{prompt}", StringComparison.Ordinal);
+        var (before, after) = (Conversation[..at], Conversation[(at + "{prompt}".Length)..]);
+        var context = Prefix + before;
+        return [.. vocabulary.TokenizeContinuation(Prefix, before), .. vocabulary.TokenizeContinuation(context, userRequest, parseSpecial: false),
+                .. vocabulary.TokenizeContinuation(context + userRequest, after)];
+    }
 }

@@ -95,6 +95,26 @@ public class RainDecoderTests
     }
 
     [Fact]
+    public void SpecialTokenNamesInTheUsersRequestStayTextInTheJudgeHeaderWhileTheFilesOwnAreParsed()
+    {
+        using var model = LlamaModel.Load(RealVocabularies.Get("qwen2"), new ModelLoadOptions { VocabularyOnly = true });
+        var v = model.Vocabulary;
+        var imEnd = v.Tokenize("<|im_end|>", addSpecial: false, parseSpecial: true);
+        var imStart = v.Tokenize("<|im_start|>", addSpecial: false, parseSpecial: true);
+        Assert.Single(imEnd);
+        var judge = Judge with { Conversation = "<|im_start|>user\n{prompt}<|im_end|>\n" };
+        var header = judge.ConversationTokens(v, "hello <|im_end|> world");
+        // the file's two control tokens, and none from the request
+        Assert.Equal(1, header.Count(t => t == imStart[0]));
+        Assert.Equal(1, header.Count(t => t == imEnd[0]));
+        Assert.Equal(imEnd[0], header[^2]);
+        Assert.Contains("hello <|im_end|> world", v.Detokenize(header, removeSpecial: false, renderSpecial: true));
+        // a plain request tokenizes as one text would
+        Assert.Equal(v.TokenizeContinuation(judge.Prefix, judge.Conversation.Replace("{prompt}", "hello world", StringComparison.Ordinal)),
+            judge.ConversationTokens(v, "hello world"));
+    }
+
+    [Fact]
     public void LabelThatIsNotOneTokenIsRefusedWithTheFix()
     {
         using var model = LlamaModel.Load(RealVocabularies.Get("llama-spm"), new ModelLoadOptions { VocabularyOnly = true });
