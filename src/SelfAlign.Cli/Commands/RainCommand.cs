@@ -109,7 +109,8 @@ internal static class RainCommand
                     ["prompts"] = summary.Prompts, ["answered"] = summary.Answered, ["median_time_ratio"] = summary.MedianTimeRatio,
                     ["iterations"] = total.Iterations, ["rounds"] = total.Rounds, ["commits"] = total.Commits, ["evaluations"] = total.Evaluations,
                     ["evaluation_cache_hits"] = total.EvaluationCacheHits, ["reused_kv_tokens"] = total.ReusedTokens, ["decode_calls"] = total.DecodeCalls,
-                    ["tokens_decoded"] = total.TokensDecoded, ["decode_seconds"] = total.DecodeSeconds,
+                    ["tokens_decoded"] = total.TokensDecoded, ["decode_seconds"] = total.DecodeSeconds, ["similarity_credits"] = total.SimilarityCredits,
+                    ["child_additions_tried"] = total.ChildAdditionsTried, ["children_added"] = total.ChildrenAdded,
                     ["extend_seconds"] = total.ExtendSeconds, ["judge_seconds"] = total.JudgeSeconds, ["seconds"] = total.Seconds,
                     ["decode_calls_per_answer_token"] = summary.DecodeCallsPerAnswerToken, ["cache"] = options.UseCache, ["out"] = outPath,
                 }.ToJsonString());

@@ -38,7 +38,7 @@ public sealed class RainNode
     public bool Terminal { get; internal set; }
     /// <summary>The next-token distribution's head at this node, kept to add single-token children later.</summary>
     internal (int Token, double Probability)[] Distribution { get; set; } = [];
-    /// <summary>Dynamic addition found no new candidate here.</summary>
+    /// <summary>The kept distribution has no single token left to add as a child.</summary>
     internal bool CannotGrow { get; set; }
     /// <summary>Selections in the current round not yet backed up (virtual loss).</summary>
     internal int Pending { get; set; }

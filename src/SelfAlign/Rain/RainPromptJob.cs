@@ -46,6 +46,7 @@ public sealed class RainPromptJob(RainDecoder decoder, IChatFormat? format, bool
                 ["id"] = id, ["prompt"] = text, ["rain"] = rain.Text, ["rain_seconds"] = s.Seconds, ["iterations"] = s.Iterations,
                 ["evaluations"] = s.Evaluations, ["cache_hits"] = s.EvaluationCacheHits, ["tokens_decoded"] = s.TokensDecoded,
                 ["decode_calls"] = s.DecodeCalls, ["decode_seconds"] = s.DecodeSeconds, ["commits"] = s.Commits, ["answer_tokens"] = rain.Tokens.Length,
+                ["similarity_credits"] = s.SimilarityCredits, ["child_additions_tried"] = s.ChildAdditionsTried, ["children_added"] = s.ChildrenAdded,
             };
             if (compareVanilla)
             {

@@ -15,7 +15,7 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
 {
     private readonly Dictionary<string, RainJudgementValue> _evaluated = [];
     private Random _random = new(0);
-    private int _iterations, _rounds, _commits, _evaluations, _hits;
+    private int _iterations, _rounds, _commits, _evaluations, _hits, _additionsTried, _childrenAdded, _similarityCredits;
     private long _extendTicks, _judgeTicks;
 
     private sealed record RainJudgementValue(double Value, float[]? Embedding);
@@ -43,12 +43,14 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
             tree.Commit(best);
             _commits++;
         }
+        _similarityCredits += tree.SimilarityCredits;
         var tokens = tree.Root.Path.Where(t => !model.IsEndOfGeneration(t)).ToArray();
         var text = model.Text(tokens);
         var stop = options.FindStop(text);
         return new RainSearchResult(tokens, stop >= 0 ? text[..stop] : text, new RainStatistics
         {
             Iterations = _iterations, Rounds = _rounds, Commits = _commits, Evaluations = _evaluations, EvaluationCacheHits = _hits,
+            SimilarityCredits = _similarityCredits, ChildAdditionsTried = _additionsTried, ChildrenAdded = _childrenAdded,
             ExtendSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(0, _extendTicks).TotalSeconds,
             JudgeSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(0, _judgeTicks).TotalSeconds,
         });
@@ -183,9 +185,18 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
 
     /// <summary>
     /// Dynamic addition: the next single token from the kept distribution, or one unseen rollout (greedy + 1
-    /// sample). When there is none, the node is marked so it is not asked again.
+    /// sample). A node whose distribution is used up is marked so it is not asked again; rollouts are sampled, so a
+    /// node whose try found nothing new tries again at its next descent (as the reference does).
     /// </summary>
     private void AddChild(RainNode node)
+    {
+        _additionsTried++;
+        var count = node.Children.Count;
+        AddChildOnce(node);
+        if (node.Children.Count > count) _childrenAdded++;
+    }
+
+    private void AddChildOnce(RainNode node)
     {
         var existing = node.Children.Select(c => Key(c.Tokens)).ToHashSet();
         if (options.TokenSetLength(node.Depth) == 1)
@@ -201,7 +212,6 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
         var fresh = extension[0].Sequences.FirstOrDefault(s => !existing.Contains(Key(s.Tokens)));
         // an unseen rollout joins with the smallest prior among its siblings
         if (fresh.Tokens is not null) node.Children.Add(NewChild(node, fresh.Tokens, node.Children.Min(c => c.Prior)));
-        else node.CannotGrow = true;
     }
 
     private int[] CutAtEnd(int[] path)

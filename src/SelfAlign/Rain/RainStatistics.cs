@@ -13,6 +13,11 @@ public sealed record RainStatistics
     public int Evaluations { get; init; }
     /// <summary>Judgements answered from the cache of judged token paths.</summary>
     public int EvaluationCacheHits { get; init; }
+    /// <summary>Times a visit credited a sibling whose embedding was at least as similar as the threshold.</summary>
+    public int SimilarityCredits { get; init; }
+    /// <summary>Times a node whose children all looked bad and alike asked for another child; <see cref="ChildrenAdded"/> of them got one.</summary>
+    public int ChildAdditionsTried { get; init; }
+    public int ChildrenAdded { get; init; }
     /// <summary>Tokens whose KV entries were reused from a cached prefix instead of decoded again.</summary>
     public long ReusedTokens { get; init; }
     public long DecodeCalls { get; init; }
@@ -29,6 +34,7 @@ public sealed record RainStatistics
     {
         Iterations = Iterations + o.Iterations, Rounds = Rounds + o.Rounds, Commits = Commits + o.Commits,
         Evaluations = Evaluations + o.Evaluations, EvaluationCacheHits = EvaluationCacheHits + o.EvaluationCacheHits,
+        SimilarityCredits = SimilarityCredits + o.SimilarityCredits, ChildAdditionsTried = ChildAdditionsTried + o.ChildAdditionsTried, ChildrenAdded = ChildrenAdded + o.ChildrenAdded,
         ReusedTokens = ReusedTokens + o.ReusedTokens, ExtendSeconds = ExtendSeconds + o.ExtendSeconds, JudgeSeconds = JudgeSeconds + o.JudgeSeconds, DecodeCalls = DecodeCalls + o.DecodeCalls,
         TokensDecoded = TokensDecoded + o.TokensDecoded, DecodeSeconds = DecodeSeconds + o.DecodeSeconds, Seconds = Seconds + o.Seconds,
     };

@@ -13,6 +13,8 @@ public sealed class RainTree(RainNode root, RainOptions options)
     /// <summary>Smallest and largest node value seen, for normalisation (the reference starts them at -1 and +1).</summary>
     public double MinValue { get; private set; } = -1;
     public double MaxValue { get; private set; } = 1;
+    /// <summary>Visits credited to a similar sibling so far.</summary>
+    public int SimilarityCredits { get; private set; }
 
     /// <summary>The PUCT score of <paramref name="child"/>: normalised value plus c * prior * sqrt(N_parent) / (1 + n).</summary>
     public double Score(RainNode parent, RainNode child)
@@ -62,6 +64,7 @@ public sealed class RainTree(RainNode root, RainOptions options)
                     if (ReferenceEquals(sibling, node) || sibling.Embedding is null) continue;
                     var similarity = TensorPrimitives.CosineSimilarity(sibling.Embedding, node.Embedding);
                     if (similarity < options.SimilarityThreshold) continue;
+                    SimilarityCredits++;
                     var w = options.SimilarityWeight * similarity;
                     var old = sibling.Visits;
                     sibling.Visits += w;

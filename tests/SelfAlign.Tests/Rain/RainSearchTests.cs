@@ -28,6 +28,38 @@ public class RainSearchTests
         Assert.Equal(3, result.Statistics.Commits);
     }
 
+    /// <summary>Rollouts are sampled: a node whose addition found only children it had tries again at its next descent.</summary>
+    [Fact]
+    public void ChildAdditionByRolloutTriesAgainAtTheNextDescentAfterFindingNothingNew()
+    {
+        var model = new RolloutScript([[[1, 1], [1, 1]], [[1, 1], [2, 2]]]);
+        var search = new RainSearch(model, Options() with { Similarity = RainSimilarity.Model });
+        var root = new RainNode([], [], 1, 0) { Expanded = true };
+        var node = new RainNode([1], [1], 1, 1, root) { Expanded = true };
+        var child = new RainNode([1, 1], [1, 1, 1], 1, 2, node) { RealVisits = 1, Visits = 1, Value = -0.5, Embedding = [1, 0] };
+        root.Children.Add(node);
+        node.Children.Add(child);
+        var tree = new RainTree(root, Options());
+
+        search.CollectLeaves(tree, 1); // the first rollouts hold only the child it has
+        Assert.Single(node.Children);
+        search.CollectLeaves(tree, 1); // asked again, the second finds a new one
+        Assert.Equal(2, node.Children.Count);
+        Assert.Equal([2, 2], node.Children[1].Tokens);
+        Assert.Equal(2, model.Requests);
+    }
+
+    /// <summary>Rollouts from a script, one list per request; judging and text are not used.</summary>
+    private sealed class RolloutScript(int[][][] rollouts) : IRainModel
+    {
+        public int Requests { get; private set; }
+        public IReadOnlyList<RainExtension> Extend(IReadOnlyList<RainExtendRequest> requests) =>
+            requests.Select(r => new RainExtension(rollouts[Requests++].Select(t => (t, 0.5)).ToList())).ToList();
+        public IReadOnlyList<RainJudgement> Judge(IReadOnlyList<int[]> answers) => throw new NotSupportedException();
+        public string Text(ReadOnlySpan<int> tokens) => string.Join(",", tokens.ToArray());
+        public bool IsEndOfGeneration(int token) => false;
+    }
+
     [Fact]
     public void SameSeedGivesTheSameAnswer()
     {
