@@ -37,12 +37,13 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
 
     public LlamaRainModel(LlamaModel model, RainJudge judge, RainOptions options, IReadOnlyList<(LoraAdapter Adapter, float Scale)> adapters)
     {
+        CheckSequences(options, judge.Orders.Count);
         _o = options;
         _vocab = model.Vocabulary;
         _labels = judge.LabelTokens(_vocab).ToArray();
         _ctx = new LlamaContext(model, new ContextOptions
         {
-            ContextSize = options.ContextSize, MaxSequences = 256, Threads = options.Threads, BatchSize = 512,
+            ContextSize = options.ContextSize, MaxSequences = Sequences, Threads = options.Threads, BatchSize = 512,
             Embeddings = options.Similarity == RainSimilarity.Model, LoraAdapters = adapters,
         });
         if (options.Similarity == RainSimilarity.EmbeddingModel)
@@ -87,8 +88,24 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             : options.ContextSize != _o.ContextSize ? "context size"
             : options.Threads != _o.Threads ? "threads" : null;
         if (changed != null) throw new InvalidInputException($"RAIN's {changed} is fixed when the decoder is made; make another decoder to change it");
+        CheckSequences(options, _suffixes.Length);
         _o = options;
     }
+
+    /// <summary>
+    /// Refuses settings whose round could need more KV sequences than the context holds, before any search: per leaf a
+    /// base, its rollouts and a simulation, and one judge sequence plus one per option order; beside them the prompt's,
+    /// the judge header's and the judge prefix's.
+    /// </summary>
+    private static void CheckSequences(RainOptions o, int orders)
+    {
+        var needed = 3 + o.LeavesPerRound * (2 + o.Rollouts + 1 + orders);
+        if (needed > Sequences)
+            throw new InvalidInputException($"RAIN with {o.LeavesPerRound} leaves per round and {o.Rollouts} rollouts may need {needed} KV sequences in a round " +
+                                            $"(leaves x (rollouts + judge orders + 3) + 3); its context holds {Sequences}: lower the leaves per round or the rollouts");
+    }
+
+    private const int Sequences = 256;
 
     public RainJudge Judgement { get; }
     public LlamaContext Context => _ctx;

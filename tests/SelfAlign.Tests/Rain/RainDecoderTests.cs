@@ -47,6 +47,18 @@ public class RainDecoderTests
     }
 
     [Fact]
+    public void LeavesAndRolloutsThatCouldRunOutOfSequencesAreRefusedBeforeAnySearch()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        // 3 + 16 x (10 rollouts + 2 orders + 3) = 243 sequences fit the 256; 17 leaves (258) do not
+        using var rain = new RainDecoder(model, Judge, Options(cache: true) with { LeavesPerRound = 16 });
+        var e = Assert.Throws<InvalidInputException>(() => rain.Generate("Once upon a time", "a tale", rain.Options with { LeavesPerRound = 17 }));
+        Assert.Contains("258 KV sequences", e.Message);
+        Assert.Throws<InvalidInputException>(() => new RainDecoder(model, Judge, Options(cache: true) with { LeavesPerRound = 4, Rollouts = 64 }));
+        Assert.NotEmpty(rain.Generate("Once upon a time", "a tale").Tokens);
+    }
+
+    [Fact]
     public void ScreeningKeepsOnlyAnswersAboveTheThresholdAndAgreesWithTheJudgeBothWays()
     {
         using var model = LlamaModel.Load(TestModels.TinyLlama);
