@@ -66,7 +66,7 @@ public sealed record TestbedDemoResult(string Model, AlignRunStatus SelfAlign, I
 /// </summary>
 public static class TestbedDemo
 {
-    private const string SuitesSetting = "base model: eval suites against ground truth";
+    private const string SuitesSetting = "base model: suites vs truth";
 
     public static async Task<TestbedDemoResult> RunAsync(string baseModelPath, TestbedDemoOptions o, IProgress<TestbedDemoProgress>? progress = null,
         CancellationToken cancellationToken = default)
