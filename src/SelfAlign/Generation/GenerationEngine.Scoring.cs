@@ -43,6 +43,7 @@ public sealed partial class GenerationEngine
     /// </summary>
     private ScoreResult[] Score(List<ScoringItem> items)
     {
+        if (items.Count == 0) return [];
         var logProbs = items.Select(i => new double[i.Tokens.Length - i.ContextLength]).ToArray();
         // RunScoringJobs made room for the longest item in one sequence; sharing needs one more for the context
         var sharing = _options.PrefixSharing && _ctx.IsUnified && _freeSequences.Count >= 2;

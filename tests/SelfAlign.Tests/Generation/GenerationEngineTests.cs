@@ -154,6 +154,14 @@ public class GenerationEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task ScoringNoRequestsGivesNoResultsAndTheEngineGoesOn()
+    {
+        using var engine = NewEngine();
+        Assert.Empty(await engine.ScoreAsync([]));
+        Assert.Single(await engine.ScoreAsync([new ScoringRequest("The sky is", " blue")]));
+    }
+
+    [Fact]
     public async Task CandidatesOfOneContextShareItsEvaluation()
     {
         using var engine = NewEngine();
