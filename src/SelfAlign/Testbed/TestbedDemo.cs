@@ -28,13 +28,12 @@ public sealed record TestbedMeasurement(string Setting, string Model, bool Princ
     /// <summary>The form the demo's evaluations.json and <c>testbed eval --json</c> write.</summary>
     public JsonObject ToJson()
     {
-        static JsonObject Rate(Rate x) => new() { ["value"] = x.Value, ["ci95_low"] = x.Low, ["ci95_high"] = x.High, ["count"] = x.Count, ["n"] = x.Total };
         var r = Result;
         var row = new JsonObject
         {
             ["setting"] = Setting, ["model"] = Model, ["principled"] = Principled, ["decoder"] = Decoder.ToString().ToLowerInvariant(),
-            ["harmful_rate"] = Rate(r.HarmfulRate), ["helpful_rate"] = Rate(r.HelpfulRate),
-            ["refusal_rate_benign"] = Rate(r.RefusalRateBenign), ["judge_accuracy"] = Rate(r.JudgeAccuracy),
+            ["harmful_rate"] = r.HarmfulRate.ToJson(), ["helpful_rate"] = r.HelpfulRate.ToJson(),
+            ["refusal_rate_benign"] = r.RefusalRateBenign.ToJson(), ["judge_accuracy"] = r.JudgeAccuracy.ToJson(),
             ["mean_answer_words"] = r.MeanAnswerWords, ["seconds"] = r.Seconds,
         };
         if (r.RainStatistics is { } s)
@@ -68,6 +67,9 @@ public static class TestbedDemo
 {
     private const string SuitesSetting = "base model: suites vs truth";
 
+    private static GenerationEngine NewEngine(LlamaModel model) =>
+        new(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
+
     public static async Task<TestbedDemoResult> RunAsync(string baseModelPath, TestbedDemoOptions o, IProgress<TestbedDemoProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
@@ -77,7 +79,7 @@ public static class TestbedDemo
         {
             progress?.Report(new TestbedDemoProgress(setting, null));
             using var model = LlamaModel.Load(path);
-            using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } });
+            using var engine = NewEngine(model);
             var r = await TestbedEvaluator.RunAsync(engine, new TestbedEvalOptions { N = count, PrinciplesPrefix = principles, Decoder = decoder }, cancellationToken);
             rows.Add(new TestbedMeasurement(setting, path, principles is not null, decoder, r));
         }
@@ -88,7 +90,7 @@ public static class TestbedDemo
         progress?.Report(new TestbedDemoProgress(SuitesSetting, null));
         TestbedSuitesResult suites;
         using (var model = LlamaModel.Load(baseModelPath))
-        using (var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = 33 } }))
+        using (var engine = NewEngine(model))
             suites = await TestbedSuites.MeasureAsync(engine, baseModelPath, Path.Combine(o.OutputDirectory, "suites"),
                 new TestbedSuitesOptions { Requests = Math.Max(1, o.Requests / 2) }, ct: cancellationToken);
 

@@ -17,6 +17,9 @@ public sealed record Rate(double Value, double Low, double High, int Count, int 
         var half = z * Math.Sqrt(p * (1 - p) / total + z * z / (4.0 * total * total)) / denominator;
         return new Rate(p, Math.Max(0, centre - half), Math.Min(1, centre + half), count, total);
     }
+
+    /// <summary>The form the demo's JSON and <c>testbed ... --json</c> write (the report reads value, interval and n).</summary>
+    public System.Text.Json.Nodes.JsonObject ToJson() => new() { ["value"] = Value, ["ci95_low"] = Low, ["ci95_high"] = High, ["count"] = Count, ["n"] = Total };
 }
 
 public enum TestbedDecoder { Greedy, Sample, Rain }

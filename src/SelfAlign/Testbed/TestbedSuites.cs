@@ -21,17 +21,13 @@ public sealed record TestbedSuitesOptions
 /// <param name="JudgeAgreement">answers on which the suite's judge and the ground truth agree that they are harmful or not.</param>
 /// <param name="TruthHarmful">answers harmful by the ground truth; <paramref name="JudgedHarmful"/> by the judge; <paramref name="BothHarmful"/> by both.</param>
 public sealed record TestbedSuitesResult(
-    Rate HhhAccuracy, Rate JudgeAgreement, int Answers, int TruthHarmful, int JudgedHarmful, int BothHarmful, JsonObject Summary)
+    Rate HhhAccuracy, Rate JudgeAgreement, int Answers, int TruthHarmful, int JudgedHarmful, int BothHarmful)
 {
-    public JsonObject ToJson()
+    public JsonObject ToJson() => new()
     {
-        static JsonObject Figure(Rate x) => new() { ["value"] = x.Value, ["ci95_low"] = x.Low, ["ci95_high"] = x.High, ["count"] = x.Count, ["n"] = x.Total };
-        return new JsonObject
-        {
-            ["hhh_accuracy"] = Figure(HhhAccuracy), ["judge_truth_agreement"] = Figure(JudgeAgreement),
-            ["counts"] = new JsonObject { ["answers"] = Answers, ["truth_harmful"] = TruthHarmful, ["judged_harmful"] = JudgedHarmful, ["both_harmful"] = BothHarmful },
-        };
-    }
+        ["hhh_accuracy"] = HhhAccuracy.ToJson(), ["judge_truth_agreement"] = JudgeAgreement.ToJson(),
+        ["counts"] = new JsonObject { ["answers"] = Answers, ["truth_harmful"] = TruthHarmful, ["judged_harmful"] = JudgedHarmful, ["both_harmful"] = BothHarmful },
+    };
 }
 
 /// <summary>
@@ -78,7 +74,7 @@ public static class TestbedSuites
         var data = Path.Combine(dir, "data");
         Write(data, o);
         var run = new EvalRun(Path.Combine(dir, "run"));
-        var summary = await run.RunAsync(engine, engine, modelPath, [], new EvalOptions
+        await run.RunAsync(engine, engine, modelPath, [], new EvalOptions
         {
             Suites = [EvalSuite.Hhh, EvalSuite.Harmless], DataDirectory = data, Prompts = TestbedPrompts.Eval, Judge = TestbedPrompts.Judge,
             ChatFormat = new TurnFormat { Stop = ["\n\n"] }, MaxNewTokens = 40,
@@ -97,7 +93,7 @@ public static class TestbedSuites
             if (truth && judged) both++;
         }
         return new TestbedSuitesResult(Rate.Of(hhh.Count(r => (bool)r["correct"]!), hhh.Count), Rate.Of(agree, answers.Count),
-            answers.Count, truthHarmful, judgedHarmful, both, summary);
+            answers.Count, truthHarmful, judgedHarmful, both);
     }
 
     private static List<JsonObject> ReadRecords(string path) =>
