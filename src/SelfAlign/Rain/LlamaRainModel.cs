@@ -99,7 +99,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     /// </summary>
     private static void CheckSequences(RainOptions o, int orders)
     {
-        var needed = 3 + o.LeavesPerRound * (2 + o.Rollouts + 1 + orders);
+        var needed = 3 + o.LeavesPerRound * (o.Rollouts + orders + 3);
         if (needed > Sequences)
             throw new InvalidInputException($"RAIN with {o.LeavesPerRound} leaves per round and {o.Rollouts} rollouts may need {needed} KV sequences in a round " +
                                             $"(leaves x (rollouts + judge orders + 3) + 3); its context holds {Sequences}: lower the leaves per round or the rollouts");
