@@ -7,15 +7,17 @@ namespace SelfAlign.Benchmarks;
 
 /// <summary>
 /// RAIN's cost on held-out testbed requests: wall time against vanilla sampling with the same settings (median of
-/// per-prompt ratios), where the time goes, and the same searches with the KV cache and batching switched off
-/// (which must choose the same tokens).
+/// per-prompt ratios) with its KV cache and, on the first few prompts, without it (the reference's baseline), where
+/// the time goes, and the same searches with the KV cache and batching switched off (which must choose the same tokens).
 /// </summary>
 public static class RainBenchmark
 {
     public sealed record Result(
         int Prompts, double MedianTimeRatio, double RainSeconds, double VanillaSeconds,
+        double MedianTimeRatioToUncachedVanilla, bool UncachedVanillaSameTokens,
         double DecodeCallsPerAnswerToken, double TokensDecodedPerAnswerToken, double RoundsPerCommit, double IterationsPerCommit,
         double ExtendShare, double JudgeShare, double TreeShare, double DecodeShare,
+        int Iterations, int SimilarityCredits, int ChildAdditionsTried, int ChildrenAdded,
         int UncachedPrompts, double UncachedSeconds, double CachedSecondsSamePrompts, double UncachedSlowdown, bool UncachedSameTokens);
 
     public static Result Run(LlamaModel model, RainJudge judge, int perKind, Action<string>? log = null, int maxNewTokens = 40, int uncachedPrompts = 4)
@@ -48,6 +50,18 @@ public static class RainBenchmark
         var uncachedSeconds = 0.0;
         var same = true;
         var n = Math.Min(uncachedPrompts, requests.Count);
+        var uncachedVanillaRatios = new List<double>();
+        var vanillaSame = true;
+        using (var rain = new RainDecoder(model, judge, options))
+            for (var i = 0; i < n; i++)
+            {
+                log?.Invoke($"prompt {i + 1}/{n}: vanilla sampling without the KV cache");
+                var prompt = TestbedPrompts.Plain(requests[i]);
+                var cachedVanilla = rain.GenerateVanilla(prompt, (ulong)i);
+                var uncachedVanilla = rain.GenerateVanilla(prompt, (ulong)i, useCache: false);
+                vanillaSame &= uncachedVanilla.Tokens.SequenceEqual(cachedVanilla.Tokens);
+                uncachedVanillaRatios.Add(cached[i].Statistics.Seconds / Math.Max(1e-9, uncachedVanilla.Seconds));
+            }
         using (var rain = new RainDecoder(model, judge, options with { UseCache = false }))
             for (var i = 0; i < n; i++)
             {
@@ -58,11 +72,12 @@ public static class RainBenchmark
             }
         var cachedSame = cached.Take(n).Sum(r => r.Statistics.Seconds);
         return new Result(
-            requests.Count, median, total.Seconds, vanillaSeconds,
+            requests.Count, median, total.Seconds, vanillaSeconds, Stats.Median(uncachedVanillaRatios) ?? 0, vanillaSame,
             (double)total.DecodeCalls / Math.Max(1, answerTokens), (double)total.TokensDecoded / Math.Max(1, answerTokens),
             (double)total.Rounds / Math.Max(1, total.Commits), (double)total.Iterations / Math.Max(1, total.Commits),
             total.ExtendSeconds / total.Seconds, total.JudgeSeconds / total.Seconds,
             1 - (total.ExtendSeconds + total.JudgeSeconds) / total.Seconds, total.DecodeSeconds / total.Seconds,
+            total.Iterations, total.SimilarityCredits, total.ChildAdditionsTried, total.ChildrenAdded,
             n, uncachedSeconds, cachedSame, uncachedSeconds / Math.Max(1e-9, cachedSame), same);
     }
 }

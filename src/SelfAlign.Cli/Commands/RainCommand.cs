@@ -34,10 +34,11 @@ internal static class RainCommand
         public readonly Option<string> Similarity = new("--similarity") { Description = "model, off, or an embedding GGUF path", DefaultValueFactory = _ => "model" };
         public readonly Option<bool> NoCache = new("--no-cache") { Description = "No KV-cache reuse and no batching (recompute every context, as the reference)" };
         public readonly Option<int> CtxSize = new("--ctx-size") { DefaultValueFactory = _ => D.ContextSize };
+        public readonly Option<bool> NoFlashAttention = new("--no-flash-attention") { Description = "Attention without flash attention: slower; an answer then does not depend on how work is batched" };
 
         public void AddTo(Command cmd)
         {
-            foreach (var o in new Option[] { Model, Adapter, Judge, Chat, ChatFormat, Stop, MinIterations, MaxIterations, Threshold, Exploration, Lengths, MaxNew, Temperature, Seed, Leaves, Scoring, Similarity, NoCache, CtxSize })
+            foreach (var o in new Option[] { Model, Adapter, Judge, Chat, ChatFormat, Stop, MinIterations, MaxIterations, Threshold, Exploration, Lengths, MaxNew, Temperature, Seed, Leaves, Scoring, Similarity, NoCache, CtxSize, NoFlashAttention })
                 cmd.Options.Add(o);
         }
 
@@ -51,7 +52,7 @@ internal static class RainCommand
                 MinIterations = p.GetValue(MinIterations), MaxIterations = p.GetValue(MaxIterations), ValueThreshold = p.GetValue(Threshold),
                 Exploration = p.GetValue(Exploration), TokenSetLengths = lengths, MaxNewTokens = p.GetValue(MaxNew), Temperature = p.GetValue(Temperature),
                 Seed = p.GetValue(Seed), LeavesPerRound = p.GetValue(Leaves), Scoring = p.GetValue(Scoring), UseCache = !p.GetValue(NoCache),
-                ContextSize = p.GetValue(CtxSize), StopStrings = [.. p.GetValue(Stop) ?? [], .. extraStops],
+                ContextSize = p.GetValue(CtxSize), FlashAttention = !p.GetValue(NoFlashAttention), StopStrings = [.. p.GetValue(Stop) ?? [], .. extraStops],
                 Similarity = similarity switch { "model" => RainSimilarity.Model, "off" => RainSimilarity.Off, _ => RainSimilarity.EmbeddingModel },
                 EmbeddingModelPath = similarity is "model" or "off" ? null : similarity,
             };

@@ -37,6 +37,9 @@ public sealed class LlamaContext : IDisposable
         p.n_batch = (uint)options.BatchSize;
         p.n_ubatch = (uint)options.BatchSize;
         p.n_seq_max = (uint)options.MaxSequences;
+        // llama.cpp reserves at least one output row per sequence but by default only a batch's worth (the batch being
+        // capped at the context size): a small context with many sequences would abort inside llama_decode
+        p.n_outputs_max = (uint)Math.Max(Math.Min(p.n_ctx, p.n_batch), p.n_seq_max);
         p.n_threads = options.Threads;
         p.n_threads_batch = options.Threads;
         p.embeddings = (byte)(options.Embeddings ? 1 : 0);
@@ -112,6 +115,17 @@ public sealed class LlamaContext : IDisposable
     {
         var embedding = _handle.Embedding(batchIndex, Model.EmbeddingSize);
         if (embedding.IsEmpty) throw new InvalidOperationException("no embeddings: create the context with Embeddings = true");
+        return embedding;
+    }
+
+    /// <summary>Whether the model pools embeddings per sequence (an embedding model's mean, CLS or last-token pooling).</summary>
+    public bool PoolsEmbeddings => _handle.Pools;
+
+    /// <summary>The pooled embedding of <paramref name="seq"/> after a decode that carried all of its tokens (needs <see cref="PoolsEmbeddings"/>).</summary>
+    public ReadOnlySpan<float> GetSequenceEmbedding(int seq)
+    {
+        var embedding = _handle.SequenceEmbedding(seq, Model.EmbeddingSize);
+        if (embedding.IsEmpty) throw new InvalidOperationException($"no pooled embedding for sequence {seq}: the model does not pool, or the sequence was not in the last decode");
         return embedding;
     }
 

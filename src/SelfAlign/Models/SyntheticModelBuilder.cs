@@ -30,6 +30,8 @@ public static class SyntheticModelBuilder
         public float InitScale { get; init; } = 0.02f;
         /// <summary>Per-tensor standard deviation by name, overriding <see cref="InitScale"/> where it returns a value.</summary>
         public Func<string, float?>? InitScaleFor { get; init; }
+        /// <summary>llama.cpp's pooling type to declare (1 mean, 2 CLS, 3 last), as an embedding model does; null declares none.</summary>
+        public uint? PoolingType { get; init; }
     }
 
     public static void Write(string path, Options o)
@@ -54,6 +56,7 @@ public static class SyntheticModelBuilder
          .Set($"{a}.rope.dimension_count", GgufMetadataValue.Of((uint)s.HeadDim))
          .Set($"{a}.attention.layer_norm_rms_epsilon", GgufMetadataValue.Of(s.RmsEpsilon))
          .Set($"{a}.vocab_size", GgufMetadataValue.Of((uint)s.VocabSize));
+        if (o.PoolingType is { } pooling) w.Set($"{a}.pooling_type", GgufMetadataValue.Of(pooling));
         foreach (var (k, v) in tokenizer) w.Set(k, v);
 
         var rng = new SplitMix(o.Seed);

@@ -15,6 +15,7 @@ internal static unsafe partial class LlamaNative
 
     // Values of llama.h's enums and return codes that the project sets or reads.
     public const int LLAMA_LOAD_MODE_NONE = 0;        // read weights into memory instead of mmap
+    public const int LLAMA_POOLING_TYPE_NONE = 0;
     public const int LLAMA_FLASH_ATTN_TYPE_DISABLED = 0;
     public const int LLAMA_FLASH_ATTN_TYPE_ENABLED = 1;
     public const int LLAMA_DECODE_NO_KV_SLOT = 1;     // llama_decode: no room in the KV cache, nothing changed
@@ -61,6 +62,8 @@ internal static unsafe partial class LlamaNative
     [DllImport(Llama)] public static extern int llama_decode(SafeLlamaContextHandle ctx, llama_batch batch);
     [DllImport(Llama)] public static extern float* llama_get_logits_ith(SafeLlamaContextHandle ctx, int i);
     [DllImport(Llama)] public static extern float* llama_get_embeddings_ith(SafeLlamaContextHandle ctx, int i);
+    [DllImport(Llama)] public static extern float* llama_get_embeddings_seq(SafeLlamaContextHandle ctx, int seqId);
+    [DllImport(Llama)] public static extern int llama_pooling_type(SafeLlamaContextHandle ctx);
     [DllImport(Llama)] public static extern void llama_set_abort_callback(SafeLlamaContextHandle ctx, delegate* unmanaged[Cdecl]<nint, byte> cb, nint data);
 
     // ---- batch ----

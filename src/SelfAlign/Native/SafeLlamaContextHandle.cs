@@ -49,6 +49,16 @@ internal sealed unsafe partial class SafeLlamaContextHandle : SafeModelDependent
         return p == null ? default : new ReadOnlySpan<float>(p, count);
     }
 
+    /// <summary>The pooled embedding of sequence <paramref name="seq"/> of the last decode; empty when the context does not pool.</summary>
+    public ReadOnlySpan<float> SequenceEmbedding(int seq, int count)
+    {
+        var p = LlamaNative.llama_get_embeddings_seq(this, seq);
+        return p == null ? default : new ReadOnlySpan<float>(p, count);
+    }
+
+    /// <summary>Whether embeddings are pooled per sequence (the model's pooling type is not "none").</summary>
+    public bool Pools => LlamaNative.llama_pooling_type(this) != LlamaNative.LLAMA_POOLING_TYPE_NONE;
+
     /// <summary>
     /// While set, llama.cpp's abort callback asks it (null removes the callback): llama.cpp asks at every graph node, on its
     /// worker threads.
@@ -77,7 +87,11 @@ internal sealed unsafe partial class SafeLlamaContextHandle : SafeModelDependent
     public void CopySequence(int source, int destination, int from, int to) => LlamaNative.llama_memory_seq_cp(_memory, source, destination, from, to);
     public bool RemoveTokens(int sequence, int from, int to) => LlamaNative.llama_memory_seq_rm(_memory, sequence, from, to);
     public int PositionMax(int sequence) => LlamaNative.llama_memory_seq_pos_max(_memory, sequence);
-    public void ClearMemory() => LlamaNative.llama_memory_clear(_memory, true);
+    public void ClearMemory()
+    {
+        // encoder-only models (BERT embedders) have no KV memory, and llama.cpp does not check for it
+        if (_memory != 0) LlamaNative.llama_memory_clear(_memory, true);
+    }
 
     /// <summary>Applies these adapters with their scales from the next decode on; returns llama.cpp's code (0 = done).</summary>
     public int SetLoraAdapters(IReadOnlyList<(SafeLoraAdapterHandle Adapter, float Scale)> adapters)

@@ -17,8 +17,8 @@ public sealed record RainExtendRequest(int[] Path, RainExtendKind Kind, int Leng
 /// <summary>Token sequences found at the end of a path, each with its probability (product over its tokens), best first for top tokens.</summary>
 public sealed record RainExtension(IReadOnlyList<(int[] Tokens, double Probability)> Sequences);
 
-/// <summary>The judge's two label logits in each option order, and an embedding of the judged text (null when similarity is off).</summary>
-public sealed record RainJudgement(double[] GoodLogits, double[] BadLogits, float[]? Embedding);
+/// <summary>The judge's two label logits in each option order.</summary>
+public sealed record RainJudgement(double[] GoodLogits, double[] BadLogits);
 
 /// <summary>
 /// The model as RAIN's search sees it. Work comes in lists so an implementation can batch it; results must not
@@ -29,6 +29,14 @@ public interface IRainModel
 {
     IReadOnlyList<RainExtension> Extend(IReadOnlyList<RainExtendRequest> requests);
     IReadOnlyList<RainJudgement> Judge(IReadOnlyList<int[]> answers);
+    /// <summary>
+    /// For each start, a unit-length embedding of <c>answer[start..]</c> (a node's own continuation: its token set
+    /// through the judged end), mean-pooled over its tokens; null where the span is empty or similarity is off.
+    /// Called after <see cref="Judge"/> has seen the answer.
+    /// </summary>
+    IReadOnlyList<float[]?> Embed(int[] answer, IReadOnlyList<int> starts);
+    /// <summary>Every later request starts with <paramref name="path"/> (the search committed it): state kept for other paths may go.</summary>
+    void Committed(int[] path) { }
     /// <summary>The text of answer tokens (end-of-generation tokens render as nothing).</summary>
     string Text(ReadOnlySpan<int> tokens);
     bool IsEndOfGeneration(int token);

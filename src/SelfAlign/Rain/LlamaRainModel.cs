@@ -32,8 +32,14 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     private readonly PrefixCache _judgeFixed = new();
     private int[] _judgeHeader = [];
     private long _clock;
+    /// <summary>Per prompt: the judge context's state at every judged answer token (similarity from the model itself).</summary>
+    private readonly TokenStateTrie _states = new();
+    /// <summary>Per prompt: the separate embedder's vectors by text.</summary>
+    private readonly Dictionary<string, float[]> _embedded = [];
 
     public long ReusedTokens { get; private set; }
+    /// <summary>Times the KV cache was full and every cached path was dropped to make room.</summary>
+    internal int CacheFullEvictions { get; private set; }
 
     public LlamaRainModel(LlamaModel model, RainJudge judge, RainOptions options, IReadOnlyList<(LoraAdapter Adapter, float Scale)> adapters)
     {
@@ -44,12 +50,16 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         _ctx = new LlamaContext(model, new ContextOptions
         {
             ContextSize = options.ContextSize, MaxSequences = Sequences, Threads = options.Threads, BatchSize = 512,
-            Embeddings = options.Similarity == RainSimilarity.Model, LoraAdapters = adapters,
+            Embeddings = options.Similarity == RainSimilarity.Model, LoraAdapters = adapters, FlashAttention = options.FlashAttention,
         });
         if (options.Similarity == RainSimilarity.EmbeddingModel)
         {
             var embedding = LlamaModel.Load(options.EmbeddingModelPath!);
-            _embedder = new LlamaContext(embedding, new ContextOptions { ContextSize = 2048, MaxSequences = 1, Embeddings = true, Threads = options.Threads });
+            // one call embeds a node's whole path of continuations, each in its own sequence; pooled ones must fit one batch
+            _embedder = new LlamaContext(embedding, new ContextOptions
+            {
+                ContextSize = EmbedderCells, BatchSize = EmbedderCells, MaxSequences = EmbedderSequences, Embeddings = true, Threads = options.Threads,
+            });
         }
         _batch = new TokenBatch(_ctx.BatchSize, maxSequencesPerToken: 1 + judge.Orders.Count);
         _probabilities = new float[_ctx.VocabularySize];
@@ -86,6 +96,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         string? changed = options.UseCache != _o.UseCache ? "use-cache"
             : options.Similarity != _o.Similarity || options.EmbeddingModelPath != _o.EmbeddingModelPath ? "similarity"
             : options.ContextSize != _o.ContextSize ? "context size"
+            : options.FlashAttention != _o.FlashAttention ? "flash attention"
             : options.Threads != _o.Threads ? "threads" : null;
         if (changed != null) throw new InvalidInputException($"RAIN's {changed} is fixed when the decoder is made; make another decoder to change it");
         CheckSequences(options, _suffixes.Length);
@@ -106,8 +117,11 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     }
 
     private const int Sequences = 256;
+    private const int EmbedderCells = 4096, EmbedderSequences = 64;
 
     public RainJudge Judgement { get; }
+    /// <summary>The current prompt's judge prompt before the answer (fixed part and conversation header).</summary>
+    internal int[] JudgeHeader => _judgeHeader;
     public LlamaContext Context => _ctx;
     public int JudgeSuffixLength => _suffixes.Max(s => s.Length);
 
@@ -116,6 +130,8 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     {
         _generation.Clear(this);
         _judge.Clear(this);
+        _states.Clear();
+        _embedded.Clear();
         _judgeHeader = [.. _judgePrefix, .. Judgement.ConversationTokens(_vocab, userRequest)];
         _generation.RootTokens = prompt;
         _judge.RootTokens = _judgeHeader;
@@ -136,6 +152,15 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     /// names in a screened answer stay text).</summary>
     public int[] AnswerTokens(string userRequest, string answer) =>
         _vocab.TokenizeContinuation(Judgement.Header(userRequest), answer, parseSpecial: false);
+
+    /// <summary>The answer now starts with <paramref name="path"/>: cached paths that branch off earlier are released.</summary>
+    public void Committed(int[] path)
+    {
+        if (!_o.UseCache) return;
+        _generation.KeepUnder(this, path);
+        _judge.KeepUnder(this, path);
+        _states.KeepUnder(path);
+    }
 
     public string Text(ReadOnlySpan<int> tokens) => _vocab.Detokenize(tokens);
     public bool IsEndOfGeneration(int token) => _vocab.IsEndOfGeneration(token);
@@ -279,7 +304,8 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         if (RainText.EndsAtBoundary(text) || _o.FindStop(text) >= 0) branch.Done = true;
     }
 
-    private static int Draw(float[] p, int[]? candidates, Random random)
+    /// <summary>A token drawn from <paramref name="p"/>, over <paramref name="candidates"/> only when given.</summary>
+    internal static int Draw(float[] p, int[]? candidates, Random random)
     {
         if (candidates is null)
         {
@@ -304,7 +330,6 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         var orders = _suffixes.Length;
         var good = answers.Select(_ => new double[orders]).ToArray();
         var bad = answers.Select(_ => new double[orders]).ToArray();
-        var embeddings = new float[]?[answers.Count];
         var plan = new List<Item>();
         var forks = new List<int>();
         var judged = new List<(int[] Answer, int Seq)>();
@@ -312,11 +337,11 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         {
             var answer = answers[a];
             var index = a;
-            var entry = _judge.Longest(answer, ++_clock);
-            var needEmbedding = _o.Similarity == RainSimilarity.Model;
+            var (entry, common) = _judge.Longest(answer, ++_clock);
+            var needStates = _o.Similarity == RainSimilarity.Model;
             var root = _judgeHeader.Length;
-            var keep = Math.Min(entry.Decoded, answer.Length - (needEmbedding ? 1 : 0));
-            if (keep < 0) keep = 0;
+            // with similarity from the model, every answer token's state is kept; tokens without one are decoded again
+            var keep = needStates ? Math.Min(common, _states.Known(answer)) : common;
             var seqs = new int[1 + orders];
             for (var s = 0; s < seqs.Length; s++)
             {
@@ -326,10 +351,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             }
             ReusedTokens += keep;
             for (var i = keep; i < answer.Length; i++)
-            {
-                Action<int>? onOutput = needEmbedding && i == answer.Length - 1 ? k => embeddings[index] = _ctx.GetEmbedding(k).ToArray() : null;
-                plan.Add(new Item(answer[i], root + i, seqs, onOutput));
-            }
+                plan.Add(new Item(answer[i], root + i, seqs, needStates ? StoreState(answer, i) : null));
             // the orders' suffixes share their first tokens ("Question: ..."): decoded once for every order's fork
             var orderSeqs = seqs[1..];
             forks.AddRange(orderSeqs);
@@ -354,9 +376,10 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         Run(plan);
         foreach (var seq in forks) Release(seq);
         foreach (var (answer, seq) in judged) _judge.Add(this, answer, seq, decoded: answer.Length);
-        if (_embedder is not null) for (var a = 0; a < answers.Count; a++) embeddings[a] = EmbedSeparately(answers[a]);
-        return answers.Select((_, a) => new RainJudgement(good[a], bad[a], embeddings[a])).ToList();
+        return answers.Select((_, a) => new RainJudgement(good[a], bad[a])).ToList();
     }
+
+    private Action<int> StoreState(int[] answer, int index) => k => _states.Set(answer, index, _ctx.GetEmbedding(k).ToArray());
 
     /// <summary>The reference's way: every option order is a full forward pass over the judge prompt and the answer.</summary>
     private RainJudgement JudgeAlone(int[] answer)
@@ -364,7 +387,6 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         var orders = _suffixes.Length;
         var good = new double[orders];
         var bad = new double[orders];
-        float[]? embedding = null;
         for (var o = 0; o < orders; o++)
         {
             var order = o;
@@ -375,60 +397,90 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             {
                 Action<int>? onOutput = null;
                 if (i == tokens.Length - 1) onOutput = k => { var logits = _ctx.GetLogits(k); good[order] = logits[_labels[order].Good]; bad[order] = logits[_labels[order].Bad]; };
-                else if (o == 0 && _o.Similarity == RainSimilarity.Model && i == _judgeHeader.Length + answer.Length - 1)
-                    onOutput = k => embedding = _ctx.GetEmbedding(k).ToArray();
+                else if (o == 0 && _o.Similarity == RainSimilarity.Model && i >= _judgeHeader.Length && i < _judgeHeader.Length + answer.Length)
+                    onOutput = StoreState(answer, i - _judgeHeader.Length);
                 plan.Add(new Item(tokens[i], i, [seq], onOutput));
             }
             Run(plan);
             Release(seq);
         }
-        if (_embedder is not null) embedding = EmbedSeparately(answer);
-        return new RainJudgement(good, bad, embedding);
+        return new RainJudgement(good, bad);
     }
 
-    /// <summary>Mean of a separate embedding model's per-token vectors over the answer text.</summary>
-    private float[] EmbedSeparately(int[] answer)
-    {
-        var tokens = _embedder!.Model.Vocabulary.Tokenize(Text(answer), addSpecial: true);
-        if (tokens.Length > _embedder.BatchSize) tokens = tokens[^_embedder.BatchSize..];
-        _embedder.ClearCache();
-        using var batch = new TokenBatch(Math.Max(1, tokens.Length));
-        for (var i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, 0, true);
-        _embedder.Decode(batch);
-        var mean = new float[_embedder.Model.EmbeddingSize];
-        for (var i = 0; i < tokens.Length; i++) TensorPrimitives.Add(mean, _embedder.GetEmbedding(i), mean);
-        TensorPrimitives.Divide(mean, Math.Max(1, tokens.Length), mean);
-        return mean;
-    }
+    // ---------------- similarity ----------------
 
-    // ---------------- vanilla baseline ----------------
-
-    /// <summary>Plain sampling of one answer at the search's temperature, decoded from an empty cache, for comparison.</summary>
-    public int[] Vanilla(int[] prompt, ulong seed)
+    public IReadOnlyList<float[]?> Embed(int[] answer, IReadOnlyList<int> starts) => _o.Similarity switch
     {
-        var seq = Alloc();
-        var random = Seeds.Random(seed);
-        var answer = new List<int>();
-        var plan = new List<Item>();
-        var next = -1;
-        for (var i = 0; i < prompt.Length; i++)
-            plan.Add(new Item(prompt[i], i, [seq], i == prompt.Length - 1 ? k => next = SampleFull(_ctx.GetLogits(k), random) : null));
-        Run(plan);
-        while (true)
+        RainSimilarity.Model => EmbedFromStates(answer, starts),
+        RainSimilarity.EmbeddingModel => EmbedSeparately(answer, starts),
+        _ => starts.Select(_ => (float[]?)null).ToList(),
+    };
+
+    /// <summary>Means of the judge context's states over each continuation, from suffix sums of one pass over the answer.</summary>
+    private List<float[]?> EmbedFromStates(int[] answer, IReadOnlyList<int> starts)
+    {
+        var states = _states.States(answer);
+        var dim = _ctx.Model.EmbeddingSize;
+        var suffix = new float[answer.Length + 1][];
+        suffix[answer.Length] = new float[dim];
+        for (var i = answer.Length - 1; i >= 0; i--)
         {
-            answer.Add(next);
-            if (_vocab.IsEndOfGeneration(next) || answer.Count >= _o.MaxNewTokens) break;
-            if (_o.StopStrings.Count > 0 && _o.FindStop(Text(answer.ToArray())) >= 0) break;
-            Run([new Item(next, prompt.Length + answer.Count - 1, [seq], k => next = SampleFull(_ctx.GetLogits(k), random))]);
+            suffix[i] = new float[dim];
+            TensorPrimitives.Add(suffix[i + 1], states[i], suffix[i]);
         }
-        Release(seq);
-        return answer.ToArray();
+        return starts.Select(s => s < answer.Length ? Unit(suffix[s]) : null).ToList();
     }
 
-    private int SampleFull(ReadOnlySpan<float> logits, Random random)
+    /// <summary>
+    /// Each continuation's text through the separate embedding model with the pooling its GGUF declares (mean over
+    /// tokens when it declares none), all in one decode where they fit; vectors are kept per text for the prompt.
+    /// </summary>
+    private List<float[]?> EmbedSeparately(int[] answer, IReadOnlyList<int> starts)
     {
-        Softmax(logits, _o.Temperature);
-        return Draw(_probabilities, null, random);
+        var texts = starts.Select(s => s < answer.Length ? Text(answer.AsSpan(s)) : "").ToList();
+        var pending = texts.Where(t => t.Length > 0 && !_embedded.ContainsKey(t)).Distinct().ToList();
+        var vocabulary = _embedder!.Model.Vocabulary;
+        var tokens = pending.Select(t =>
+        {
+            var x = vocabulary.Tokenize(t, addSpecial: true);
+            return x.Length > EmbedderCells / 4 ? x[..(EmbedderCells / 4)] : x;
+        }).ToList();
+        using var batch = new TokenBatch(EmbedderCells);
+        for (var first = 0; first < pending.Count;)
+        {
+            _embedder.ClearCache();
+            batch.Clear();
+            var last = first;
+            while (last < pending.Count && last - first < EmbedderSequences && batch.Count + tokens[last].Length <= batch.Capacity)
+            {
+                for (var i = 0; i < tokens[last].Length; i++) batch.Add(tokens[last][i], i, last - first, true);
+                last++;
+            }
+            _embedder.Decode(batch);
+            var row = 0;
+            for (var t = first; t < last; t++)
+            {
+                float[] vector;
+                if (_embedder.PoolsEmbeddings) vector = _embedder.GetSequenceEmbedding(t - first).ToArray();
+                else
+                {
+                    vector = new float[_embedder.Model.EmbeddingSize];
+                    for (var i = 0; i < tokens[t].Length; i++) TensorPrimitives.Add(vector, _embedder.GetEmbedding(row + i), vector);
+                }
+                row += tokens[t].Length;
+                _embedded[pending[t]] = Unit(vector);
+            }
+            first = last;
+        }
+        return texts.Select(t => t.Length > 0 ? _embedded[t] : null).ToList();
+    }
+
+    private static float[] Unit(float[] v)
+    {
+        var norm = TensorPrimitives.Norm(v);
+        var unit = new float[v.Length];
+        if (norm > 0) TensorPrimitives.Divide(v, norm, unit);
+        return unit;
     }
 
     // ---------------- KV-cache bookkeeping and the decode loop ----------------
@@ -449,6 +501,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             }
             if (!_ctx.TryDecode(_batch))
             {
+                CacheFullEvictions++;
                 _generation.EvictAll(this);
                 _judge.EvictAll(this);
                 if (!_ctx.TryDecode(_batch))
@@ -483,8 +536,8 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         var keep = 0;
         if (_o.UseCache)
         {
-            var entry = cache.Longest(path, ++_clock);
-            keep = Math.Min(cache.RootTokens.Length + entry.Decoded, tokens.Length - (needOutput ? 1 : 0));
+            var (entry, common) = cache.Longest(path, ++_clock);
+            keep = Math.Min(cache.RootTokens.Length + common, tokens.Length - (needOutput ? 1 : 0));
             _ctx.CopySequence(entry.Seq, seq);
             _ctx.RemoveTokens(seq, keep);
             ReusedTokens += keep;
@@ -529,14 +582,22 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             Root = new Entry([], seq, 0);
         }
 
-        /// <summary>The entry with the longest key that starts <paramref name="path"/> (the root if none), marked used at <paramref name="now"/>.</summary>
-        public Entry Longest(int[] path, long now)
+        /// <summary>
+        /// The entry sharing the longest decoded prefix with <paramref name="path"/> (the root if none) and that prefix's
+        /// length, marked used at <paramref name="now"/>. A judged answer usually shares all but its last few tokens
+        /// with one judged before, so the longest common prefix is what is reused, not only whole keys.
+        /// </summary>
+        public (Entry Entry, int Common) Longest(int[] path, long now)
         {
             var best = Root!;
+            var common = 0;
             foreach (var e in _entries)
-                if (e.Key.Length > best.Key.Length && e.Key.Length <= path.Length && path.AsSpan(0, e.Key.Length).SequenceEqual(e.Key)) best = e;
+            {
+                var shared = Math.Min(e.Decoded, path.AsSpan().CommonPrefixLength(e.Key));
+                if (shared > common) (best, common) = (e, shared);
+            }
             best.Used = now;
-            return best;
+            return (best, common);
         }
 
         public void Add(LlamaRainModel owner, int[] key, int seq, int decoded)
@@ -562,6 +623,22 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         }
 
         public void EvictAll(LlamaRainModel owner) { while (EvictOldest(owner)) { } }
+
+        /// <summary>
+        /// Releases the entries no path under <paramref name="committed"/> can reuse more of than another entry can:
+        /// their cells would otherwise stay in the attention range of every later decode.
+        /// </summary>
+        public void KeepUnder(LlamaRainModel owner, int[] committed)
+        {
+            if (_entries.Count == 0) return;
+            int Shared(Entry e) => Math.Min(e.Decoded, committed.AsSpan().CommonPrefixLength(e.Key));
+            var best = _entries.Max(Shared);
+            foreach (var e in _entries.Where(e => Shared(e) < best).ToList())
+            {
+                _entries.Remove(e);
+                owner.Release(e.Seq);
+            }
+        }
 
         public void Clear(LlamaRainModel owner)
         {

@@ -22,6 +22,8 @@ public sealed class RainDecoder : IDisposable
 {
     private readonly LlamaRainModel _model;
     private readonly RainOptions _options;
+    private readonly IReadOnlyList<(LoraAdapter Adapter, float Scale)> _adapters;
+    private RainVanillaBaseline? _vanilla;
 
     /// <summary>A decoder over <paramref name="model"/> (with <paramref name="adapters"/> applied to search and judge alike) and its self-evaluation <paramref name="judge"/>.</summary>
     /// <exception cref="ArgumentException">An option is out of range or a judge label is not one token of this model.</exception>
@@ -29,7 +31,8 @@ public sealed class RainDecoder : IDisposable
     {
         _options = options ?? new RainOptions();
         _options.Validate();
-        _model = new LlamaRainModel(model, judge, _options, adapters ?? []);
+        _adapters = adapters ?? [];
+        _model = new LlamaRainModel(model, judge, _options, _adapters);
         Model = model;
     }
 
@@ -76,13 +79,16 @@ public sealed class RainDecoder : IDisposable
         return new RainResult(result.Text, result.Tokens, stats);
     }
 
-    /// <summary>Plain sampling at the search's temperature and token budget, from an empty cache.</summary>
-    public VanillaResult GenerateVanilla(string prompt, ulong seed)
+    /// <summary>
+    /// Plain sampling at the search's temperature and token budget, from an empty cache in a context of its own; with
+    /// <paramref name="useCache"/> off every token recomputes its whole context (the reference's baseline).
+    /// </summary>
+    public VanillaResult GenerateVanilla(string prompt, ulong seed, bool useCache = true)
     {
-        _model.Use(_options);
         var tokens = Prepare(prompt, prompt, _options.MaxNewTokens);
+        _vanilla ??= new RainVanillaBaseline(Model, _options, _adapters);
         var clock = Stopwatch.StartNew();
-        var answer = _model.Vanilla(tokens, seed);
+        var answer = _vanilla.Sample(tokens, seed, _options, useCache);
         var seconds = clock.Elapsed.TotalSeconds;
         var text = _model.Text(answer.Where(t => !_model.IsEndOfGeneration(t)).ToArray());
         var stop = _options.FindStop(text);
@@ -120,5 +126,9 @@ public sealed class RainDecoder : IDisposable
         return tokens;
     }
 
-    public void Dispose() => _model.Dispose();
+    public void Dispose()
+    {
+        _vanilla?.Dispose();
+        _model.Dispose();
+    }
 }

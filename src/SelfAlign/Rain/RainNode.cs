@@ -30,8 +30,10 @@ public sealed class RainNode
     /// <summary>Mean backed-up value (q).</summary>
     public double Value { get; internal set; }
     public double Prior { get; internal set; }
-    /// <summary>Running mean of the embeddings of the texts evaluated through this node; null until one is.</summary>
+    /// <summary>Running mean of the embeddings of this node's continuations evaluated so far; null until one is.</summary>
     public float[]? Embedding { get; internal set; }
+    /// <summary>How many embeddings <see cref="Embedding"/> averages.</summary>
+    internal int EmbeddedVisits { get; set; }
     /// <summary>Children have been created (or none could be).</summary>
     public bool Expanded { get; internal set; }
     /// <summary>The answer ends here (end-of-generation token or stop string): never expanded.</summary>

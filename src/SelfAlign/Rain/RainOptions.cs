@@ -82,6 +82,11 @@ public sealed record RainOptions
     public int LeavesPerRound { get; init; } = 4;
     /// <summary>Keep tree nodes and the judge prompt in the KV cache and batch work; off recomputes every context (as the reference does).</summary>
     public bool UseCache { get; init; } = true;
+    /// <summary>
+    /// Flash attention in the search context: faster, and a token's logits then depend slightly on what shares its
+    /// decode call, so an answer can differ from one searched with other batching (docs/rain.md measures how often).
+    /// </summary>
+    public bool FlashAttention { get; init; } = true;
     /// <summary>KV-cache cells of the search context.</summary>
     public int ContextSize { get; init; } = 8192;
     public int Threads { get; init; } = Environment.ProcessorCount;

@@ -13,12 +13,12 @@ public sealed record RainSearchResult(int[] Tokens, string Text, RainStatistics 
 /// </summary>
 public sealed class RainSearch(IRainModel model, RainOptions options)
 {
-    private readonly Dictionary<string, RainJudgementValue> _evaluated = [];
+    private readonly Dictionary<string, double> _evaluated = [];
+    /// <summary>Nodes that asked for a child by rollout while this round's leaves were collected.</summary>
+    private readonly List<RainNode> _growing = [];
     private Random _random = new(0);
     private int _iterations, _rounds, _commits, _evaluations, _hits, _additionsTried, _childrenAdded, _similarityCredits;
     private long _extendTicks, _judgeTicks;
-
-    private sealed record RainJudgementValue(double Value, float[]? Embedding);
 
     /// <summary>Searches from the empty answer until it ends (stop string, end of generation, or the token budget).</summary>
     public RainSearchResult Run(CancellationToken cancellationToken = default)
@@ -29,18 +29,18 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
         {
             var start = tree.Root.RealVisits;
             var limit = Math.Max(options.MaxIterations, start + options.MinNewIterations);
-            for (var i = start; i < limit;)
+            // the reused subtree may already pass the early-stop test, or leave no other child a chance
+            for (var i = start; i < limit && !tree.CanStop() && !tree.LeaderIsSafe(limit - i);)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var leaves = CollectLeaves(tree, Math.Min(options.LeavesPerRound, limit - i));
-                EvaluateRound(tree, leaves);
+                var leaves = Round(tree, Math.Min(options.LeavesPerRound, limit - i));
                 i += leaves.Count;
                 _iterations += leaves.Count;
                 _rounds++;
-                if (tree.CanStop()) break;
             }
             if (tree.BestChild() is not { } best) break;
             tree.Commit(best);
+            model.Committed(best.Path);
             _commits++;
         }
         _similarityCredits += tree.SimilarityCredits;
@@ -54,6 +54,14 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
             ExtendSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(0, _extendTicks).TotalSeconds,
             JudgeSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(0, _judgeTicks).TotalSeconds,
         });
+    }
+
+    /// <summary>One round: collects up to <paramref name="count"/> leaves, then expands, simulates, judges and backs them up.</summary>
+    internal List<RainNode> Round(RainTree tree, int count)
+    {
+        var leaves = CollectLeaves(tree, count);
+        EvaluateRound(tree, leaves);
+        return leaves;
     }
 
     /// <summary>
@@ -85,7 +93,7 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
 
     private void EvaluateRound(RainTree tree, List<RainNode> leaves)
     {
-        // 1. expansion and simulation requests, seeds drawn in leaf order
+        // 1. expansion and simulation requests, seeds drawn in leaf order, then the rollouts of nodes asking for a child
         var requests = new List<RainExtendRequest>();
         var expansionIndex = new int[leaves.Count];
         var simulationIndex = new int[leaves.Count];
@@ -107,9 +115,15 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
                 requests.Add(new RainExtendRequest(leaf.Path, RainExtendKind.Simulation, Math.Min(options.MaxSimulationTokens, budget), 1, NextSeed()));
             }
         }
+        var growFrom = requests.Count;
+        foreach (var node in _growing)
+            requests.Add(new RainExtendRequest(node.Path, RainExtendKind.Rollouts,
+                Math.Min(options.TokenSetLength(node.Depth), Math.Max(1, options.MaxNewTokens - node.Path.Length)), 2, NextSeed()));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var extensions = requests.Count > 0 ? model.Extend(requests) : [];
         _extendTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
+        for (var g = 0; g < _growing.Count; g++) AddRolloutChild(_growing[g], extensions[growFrom + g]);
+        _growing.Clear();
 
         // 2. the judged texts: each leaf's path plus its simulation, cut at the end of the turn
         var judged = new int[leaves.Count][];
@@ -125,7 +139,7 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
             started = System.Diagnostics.Stopwatch.GetTimestamp();
             var judgements = model.Judge(answers);
             _judgeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
-            for (var i = 0; i < answers.Count; i++) _evaluated[Key(answers[i])] = new RainJudgementValue(Value(judgements[i]), judgements[i].Embedding);
+            for (var i = 0; i < answers.Count; i++) _evaluated[Key(answers[i])] = Value(judgements[i]);
             _evaluations += answers.Count;
         }
         _hits += leaves.Count - answers.Count;
@@ -136,9 +150,17 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
             var leaf = leaves[k];
             if (expansionIndex[k] >= 0) Expand(tree, leaf, extensions[expansionIndex[k]]);
             else if (!leaf.Expanded && leaf.Path.Length >= options.MaxNewTokens) leaf.Terminal = true;
-            var result = _evaluated[Key(judged[k])];
-            tree.Backup(leaf, result.Value, result.Embedding);
+            tree.Backup(leaf, _evaluated[Key(judged[k])], Embeddings(tree, leaf, judged[k]));
         }
+    }
+
+    /// <summary>Each node's own continuation in the judged text, embedded, from the leaf up to (not including) the root.</summary>
+    private IReadOnlyList<float[]?> Embeddings(RainTree tree, RainNode leaf, int[] judged)
+    {
+        if (options.Similarity == RainSimilarity.Off) return [];
+        var starts = new List<int>();
+        for (var n = leaf; !ReferenceEquals(n, tree.Root) && n is not null; n = n.Parent) starts.Add(n.Path.Length - n.Tokens.Length);
+        return starts.Count == 0 ? [] : model.Embed(judged, starts);
     }
 
     private void Expand(RainTree tree, RainNode leaf, RainExtension extension)
@@ -184,34 +206,36 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
     }
 
     /// <summary>
-    /// Dynamic addition: the next single token from the kept distribution, or one unseen rollout (greedy + 1
-    /// sample). A node whose distribution is used up is marked so it is not asked again; rollouts are sampled, so a
-    /// node whose try found nothing new tries again at its next descent (as the reference does).
+    /// Dynamic addition: the next single token from the kept distribution, at once (a node whose distribution is
+    /// used up is marked so it is not asked again); or one unseen rollout (greedy + 1 sample), whose rollouts join
+    /// this round's decodes so the child is there from the next round on. Rollouts are sampled, so a node whose try
+    /// found nothing new tries again at its next descent (as the reference does).
     /// </summary>
     private void AddChild(RainNode node)
     {
-        _additionsTried++;
-        var count = node.Children.Count;
-        AddChildOnce(node);
-        if (node.Children.Count > count) _childrenAdded++;
-    }
-
-    private void AddChildOnce(RainNode node)
-    {
-        var existing = node.Children.Select(c => Key(c.Tokens)).ToHashSet();
-        if (options.TokenSetLength(node.Depth) == 1)
+        if (options.TokenSetLength(node.Depth) > 1)
         {
-            var sum = node.Distribution.Take(options.TopKSingle).Sum(d => d.Probability);
-            var next = node.Distribution.FirstOrDefault(d => !existing.Contains(Key([d.Token])));
-            if (next.Probability > 0) node.Children.Add(NewChild(node, [next.Token], next.Probability / sum));
-            else node.CannotGrow = true;
+            if (!_growing.Contains(node)) _growing.Add(node);
             return;
         }
-        var length = Math.Min(options.TokenSetLength(node.Depth), Math.Max(1, options.MaxNewTokens - node.Path.Length));
-        var extension = model.Extend([new RainExtendRequest(node.Path, RainExtendKind.Rollouts, length, 2, NextSeed())]);
-        var fresh = extension[0].Sequences.FirstOrDefault(s => !existing.Contains(Key(s.Tokens)));
+        _additionsTried++;
+        var existing = node.Children.Select(c => c.Tokens[0]).ToHashSet();
+        var sum = node.Distribution.Take(options.TopKSingle).Sum(d => d.Probability);
+        var next = node.Distribution.FirstOrDefault(d => !existing.Contains(d.Token));
+        if (next.Probability <= 0) { node.CannotGrow = true; return; }
+        node.Children.Add(NewChild(node, [next.Token], next.Probability / sum));
+        _childrenAdded++;
+    }
+
+    private void AddRolloutChild(RainNode node, RainExtension extension)
+    {
+        _additionsTried++;
+        var existing = node.Children.Select(c => Key(c.Tokens)).ToHashSet();
+        var fresh = extension.Sequences.FirstOrDefault(s => !existing.Contains(Key(s.Tokens)));
+        if (fresh.Tokens is null) return;
         // an unseen rollout joins with the smallest prior among its siblings
-        if (fresh.Tokens is not null) node.Children.Add(NewChild(node, fresh.Tokens, node.Children.Min(c => c.Prior)));
+        node.Children.Add(NewChild(node, fresh.Tokens, node.Children.Min(c => c.Prior)));
+        _childrenAdded++;
     }
 
     private int[] CutAtEnd(int[] path)

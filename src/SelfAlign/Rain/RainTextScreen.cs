@@ -22,7 +22,7 @@ public static class RainTextScreen
         {
             var good = Enumerable.Range(0, orders).Select(o => scores[(k * orders + o) * 2].LogProbability).ToArray();
             var bad = Enumerable.Range(0, orders).Select(o => scores[(k * orders + o) * 2 + 1].LogProbability).ToArray();
-            var value = RainSearch.Value(new RainJudgement(good, bad, null), scoring);
+            var value = RainSearch.Value(new RainJudgement(good, bad), scoring);
             return new RainScreenResult(value, value > threshold);
         }).ToList();
     }

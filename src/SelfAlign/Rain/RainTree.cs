@@ -46,18 +46,23 @@ public sealed class RainTree(RainNode root, RainOptions options)
     }
 
     /// <summary>
-    /// Backs <paramref name="value"/> up from <paramref name="leaf"/> to the root: counts the visit, folds the
-    /// embedding into each node's running mean, credits siblings at least as similar as the threshold, and
-    /// moves each node's mean value.
+    /// Backs <paramref name="value"/> up from <paramref name="leaf"/> to the root: counts the visit, folds each
+    /// node's embedding (<paramref name="embeddings"/>, from the leaf upwards; missing ones leave a node's as it is)
+    /// into its running mean, credits siblings at least as similar as the threshold, and moves each node's mean value.
     /// </summary>
-    public void Backup(RainNode leaf, double value, float[]? embedding)
+    public void Backup(RainNode leaf, double value, IReadOnlyList<float[]?> embeddings)
     {
         var g = options.Discount * value;
-        for (var node = leaf; node is not null; node = node.Parent)
+        var level = 0;
+        for (var node = leaf; node is not null; node = node.Parent, level++)
         {
             node.Visits += 1;
             node.RealVisits += 1;
-            if (embedding is not null) node.Embedding = RunningMean(node.Embedding, embedding, node.RealVisits);
+            if (level < embeddings.Count && embeddings[level] is { } embedding)
+            {
+                node.EmbeddedVisits += 1;
+                node.Embedding = RunningMean(node.Embedding, embedding, node.EmbeddedVisits);
+            }
             if (node.Parent is { } parent && node.Embedding is not null && options.Similarity != RainSimilarity.Off)
                 foreach (var sibling in parent.Children)
                 {
@@ -120,6 +125,17 @@ public sealed class RainTree(RainNode root, RainOptions options)
 
     /// <summary>Early stop: the best child has more than Tmin real visits and a value above V.</summary>
     public bool CanStop() => BestChild() is { } b && b.RealVisits > options.MinIterations && b.Value > options.ValueThreshold;
+
+    /// <summary>
+    /// True when no other root child can reach the best one's visits in <paramref name="remaining"/> more iterations
+    /// (an iteration adds at most one visit to a child), so searching on cannot change what is committed.
+    /// </summary>
+    public bool LeaderIsSafe(int remaining)
+    {
+        if (BestChild() is not { } best) return false;
+        var runnerUp = Root.Children.Where(c => !ReferenceEquals(c, best)).Select(c => c.Visits).DefaultIfEmpty(0).Max();
+        return best.Visits > runnerUp + remaining;
+    }
 
     /// <summary>Commits <paramref name="child"/>: it becomes the root, keeping its subtree, with root noise mixed into its children's priors.</summary>
     public void Commit(RainNode child)

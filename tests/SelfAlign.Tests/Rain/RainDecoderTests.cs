@@ -46,6 +46,27 @@ public class RainDecoderTests
         Assert.Equal(fresh.Generate("Tell me a story about", "a story").Tokens, second.Tokens);
     }
 
+    /// <summary>A cache too small for every cached path drops them when full and decodes again: same answer, only slower.</summary>
+    [Fact]
+    public void AFullKvCacheDropsCachedPathsAndTheSearchChoosesWhatALargeCacheChooses()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        RainSearchResult Search(int cells, out int evictions)
+        {
+            var options = Options(cache: true) with { ContextSize = cells };
+            using var rain = new LlamaRainModel(model, Judge, options, []);
+            rain.Begin(model.Vocabulary.Tokenize("Tell me a story about", addSpecial: true), "a story");
+            var result = new RainSearch(rain, options).Run();
+            evictions = rain.CacheFullEvictions;
+            return result;
+        }
+        var large = Search(4096, out var none);
+        var small = Search(160, out var evictions);
+        Assert.Equal(0, none);
+        Assert.True(evictions > 0, "the small cache never filled");
+        Assert.Equal(large.Tokens, small.Tokens);
+    }
+
     [Fact]
     public void LeavesAndRolloutsThatCouldRunOutOfSequencesAreRefusedBeforeAnySearch()
     {

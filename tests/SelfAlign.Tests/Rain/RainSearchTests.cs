@@ -28,7 +28,10 @@ public class RainSearchTests
         Assert.Equal(3, result.Statistics.Commits);
     }
 
-    /// <summary>Rollouts are sampled: a node whose addition found only children it had tries again at its next descent.</summary>
+    /// <summary>
+    /// Rollouts are sampled: a node whose addition found only children it had tries again at its next descent. The
+    /// rollouts of an addition go with the round's other work, so the child is there after the round.
+    /// </summary>
     [Fact]
     public void ChildAdditionByRolloutTriesAgainAtTheNextDescentAfterFindingNothingNew()
     {
@@ -41,23 +44,71 @@ public class RainSearchTests
         node.Children.Add(child);
         var tree = new RainTree(root, Options());
 
-        search.CollectLeaves(tree, 1); // the first rollouts hold only the child it has
+        search.Round(tree, 1); // the first rollouts hold only the child it has
         Assert.Single(node.Children);
-        search.CollectLeaves(tree, 1); // asked again, the second finds a new one
+        search.Round(tree, 1); // asked again, the second finds a new one
         Assert.Equal(2, node.Children.Count);
         Assert.Equal([2, 2], node.Children[1].Tokens);
-        Assert.Equal(2, model.Requests);
+        Assert.Equal(2, model.Additions);
     }
 
-    /// <summary>Rollouts from a script, one list per request; judging and text are not used.</summary>
+    /// <summary>
+    /// Additions' rollouts (two sequences) come from a script, one list per request; every other extension is one
+    /// token; every answer is judged bad and every continuation embeds alike, so the node keeps asking for children.
+    /// </summary>
     private sealed class RolloutScript(int[][][] rollouts) : IRainModel
     {
-        public int Requests { get; private set; }
+        public int Additions { get; private set; }
         public IReadOnlyList<RainExtension> Extend(IReadOnlyList<RainExtendRequest> requests) =>
-            requests.Select(r => new RainExtension(rollouts[Requests++].Select(t => (t, 0.5)).ToList())).ToList();
-        public IReadOnlyList<RainJudgement> Judge(IReadOnlyList<int[]> answers) => throw new NotSupportedException();
+            requests.Select(r => new RainExtension(r is { Kind: RainExtendKind.Rollouts, Count: 2 }
+                ? rollouts[Additions++].Select(t => (t, 0.5)).ToList()
+                : [([7], 0.5)])).ToList();
+        public IReadOnlyList<RainJudgement> Judge(IReadOnlyList<int[]> answers) => answers.Select(_ => new RainJudgement([0.0], [5.0])).ToList();
+        public IReadOnlyList<float[]?> Embed(int[] answer, IReadOnlyList<int> starts) => starts.Select(_ => (float[]?)[1f, 0f]).ToList();
         public string Text(ReadOnlySpan<int> tokens) => string.Join(",", tokens.ToArray());
         public bool IsEndOfGeneration(int token) => false;
+    }
+
+    /// <summary>Continuations that all embed alike and all look bad: siblings credit each other and nodes ask for more children.</summary>
+    [Fact]
+    public void SimilarityCreditAndChildAdditionFireInsideASearch()
+    {
+        var result = new RainSearch(new ScriptedRainModel { RejectAll = true, Alike = true }, Options() with { MaxNewTokens = 7 }).Run();
+        Assert.True(result.Statistics.SimilarityCredits > 0);
+        Assert.True(result.Statistics.ChildrenAdded > 0);
+        Assert.True(result.Statistics.ChildAdditionsTried >= result.Statistics.ChildrenAdded);
+
+        var apart = new RainSearch(new ScriptedRainModel { RejectAll = true }, Options() with { MaxNewTokens = 7 }).Run();
+        Assert.Equal(0, apart.Statistics.SimilarityCredits);
+        Assert.True(apart.Statistics.ChildAdditionsTried < result.Statistics.ChildAdditionsTried,
+            $"{apart.Statistics.ChildAdditionsTried} additions tried when siblings differ, {result.Statistics.ChildAdditionsTried} when alike");
+    }
+
+    /// <summary>The answer and every judged text end before a stop string; a node whose text reaches one is final.</summary>
+    [Fact]
+    public void StopStringsCutTheAnswerAndEveryJudgedText()
+    {
+        var model = new ScriptedRainModel();
+        var result = new RainSearch(model, Options() with { StopStrings = ["bb"] }).Run();
+        var full = model.Text(result.Tokens); // the likeliest tokens spell "bbb..."
+        Assert.Contains("bb", full);
+        Assert.Equal(full[..full.IndexOf("bb", StringComparison.Ordinal)], result.Text);
+        Assert.NotEmpty(model.Judged);
+        Assert.All(model.Judged, a => Assert.DoesNotContain("bb", model.Text(a)));
+    }
+
+    /// <summary>Continuous scoring reads how far the good label leads in each order, and steers the search like the vote.</summary>
+    [Fact]
+    public void ContinuousScoringMapsTheLabelsMarginToMinusOneToOneAndAvoidsTheRejectedBranch()
+    {
+        var even = new RainJudgement([1.0, 1.0], [1.0, 1.0]);
+        Assert.Equal(0, RainSearch.Value(even, RainScoring.Continuous), 9);
+        var leaning = new RainJudgement([2.0, 0.0], [0.0, 0.0]);
+        // orders: sigmoid(2) and sigmoid(0) averaged, then mapped from [0, 1]
+        Assert.Equal(2 * ((1 / (1 + Math.Exp(-2)) + 0.5) / 2) - 1, RainSearch.Value(leaning, RainScoring.Continuous), 9);
+        Assert.Equal(0, RainSearch.Value(leaning, RainScoring.Vote), 9);
+        var result = new RainSearch(new ScriptedRainModel { Rejected = [1] }, Options() with { Scoring = RainScoring.Continuous }).Run();
+        Assert.Equal(2, result.Tokens[0]);
     }
 
     [Fact]
@@ -70,11 +121,12 @@ public class RainSearchTests
     }
 
     [Fact]
-    public void SearchRunsTmaxIterationsWhenNothingPassesTheThresholdAndStopsEarlyWhenItDoes()
+    public void SearchRunsUntilNoOtherChildCanWinWhenNothingPassesTheThresholdAndStopsEarlyWhenItDoes()
     {
         var one = Options() with { MaxNewTokens = 1 };
         var hopeless = new RainSearch(new ScriptedRainModel { RejectAll = true }, one).Run();
-        Assert.Equal(one.MaxIterations, hopeless.Statistics.Iterations);
+        // no value passes V, so only the visit lead ends the search before Tmax
+        Assert.InRange(hopeless.Statistics.Iterations, one.MaxIterations / 2, one.MaxIterations);
         Assert.Equal(1, hopeless.Statistics.Commits);
 
         var easy = new RainSearch(new ScriptedRainModel(), one).Run();

@@ -56,7 +56,7 @@ public class RainTreeTests
         var other = Child(parent, 4, 0.2, visits: 1, value: -1, embedding: [0, 1, 0]);
         var tree = new RainTree(root, Options);
 
-        tree.Backup(leaf, 1.0, [1, 0, 0]);
+        tree.Backup(leaf, 1.0, [new float[] { 1, 0, 0 }]);
 
         Assert.Equal(1, leaf.RealVisits);
         Assert.Equal(1.0, leaf.Value, 9);
@@ -69,9 +69,23 @@ public class RainTreeTests
         Assert.Equal(1.0, other.Visits, 9);
         Assert.Equal(-1.0, other.Value, 9);
         // second backup: running means
-        tree.Backup(leaf, -1.0, [0, 0, 1]);
+        tree.Backup(leaf, -1.0, [new float[] { 0, 0, 1 }]);
         Assert.Equal(0.0, leaf.Value, 9);
         Assert.Equal(new float[] { 0.5f, 0, 0.5f }, leaf.Embedding);
+    }
+
+    /// <summary>An iteration adds at most one visit to one child: the leader is safe only when its lead exceeds what is left.</summary>
+    [Fact]
+    public void LeaderIsSafeOnlyWhenItsLeadExceedsTheIterationsLeft()
+    {
+        var root = new RainNode([], [], 1, 0);
+        Child(root, 1, 0.5, visits: 9, value: -1);
+        Child(root, 2, 0.3, visits: 4.5, value: 1);
+        Child(root, 3, 0.2, visits: 1, value: 1);
+        var tree = new RainTree(root, Options);
+        Assert.True(tree.LeaderIsSafe(4));
+        Assert.False(tree.LeaderIsSafe(5)); // 4.5 + 5 would pass 9
+        Assert.False(new RainTree(new RainNode([], [], 1, 0), Options).LeaderIsSafe(0)); // no children, nothing to commit
     }
 
     [Fact]
@@ -80,7 +94,7 @@ public class RainTreeTests
         var root = new RainNode([], [], 1, 0);
         var leaf = Child(root, 2, 0.5);
         var twin = Child(root, 3, 0.3, visits: 1, value: -1, embedding: [1, 0]);
-        new RainTree(root, Options with { Similarity = RainSimilarity.Off }).Backup(leaf, 1.0, [1, 0]);
+        new RainTree(root, Options with { Similarity = RainSimilarity.Off }).Backup(leaf, 1.0, [new float[] { 1, 0 }]);
         Assert.Equal(1.0, twin.Visits, 9);
     }
 

@@ -16,6 +16,8 @@ internal sealed class ScriptedRainModel : IRainModel
     /// <summary>Judge every answer as bad (value -1), so the search can never stop early.</summary>
     public bool RejectAll { get; init; }
     public List<int[]> Judged { get; } = [];
+    /// <summary>Every continuation embeds alike, so siblings are credited for each other and look alike to the addition test.</summary>
+    public bool Alike { get; init; }
 
     private static readonly double[] Distribution = [0.02, 0.5, 0.3, 0.05, 0.04, 0.03, 0.02, 0.02, 0.01, 0.01];
 
@@ -64,10 +66,21 @@ internal sealed class ScriptedRainModel : IRainModel
     {
         Judged.Add(a);
         var bad = RejectAll || (a.Length > 0 && Rejected.Contains(a[0]));
-        // a distinct embedding per first token, so siblings differ and get no similarity credit
-        var embedding = new float[10];
-        embedding[a.Length > 0 ? a[0] : 0] = 1;
-        return new RainJudgement([bad ? 0 : 5, bad ? 0 : 5], [bad ? 5 : 0, bad ? 5 : 0], embedding);
+        return new RainJudgement([bad ? 0 : 5, bad ? 0 : 5], [bad ? 5 : 0, bad ? 5 : 0]);
+    }).ToList();
+
+    /// <summary>
+    /// One vector for every continuation with <see cref="Alike"/>; otherwise one axis per continuation (by a hash of
+    /// its tokens), so siblings differ and get no similarity credit.
+    /// </summary>
+    public IReadOnlyList<float[]?> Embed(int[] answer, IReadOnlyList<int> starts) => starts.Select(s =>
+    {
+        if (s >= answer.Length) return null;
+        var embedding = new float[4096];
+        var axis = 0;
+        if (!Alike) foreach (var t in answer[s..]) axis = (axis * 31 + t + 1) % embedding.Length;
+        embedding[axis] = 1;
+        return embedding;
     }).ToList();
 
     public string Text(ReadOnlySpan<int> tokens)
