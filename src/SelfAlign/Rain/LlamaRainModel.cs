@@ -8,12 +8,13 @@ namespace SelfAlign.Rain;
 /// <summary>
 /// RAIN's model on llama.cpp. Tree paths live as KV-cache sequences: a path is forked (seq_cp, no copy) from the
 /// longest cached prefix and only its new tokens are decoded; rollouts, simulations and both judge orders of a
-/// whole round go through shared decode calls. The judge's fixed prompt is decoded once per decoder, the
-/// conversation header once per prompt, and the judged answer is appended to the longest cached judged prefix.
-/// With <see cref="RainOptions.UseCache"/> off every request is decoded on its own and every next token
-/// recomputes its whole context, as the reference does, and the search chooses the same tokens.
+/// whole round, of one prompt or of many, go through shared decode calls. The judge's fixed prompt is decoded once
+/// per decoder, the conversation header once per prompt, and the judged answer is appended to the longest cached
+/// judged prefix. Each prompt is a <see cref="Session"/> (the <see cref="IRainModel"/> its search sees); with
+/// <see cref="RainOptions.UseCache"/> off every request is decoded on its own and every next token recomputes its
+/// whole context, as the reference does, and the search chooses the same tokens.
 /// </summary>
-internal sealed class LlamaRainModel : IRainModel, IDisposable
+internal sealed class LlamaRainModel : IDisposable
 {
     private readonly LlamaContext _ctx;
     private readonly LlamaContext? _embedder;
@@ -27,15 +28,10 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     private readonly int _sharedSuffix;
     private readonly (int Good, int Bad)[] _labels;
     private readonly float[] _probabilities;
-    private readonly PrefixCache _generation = new();
-    private readonly PrefixCache _judge = new();
     private readonly PrefixCache _judgeFixed = new();
-    private int[] _judgeHeader = [];
+    /// <summary>Prompts begun and not ended: their cached paths are what gets evicted when room is needed.</summary>
+    private readonly List<Session> _open = [];
     private long _clock;
-    /// <summary>Per prompt: the judge context's state at every judged answer token (similarity from the model itself).</summary>
-    private readonly TokenStateTrie _states = new();
-    /// <summary>Per prompt: the separate embedder's vectors by text.</summary>
-    private readonly Dictionary<string, float[]> _embedded = [];
 
     public long ReusedTokens { get; private set; }
     /// <summary>Times the KV cache was full and every cached path was dropped to make room.</summary>
@@ -77,13 +73,17 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         if (_o.UseCache) _judgeFixed.SetRoot(Materialize(_judgePrefix, [], null, needOutput: false), _judgePrefix);
     }
 
-    /// <summary>Empties the KV cache and every cached path (the judge's fixed part is decoded again by the next
+    /// <summary>Empties the KV cache and ends every open prompt (the judge's fixed part is decoded again by the next
     /// <see cref="Begin"/>): after a stopped decode, whose cells and sequences no cache entry accounts for.</summary>
     public void Reset()
     {
         _ctx.ClearCache();
-        _generation.Forget();
-        _judge.Forget();
+        foreach (var session in _open)
+        {
+            session.Generation.Forget();
+            session.Judge.Forget();
+        }
+        _open.Clear();
         _judgeFixed.Forget();
         _free.Clear();
         for (var s = _ctx.MaxSequences - 1; s >= 0; s--) _free.Push(s);
@@ -110,42 +110,88 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     /// </summary>
     private static void CheckSequences(RainOptions o, int orders)
     {
-        var needed = 3 + o.LeavesPerRound * (o.Rollouts + orders + 3);
+        var needed = 1 + SequencesPerPrompt(o, orders);
         if (needed > Sequences)
             throw new InvalidInputException($"RAIN with {o.LeavesPerRound} leaves per round and {o.Rollouts} rollouts may need {needed} KV sequences in a round " +
                                             $"(leaves x (rollouts + judge orders + 3) + 3); its context holds {Sequences}: lower the leaves per round or the rollouts");
     }
 
     private const int Sequences = 256;
+
+    private static int SequencesPerPrompt(RainOptions o, int orders) => 2 + o.LeavesPerRound * (o.Rollouts + orders + 3);
+
+    /// <summary>How many prompts' searches fit the context's KV sequences at once with these settings.</summary>
+    public int PromptsAtOnce(RainOptions o) => Math.Max(1, (Sequences - 1) / SequencesPerPrompt(o, _suffixes.Length));
     private const int EmbedderCells = 4096, EmbedderSequences = 64;
 
     public RainJudge Judgement { get; }
-    /// <summary>The current prompt's judge prompt before the answer (fixed part and conversation header).</summary>
-    internal int[] JudgeHeader => _judgeHeader;
     public LlamaContext Context => _ctx;
     public int JudgeSuffixLength => _suffixes.Max(s => s.Length);
 
-    /// <summary>Starts a new prompt: drops every cached path of the previous one and decodes the prompt and the judge header.</summary>
-    public void Begin(int[] prompt, string userRequest)
+    /// <summary>
+    /// Starts a prompt: decodes it and the judge's conversation header. Its search talks to the returned session;
+    /// with <paramref name="batch"/> its model calls wait to be decoded together with other searches'.
+    /// </summary>
+    public Session Begin(int[] prompt, string userRequest, RainSearchBatch? batch = null)
     {
-        _generation.Clear(this);
-        _judge.Clear(this);
-        _states.Clear();
-        _embedded.Clear();
-        _judgeHeader = [.. _judgePrefix, .. Judgement.ConversationTokens(_vocab, userRequest)];
-        _generation.RootTokens = prompt;
-        _judge.RootTokens = _judgeHeader;
-        if (!_o.UseCache) return;
+        var session = new Session(this, [.. _judgePrefix, .. Judgement.ConversationTokens(_vocab, userRequest)], batch);
+        session.Generation.RootTokens = prompt;
+        session.Judge.RootTokens = session.JudgeHeader;
+        _open.Add(session);
+        if (!_o.UseCache) return session;
         // The judge's instruction and examples are decoded once per decoder, and again after a Reset.
         if (_judgeFixed.Root is null) MaterializeJudgeFixed();
-        _generation.SetRoot(Materialize(prompt, [], null, needOutput: false), prompt);
+        session.Generation.SetRoot(Materialize(prompt, [], null, needOutput: false), prompt);
         var seq = Alloc();
         _ctx.CopySequence(_judgeFixed.Root!.Seq, seq);
         ReusedTokens += _judgePrefix.Length;
         var plan = new List<Item>();
-        for (var i = _judgePrefix.Length; i < _judgeHeader.Length; i++) plan.Add(new Item(_judgeHeader[i], i, [seq], null));
+        for (var i = _judgePrefix.Length; i < session.JudgeHeader.Length; i++) plan.Add(new Item(session.JudgeHeader[i], i, [seq], null));
         Run(plan);
-        _judge.SetRoot(seq, _judgeHeader);
+        session.Judge.SetRoot(seq, session.JudgeHeader);
+        return session;
+    }
+
+    /// <summary>Ends a prompt: releases its cached paths and its roots.</summary>
+    public void End(Session session)
+    {
+        if (!_open.Remove(session)) return;
+        session.Generation.Clear(this);
+        session.Judge.Clear(this);
+    }
+
+    /// <summary>
+    /// One prompt's state (its cached paths, its judge header, the states and vectors its similarity uses) and the
+    /// model as its search sees it. Work goes straight to the model, or through a <see cref="RainSearchBatch"/> that
+    /// decodes it together with other prompts' work.
+    /// </summary>
+    internal sealed class Session(LlamaRainModel owner, int[] judgeHeader, RainSearchBatch? batch) : IRainModel
+    {
+        public PrefixCache Generation { get; } = new();
+        public PrefixCache Judge { get; } = new();
+        /// <summary>The judge prompt before the answer (fixed part and conversation header).</summary>
+        public int[] JudgeHeader { get; } = judgeHeader;
+        /// <summary>The judge context's state at every judged answer token (similarity from the model itself).</summary>
+        public TokenStateTrie States { get; } = new();
+        /// <summary>The separate embedder's vectors by text.</summary>
+        public Dictionary<string, float[]> Embedded { get; } = [];
+
+        public IReadOnlyList<RainExtension> Extend(IReadOnlyList<RainExtendRequest> requests) =>
+            batch is null ? owner.Extend(requests.Select(r => (this, r)).ToList()) : batch.Extend(this, requests);
+
+        IReadOnlyList<RainJudgement> IRainModel.Judge(IReadOnlyList<int[]> answers) =>
+            batch is null ? owner.Judge(answers.Select(a => (this, a)).ToList()) : batch.Judge(this, answers);
+
+        public IReadOnlyList<float[]?> Embed(int[] answer, IReadOnlyList<int> starts) => owner.Embed(this, answer, starts);
+
+        public void Committed(int[] path)
+        {
+            if (batch is null) owner.Committed(this, path);
+            else batch.Committed(this, path);
+        }
+
+        public string Text(ReadOnlySpan<int> tokens) => owner.Text(tokens);
+        public bool IsEndOfGeneration(int token) => owner.IsEndOfGeneration(token);
     }
 
     /// <summary>An answer's tokens as the model would write them after the judge's conversation header (special-token
@@ -153,13 +199,13 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     public int[] AnswerTokens(string userRequest, string answer) =>
         _vocab.TokenizeContinuation(Judgement.Header(userRequest), answer, parseSpecial: false);
 
-    /// <summary>The answer now starts with <paramref name="path"/>: cached paths that branch off earlier are released.</summary>
-    public void Committed(int[] path)
+    /// <summary>The prompt's answer now starts with <paramref name="path"/>: cached paths that branch off earlier are released.</summary>
+    public void Committed(Session session, int[] path)
     {
+        session.States.KeepUnder(path);
         if (!_o.UseCache) return;
-        _generation.KeepUnder(this, path);
-        _judge.KeepUnder(this, path);
-        _states.KeepUnder(path);
+        session.Generation.KeepUnder(this, path);
+        session.Judge.KeepUnder(this, path);
     }
 
     public string Text(ReadOnlySpan<int> tokens) => _vocab.Detokenize(tokens);
@@ -167,8 +213,9 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
 
     // ---------------- extension: top tokens, rollouts, simulations ----------------
 
-    private sealed class Branch(RainExtendRequest request, int seq, Random random)
+    private sealed class Branch(Session session, RainExtendRequest request, int seq, Random random)
     {
+        public Session Session { get; } = session;
         public RainExtendRequest Request { get; } = request;
         public int Seq { get; } = seq;
         public Random Random { get; } = random;
@@ -178,50 +225,60 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         public bool Done { get; set; }
     }
 
-    public IReadOnlyList<RainExtension> Extend(IReadOnlyList<RainExtendRequest> requests)
+    /// <summary>Extension work of one or more prompts, decoded together.</summary>
+    public IReadOnlyList<RainExtension> Extend(IReadOnlyList<(Session Session, RainExtendRequest Request)> requests)
     {
         if (_o.UseCache) return ExtendBatch(requests);
         // without the cache, every rollout recomputes its whole context on its own, as the reference does
-        return requests.Select(r => new RainExtension(r.Kind == RainExtendKind.Rollouts
-            ? Enumerable.Range(0, r.Count).SelectMany(b => ExtendBatch([r], onlyBranch: b)[0].Sequences).ToList()
+        return requests.Select(r => new RainExtension(r.Request.Kind == RainExtendKind.Rollouts
+            ? Enumerable.Range(0, r.Request.Count).SelectMany(b => ExtendBatch([r], onlyBranch: b)[0].Sequences).ToList()
             : ExtendBatch([r])[0].Sequences)).ToList();
     }
 
-    private List<RainExtension> ExtendBatch(IReadOnlyList<RainExtendRequest> requests, int onlyBranch = -1)
+    private List<RainExtension> ExtendBatch(IReadOnlyList<(Session Session, RainExtendRequest Request)> requests, int onlyBranch = -1)
     {
         var results = new List<(int[] Tokens, double Probability)>[requests.Count];
         var branches = new List<(int Request, Branch Branch)>();
         var bases = new Dictionary<string, int>();
         var basePlan = new List<Item>();
-        var baseStarts = new List<(int[] Path, int Seq, List<int> Requests)>();
+        var baseStarts = new List<(Session Session, int[] Path, int Seq, List<int> Requests)>();
+        var baseOf = new Dictionary<Branch, int>();
 
-        // step 0: one base sequence per distinct path, with logits at its end
+        // step 0: one base sequence per distinct prompt and path, with logits at its end
+        var sessionIds = new Dictionary<Session, int>();
         for (var r = 0; r < requests.Count; r++)
         {
-            var key = RainSearch.Key(requests[r].Path);
+            var (session, request) = requests[r];
+            if (!sessionIds.TryGetValue(session, out var id)) sessionIds[session] = id = sessionIds.Count;
+            var key = id + ":" + RainSearch.Key(request.Path);
             if (!bases.TryGetValue(key, out var b))
             {
                 b = baseStarts.Count;
                 bases[key] = b;
-                baseStarts.Add((requests[r].Path, -1, []));
+                baseStarts.Add((session, request.Path, -1, []));
             }
             baseStarts[b].Requests.Add(r);
         }
         for (var b = 0; b < baseStarts.Count; b++)
         {
-            var (path, _, owners) = baseStarts[b];
-            var seq = MaterializeInto(_generation, path, basePlan, needOutput: true, onOutput: index =>
+            var (session, path, _, owners) = baseStarts[b];
+            var index0 = b;
+            var seq = MaterializeInto(session.Generation, path, basePlan, needOutput: true, onOutput: index =>
             {
                 Softmax(_ctx.GetLogits(index), _o.Temperature);
-                foreach (var r in owners) StartBranches(requests[r], r, results, branches, onlyBranch);
+                foreach (var r in owners)
+                {
+                    var first = branches.Count;
+                    StartBranches(requests[r].Session, requests[r].Request, r, results, branches, onlyBranch);
+                    for (var k = first; k < branches.Count; k++) baseOf[branches[k].Branch] = index0;
+                }
             });
-            baseStarts[b] = (path, seq, owners);
+            baseStarts[b] = (session, path, seq, owners);
         }
         // every branch of a base starts as a fork of it, made after the base is decoded
         Run(basePlan, afterOutputs: () =>
         {
-            foreach (var (_, branch) in branches)
-                _ctx.CopySequence(baseStarts[bases[RainSearch.Key(branch.Request.Path)]].Seq, branch.Seq);
+            foreach (var (_, branch) in branches) _ctx.CopySequence(baseStarts[baseOf[branch]].Seq, branch.Seq);
         });
 
         // steps 1..: each active branch decodes its last token and picks the next
@@ -230,7 +287,8 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             var plan = new List<Item>();
             foreach (var (_, branch) in branches.Where(b => !b.Branch.Done))
             {
-                var position = _generation.RootTokens.Length + branch.Request.Path.Length + branch.Tokens.Count - 1;
+                var root = branch.Session.Generation.RootTokens;
+                var position = root.Length + branch.Request.Path.Length + branch.Tokens.Count - 1;
                 if (_o.UseCache)
                 {
                     plan.Add(new Item(branch.Tokens[^1], position, [branch.Seq], index => Continue(branch, _ctx.GetLogits(index))));
@@ -238,7 +296,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
                 }
                 // without the cache every next token recomputes its whole context (the reference's use_cache=False)
                 _ctx.RemoveTokens(branch.Seq);
-                var tokens = (int[])[.. _generation.RootTokens, .. branch.Request.Path, .. branch.Tokens];
+                var tokens = (int[])[.. root, .. branch.Request.Path, .. branch.Tokens];
                 for (var i = 0; i < tokens.Length; i++)
                     plan.Add(new Item(tokens[i], i, [branch.Seq], i == tokens.Length - 1 ? index => Continue(branch, _ctx.GetLogits(index)) : null));
             }
@@ -249,16 +307,16 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         {
             results[r].Add((branch.Tokens.ToArray(), branch.Probability));
             if (branch.Request.Kind == RainExtendKind.Rollouts && _o.UseCache)
-                _generation.Add(this, [.. branch.Request.Path, .. branch.Tokens], branch.Seq, decoded: branch.Request.Path.Length + branch.Tokens.Count - 1);
+                branch.Session.Generation.Add(this, [.. branch.Request.Path, .. branch.Tokens], branch.Seq, decoded: branch.Request.Path.Length + branch.Tokens.Count - 1);
             else Release(branch.Seq);
         }
-        foreach (var (path, seq, _) in baseStarts)
-            if (_o.UseCache) _generation.Add(this, path, seq, decoded: path.Length);
+        foreach (var (session, path, seq, _) in baseStarts)
+            if (_o.UseCache) session.Generation.Add(this, path, seq, decoded: path.Length);
             else Release(seq);
         return results.Select(r => new RainExtension(r)).ToList();
     }
 
-    private void StartBranches(RainExtendRequest request, int r, List<(int[] Tokens, double Probability)>[] results, List<(int, Branch)> branches, int onlyBranch)
+    private void StartBranches(Session session, RainExtendRequest request, int r, List<(int[] Tokens, double Probability)>[] results, List<(int Request, Branch Branch)> branches, int onlyBranch)
     {
         results[r] = [];
         var p = _probabilities;
@@ -273,7 +331,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             if (onlyBranch >= 0 && i != onlyBranch) continue;
             // each branch has its own stream, so the tokens do not depend on the order branches are decoded in
             var seed = request.Seed + (ulong)i * 0x9E3779B97F4A7C15UL;
-            var branch = new Branch(request, Alloc(), Seeds.Random(seed)) { Greedy = request.Kind == RainExtendKind.Rollouts && i == 0 };
+            var branch = new Branch(session, request, Alloc(), Seeds.Random(seed)) { Greedy = request.Kind == RainExtendKind.Rollouts && i == 0 };
             var token = Pick(branch, p);
             Accept(branch, token, p[token]);
             branches.Add((r, branch));
@@ -324,24 +382,25 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
 
     // ---------------- self-evaluation ----------------
 
-    public IReadOnlyList<RainJudgement> Judge(IReadOnlyList<int[]> answers)
+    /// <summary>Answers of one or more prompts, judged in every option order in shared decode calls.</summary>
+    public IReadOnlyList<RainJudgement> Judge(IReadOnlyList<(Session Session, int[] Answer)> answers)
     {
-        if (!_o.UseCache) return answers.Select(JudgeAlone).ToList();
+        if (!_o.UseCache) return answers.Select(a => JudgeAlone(a.Session, a.Answer)).ToList();
         var orders = _suffixes.Length;
         var good = answers.Select(_ => new double[orders]).ToArray();
         var bad = answers.Select(_ => new double[orders]).ToArray();
         var plan = new List<Item>();
         var forks = new List<int>();
-        var judged = new List<(int[] Answer, int Seq)>();
+        var judged = new List<(Session Session, int[] Answer, int Seq)>();
         for (var a = 0; a < answers.Count; a++)
         {
-            var answer = answers[a];
+            var (session, answer) = answers[a];
             var index = a;
-            var (entry, common) = _judge.Longest(answer, ++_clock);
+            var (entry, common) = session.Judge.Longest(answer, ++_clock);
             var needStates = _o.Similarity == RainSimilarity.Model;
-            var root = _judgeHeader.Length;
+            var root = session.JudgeHeader.Length;
             // with similarity from the model, every answer token's state is kept; tokens without one are decoded again
-            var keep = needStates ? Math.Min(common, _states.Known(answer)) : common;
+            var keep = needStates ? Math.Min(common, session.States.Known(answer)) : common;
             var seqs = new int[1 + orders];
             for (var s = 0; s < seqs.Length; s++)
             {
@@ -351,7 +410,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             }
             ReusedTokens += keep;
             for (var i = keep; i < answer.Length; i++)
-                plan.Add(new Item(answer[i], root + i, seqs, needStates ? StoreState(answer, i) : null));
+                plan.Add(new Item(answer[i], root + i, seqs, needStates ? StoreState(session, answer, i) : null));
             // the orders' suffixes share their first tokens ("Question: ..."): decoded once for every order's fork
             var orderSeqs = seqs[1..];
             forks.AddRange(orderSeqs);
@@ -371,19 +430,20 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
                     } : null));
                 }
             }
-            judged.Add((answer, seqs[0]));
+            judged.Add((session, answer, seqs[0]));
         }
         Run(plan);
         foreach (var seq in forks) Release(seq);
-        foreach (var (answer, seq) in judged) _judge.Add(this, answer, seq, decoded: answer.Length);
+        foreach (var (session, answer, seq) in judged) session.Judge.Add(this, answer, seq, decoded: answer.Length);
         return answers.Select((_, a) => new RainJudgement(good[a], bad[a])).ToList();
     }
 
-    private Action<int> StoreState(int[] answer, int index) => k => _states.Set(answer, index, _ctx.GetEmbedding(k).ToArray());
+    private Action<int> StoreState(Session session, int[] answer, int index) => k => session.States.Set(answer, index, _ctx.GetEmbedding(k).ToArray());
 
     /// <summary>The reference's way: every option order is a full forward pass over the judge prompt and the answer.</summary>
-    private RainJudgement JudgeAlone(int[] answer)
+    private RainJudgement JudgeAlone(Session session, int[] answer)
     {
+        var header = session.JudgeHeader;
         var orders = _suffixes.Length;
         var good = new double[orders];
         var bad = new double[orders];
@@ -391,14 +451,14 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         {
             var order = o;
             var seq = Alloc();
-            var tokens = (int[])[.. _judgeHeader, .. answer, .. _suffixes[o]];
+            var tokens = (int[])[.. header, .. answer, .. _suffixes[o]];
             var plan = new List<Item>();
             for (var i = 0; i < tokens.Length; i++)
             {
                 Action<int>? onOutput = null;
                 if (i == tokens.Length - 1) onOutput = k => { var logits = _ctx.GetLogits(k); good[order] = logits[_labels[order].Good]; bad[order] = logits[_labels[order].Bad]; };
-                else if (o == 0 && _o.Similarity == RainSimilarity.Model && i >= _judgeHeader.Length && i < _judgeHeader.Length + answer.Length)
-                    onOutput = StoreState(answer, i - _judgeHeader.Length);
+                else if (o == 0 && _o.Similarity == RainSimilarity.Model && i >= header.Length && i < header.Length + answer.Length)
+                    onOutput = StoreState(session, answer, i - header.Length);
                 plan.Add(new Item(tokens[i], i, [seq], onOutput));
             }
             Run(plan);
@@ -409,17 +469,22 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
 
     // ---------------- similarity ----------------
 
-    public IReadOnlyList<float[]?> Embed(int[] answer, IReadOnlyList<int> starts) => _o.Similarity switch
+    public IReadOnlyList<float[]?> Embed(Session session, int[] answer, IReadOnlyList<int> starts)
     {
-        RainSimilarity.Model => EmbedFromStates(answer, starts),
-        RainSimilarity.EmbeddingModel => EmbedSeparately(answer, starts),
-        _ => starts.Select(_ => (float[]?)null).ToList(),
-    };
+        switch (_o.Similarity)
+        {
+            case RainSimilarity.Model: return EmbedFromStates(session, answer, starts);
+            case RainSimilarity.EmbeddingModel:
+                // searches of a batch embed from their own threads; the embedder is one context
+                lock (_embedder!) return EmbedSeparately(session, answer, starts);
+            default: return starts.Select(_ => (float[]?)null).ToList();
+        }
+    }
 
     /// <summary>Means of the judge context's states over each continuation, from suffix sums of one pass over the answer.</summary>
-    private List<float[]?> EmbedFromStates(int[] answer, IReadOnlyList<int> starts)
+    private List<float[]?> EmbedFromStates(Session session, int[] answer, IReadOnlyList<int> starts)
     {
-        var states = _states.States(answer);
+        var states = session.States.States(answer);
         var dim = _ctx.Model.EmbeddingSize;
         var suffix = new float[answer.Length + 1][];
         suffix[answer.Length] = new float[dim];
@@ -435,10 +500,10 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     /// Each continuation's text through the separate embedding model with the pooling its GGUF declares (mean over
     /// tokens when it declares none), all in one decode where they fit; vectors are kept per text for the prompt.
     /// </summary>
-    private List<float[]?> EmbedSeparately(int[] answer, IReadOnlyList<int> starts)
+    private List<float[]?> EmbedSeparately(Session session, int[] answer, IReadOnlyList<int> starts)
     {
         var texts = starts.Select(s => s < answer.Length ? Text(answer.AsSpan(s)) : "").ToList();
-        var pending = texts.Where(t => t.Length > 0 && !_embedded.ContainsKey(t)).Distinct().ToList();
+        var pending = texts.Where(t => t.Length > 0 && !session.Embedded.ContainsKey(t)).Distinct().ToList();
         var vocabulary = _embedder!.Model.Vocabulary;
         var tokens = pending.Select(t =>
         {
@@ -468,11 +533,11 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
                     for (var i = 0; i < tokens[t].Length; i++) TensorPrimitives.Add(vector, _embedder.GetEmbedding(row + i), vector);
                 }
                 row += tokens[t].Length;
-                _embedded[pending[t]] = Unit(vector);
+                session.Embedded[pending[t]] = Unit(vector);
             }
             first = last;
         }
-        return texts.Select(t => t.Length > 0 ? _embedded[t] : null).ToList();
+        return texts.Select(t => t.Length > 0 ? session.Embedded[t] : null).ToList();
     }
 
     private static float[] Unit(float[] v)
@@ -502,8 +567,11 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
             if (!_ctx.TryDecode(_batch))
             {
                 CacheFullEvictions++;
-                _generation.EvictAll(this);
-                _judge.EvictAll(this);
+                foreach (var session in _open)
+                {
+                    session.Generation.EvictAll(this);
+                    session.Judge.EvictAll(this);
+                }
                 if (!_ctx.TryDecode(_batch))
                     throw new InvalidOperationException($"RAIN's KV cache ({_ctx.ContextSize} cells) is full; raise the context size");
             }
@@ -548,9 +616,16 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
 
     private int Alloc()
     {
-        if (_free.Count == 0 && !_generation.EvictOldest(this) && !_judge.EvictOldest(this))
+        if (_free.Count == 0 && !EvictOldest())
             throw new InvalidOperationException("RAIN ran out of KV-cache sequences; lower the leaves per round");
         return _free.Pop();
+    }
+
+    /// <summary>Releases the least recently used cached path of any open prompt.</summary>
+    private bool EvictOldest()
+    {
+        var oldest = _open.SelectMany(s => new[] { s.Generation, s.Judge }).Where(c => c.OldestUse is not null).MinBy(c => c.OldestUse);
+        return oldest is not null && oldest.EvictOldest(this);
     }
 
     private void Release(int seq)
@@ -560,7 +635,7 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
     }
 
     /// <summary>Cached answer paths of one kind (generation or judge): each a sequence holding root + key, decoded to <c>Decoded</c> key tokens.</summary>
-    private sealed class PrefixCache
+    internal sealed class PrefixCache
     {
         private const int Capacity = 96;
         private readonly List<Entry> _entries = [];
@@ -574,6 +649,8 @@ internal sealed class LlamaRainModel : IRainModel, IDisposable
         }
 
         public int[] RootTokens { get; set; } = [];
+        /// <summary>When the least recently used entry was last used; null when there is none.</summary>
+        public long? OldestUse => _entries.Count == 0 ? null : _entries.Min(e => e.Used);
         public Entry? Root { get; private set; }
 
         public void SetRoot(int seq, int[] tokens)

@@ -7,6 +7,12 @@ namespace SelfAlign.Rain;
 /// <summary>One RAIN answer: its text and tokens, and what the search cost.</summary>
 public sealed record RainResult(string Text, int[] Tokens, RainStatistics Statistics);
 
+/// <summary>One prompt for <see cref="RainDecoder.GenerateMany"/>: the model input, what the judge sees as the request (default: the prompt), and the search's seed.</summary>
+public sealed record RainPrompt(string Prompt, string? UserRequest = null, ulong Seed = 0);
+
+/// <summary>Answers of <see cref="RainDecoder.GenerateMany"/> in the prompts' order, and what the whole batch cost (wall time, decode calls, tokens).</summary>
+public sealed record RainBatchResult(IReadOnlyList<RainResult> Answers, RainStatistics Total);
+
 /// <summary>A plain-sampling answer under the same settings, for comparison.</summary>
 public sealed record VanillaResult(string Text, int[] Tokens, double Seconds);
 
@@ -60,9 +66,10 @@ public sealed class RainDecoder : IDisposable
             // The prompt and the judge header can be long: their decode stops on cancellation. The search's own
             // decodes are small, and it checks the token between rounds.
             _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
-            _model.Begin(tokens, userRequest ?? prompt);
+            var session = _model.Begin(tokens, userRequest ?? prompt);
             _model.Context.AbortWhen = null;
-            result = new RainSearch(_model, options).Run(cancellationToken);
+            result = new RainSearch(session, options).Run(cancellationToken);
+            _model.End(session);
         }
         catch (OperationCanceledException)
         {
@@ -78,6 +85,55 @@ public sealed class RainDecoder : IDisposable
         };
         return new RainResult(result.Text, result.Tokens, stats);
     }
+
+    /// <summary>
+    /// Answers many prompts with RAIN at once: up to <see cref="PromptsAtOnce"/> searches advance together and their
+    /// work shares decode calls; a finished search's place goes to the next prompt. Each prompt gets the answer
+    /// <see cref="Generate"/> gives it under the same seed (exactly so with flash attention off).
+    /// <paramref name="onAnswer"/> hears of each answer as it is found (one at a time, in finishing order).
+    /// A prompt's <see cref="RainStatistics.Seconds"/> is its wall time, shared with the others; the decode
+    /// figures belong to the whole batch and are returned as its totals.
+    /// </summary>
+    /// <exception cref="PromptTooLongException">A prompt and the judge prompt with a full answer do not fit the context (checked before any search).</exception>
+    public RainBatchResult GenerateMany(IReadOnlyList<RainPrompt> prompts, RainOptions? overrides = null, Action<int, RainResult>? onAnswer = null,
+        CancellationToken cancellationToken = default)
+    {
+        var options = overrides ?? _options;
+        options.Validate();
+        _model.Use(options);
+        var inputs = prompts.Select(p => (Prepare(p.Prompt, p.UserRequest ?? p.Prompt, options.MaxNewTokens), p.UserRequest ?? p.Prompt, options with { Seed = p.Seed })).ToList();
+        var results = new RainResult[prompts.Count];
+        var clock = Stopwatch.StartNew();
+        var (calls, decoded, reused, decodeTime) = (_model.Context.DecodeCalls, _model.Context.TokensDecoded, _model.ReusedTokens, _model.Context.DecodeTime);
+        try
+        {
+            _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
+            new RainSearchBatch(_model).Run(inputs, PromptsAtOnce(options), (i, r, seconds) =>
+            {
+                results[i] = new RainResult(r.Text, r.Tokens, r.Statistics with { Seconds = seconds });
+                onAnswer?.Invoke(i, results[i]);
+            }, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            _model.Reset();
+            throw;
+        }
+        finally
+        {
+            _model.Context.AbortWhen = null;
+        }
+        var total = results.Aggregate(new RainStatistics(), (t, r) => t.Add(r.Statistics)) with
+        {
+            DecodeCalls = _model.Context.DecodeCalls - calls, TokensDecoded = _model.Context.TokensDecoded - decoded,
+            ReusedTokens = _model.ReusedTokens - reused, DecodeSeconds = (_model.Context.DecodeTime - decodeTime).TotalSeconds,
+            Seconds = clock.Elapsed.TotalSeconds,
+        };
+        return new RainBatchResult(results, total);
+    }
+
+    /// <summary>How many searches <see cref="GenerateMany"/> runs at once with <paramref name="options"/>: as many as the context's KV sequences hold.</summary>
+    public int PromptsAtOnce(RainOptions? options = null) => _model.PromptsAtOnce(options ?? _options);
 
     /// <summary>
     /// Plain sampling at the search's temperature and token budget, from an empty cache in a context of its own; with
@@ -100,13 +156,13 @@ public sealed class RainDecoder : IDisposable
     {
         _model.Use(_options);
         var results = new List<RainScreenResult>();
-        var search = new RainSearch(_model, _options);
         foreach (var (request, answer) in items)
         {
             var tokens = _model.AnswerTokens(request, answer);
             Prepare(request, request, tokens.Length);
-            _model.Begin([], request);
-            var value = search.Value(_model.Judge([tokens])[0]);
+            var session = _model.Begin([], request);
+            var value = RainSearch.Value(((IRainModel)session).Judge([tokens])[0], _options.Scoring);
+            _model.End(session);
             results.Add(new RainScreenResult(value, value > threshold));
         }
         return results;

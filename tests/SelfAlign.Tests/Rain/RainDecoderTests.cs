@@ -35,6 +35,34 @@ public class RainDecoderTests
         Assert.True(uncached.Statistics.DecodeCalls > cached.Statistics.DecodeCalls);
     }
 
+    /// <summary>
+    /// Searches advanced together share decode calls but not choices: each prompt gets the answer it gets alone under
+    /// the same seed (flash attention off: with it a sum depends slightly on what shares the call).
+    /// </summary>
+    [Fact]
+    public void ManyPromptsSearchedAtOnceGetTheAnswersEachGetsAlone()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        var options = Options(cache: true) with { FlashAttention = false, LeavesPerRound = 1 };
+        var prompts = new[] { "Tell me a story about", "Once upon a time", "Write a poem on", "The best way to", "Here is a recipe for", "My favourite" }
+            .Select((p, i) => new RainPrompt(p, "request " + i, (ulong)(100 + i))).ToList();
+        using var rain = new RainDecoder(model, Judge, options);
+        var heard = new List<int>();
+        var batch = rain.GenerateMany(prompts, onAnswer: (i, _) => heard.Add(i));
+        Assert.True(rain.PromptsAtOnce() >= prompts.Count);
+        Assert.Equal(Enumerable.Range(0, prompts.Count), heard.Order());
+        long alone = 0;
+        for (var i = 0; i < prompts.Count; i++)
+        {
+            var single = rain.Generate(prompts[i].Prompt, prompts[i].UserRequest, options with { Seed = prompts[i].Seed });
+            Assert.Equal(single.Tokens, batch.Answers[i].Tokens);
+            Assert.Equal(single.Statistics.Iterations, batch.Answers[i].Statistics.Iterations);
+            alone += single.Statistics.DecodeCalls;
+        }
+        // the batch's work shared its calls
+        Assert.True(batch.Total.DecodeCalls * 2 < alone, $"{batch.Total.DecodeCalls} decode calls together, {alone} one after another");
+    }
+
     [Fact]
     public void ASecondPromptOnTheSameDecoderGivesWhatAFreshDecoderGives()
     {
@@ -55,8 +83,8 @@ public class RainDecoderTests
         {
             var options = Options(cache: true) with { ContextSize = cells };
             using var rain = new LlamaRainModel(model, Judge, options, []);
-            rain.Begin(model.Vocabulary.Tokenize("Tell me a story about", addSpecial: true), "a story");
-            var result = new RainSearch(rain, options).Run();
+            var session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story about", addSpecial: true), "a story");
+            var result = new RainSearch(session, options).Run();
             evictions = rain.CacheFullEvictions;
             return result;
         }

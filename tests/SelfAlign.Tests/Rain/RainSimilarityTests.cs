@@ -20,18 +20,18 @@ public class RainSimilarityTests
     {
         using var model = LlamaModel.Load(TestModels.TinyLlama);
         using var rain = new LlamaRainModel(model, TestJudges.Harm, Base with { Similarity = RainSimilarity.Model }, []);
-        rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story");
+        IRainModel session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story");
         var answer = rain.AnswerTokens("a story", "Once upon a time there was a cat");
         Assert.True(answer.Length >= 6);
-        rain.Judge([answer[..4]]);
-        rain.Judge([answer]); // the first four tokens' states come from the first judgement
+        session.Judge([answer[..4]]);
+        session.Judge([answer]); // the first four tokens' states come from the first judgement
         var starts = new[] { 0, 2, answer.Length - 1, answer.Length };
-        var embeddings = rain.Embed(answer, starts);
+        var embeddings = session.Embed(answer, starts);
 
         // the same states decoded from scratch in a context of their own
         using var ctx = new LlamaContext(model, new ContextOptions { ContextSize = 512, MaxSequences = 1, Embeddings = true });
         using var batch = new TokenBatch(512);
-        var header = rain.JudgeHeader;
+        var header = ((LlamaRainModel.Session)session).JudgeHeader;
         for (var i = 0; i < header.Length; i++) batch.Add(header[i], i, 0, false);
         for (var i = 0; i < answer.Length; i++) batch.Add(answer[i], header.Length + i, 0, true);
         ctx.Decode(batch);
@@ -64,10 +64,10 @@ public class RainSimilarityTests
         IReadOnlyList<float[]?> Embed(string embedder)
         {
             using var rain = new LlamaRainModel(model, TestJudges.Harm, Base with { Similarity = RainSimilarity.EmbeddingModel, EmbeddingModelPath = embedder }, []);
-            rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story");
+            IRainModel session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story");
             var answer = rain.AnswerTokens("a story", "Once upon a time there was a cat");
-            rain.Judge([answer]);
-            return rain.Embed(answer, [0, 3, answer.Length]);
+            session.Judge([answer]);
+            return session.Embed(answer, [0, 3, answer.Length]);
         }
         var a = Embed(pooled);
         var b = Embed(unpooled);
