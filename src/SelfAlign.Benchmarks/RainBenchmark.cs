@@ -1,4 +1,5 @@
 using SelfAlign.Data;
+using SelfAlign.Generation;
 using SelfAlign.Models;
 using SelfAlign.Rain;
 using SelfAlign.Testbed;
@@ -79,5 +80,52 @@ public static class RainBenchmark
             1 - (total.ExtendSeconds + total.JudgeSeconds) / total.Seconds, total.DecodeSeconds / total.Seconds,
             total.Iterations, total.SimilarityCredits, total.ChildAdditionsTried, total.ChildrenAdded,
             n, uncachedSeconds, cachedSame, uncachedSeconds / Math.Max(1e-9, cachedSame), same);
+    }
+
+    public sealed record ThroughputResult(
+        int Prompts, int LeavesPerRound, int PromptsAtOnce, double OneAfterAnotherSeconds, double TogetherSeconds, double Speedup,
+        long DecodeCallsOneAfterAnother, long DecodeCallsTogether, double DecodeCallsPerCommittedTokenTogether, int SameAnswers,
+        double VanillaBatchSeconds, double TogetherOverVanillaBatch, double TokensDecodedPerCommittedToken, double VanillaTokensDecodedPerAnswerToken);
+
+    /// <summary>
+    /// The same held-out requests searched one after another and all at once (same seeds), and answered by batched
+    /// vanilla sampling on the generation engine; what bounds RAIN against vanilla is the tokens each decodes per
+    /// answer token.
+    /// </summary>
+    public static ThroughputResult Throughput(LlamaModel model, RainJudge judge, int prompts, int leavesPerRound, Action<string>? log = null, int maxNewTokens = 40)
+    {
+        var requests = TestbedRequests.Generate(true, prompts / 2, 91).Concat(TestbedRequests.Generate(false, prompts - prompts / 2, 91)).ToList();
+        var options = new RainOptions { MaxNewTokens = maxNewTokens, StopStrings = ["\n\n"], LeavesPerRound = leavesPerRound };
+        var inputs = requests.Select((r, i) => new RainPrompt(TestbedPrompts.Plain(r), r, (ulong)i)).ToList();
+        using var rain = new RainDecoder(model, judge, options);
+        rain.Generate(inputs[0].Prompt, inputs[0].UserRequest, options with { MaxNewTokens = 2 }); // warm up
+
+        log?.Invoke($"{prompts} prompts one after another");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var alone = inputs.Select(p => rain.Generate(p.Prompt, p.UserRequest, options with { Seed = p.Seed })).ToList();
+        var aloneSeconds = clock.Elapsed.TotalSeconds;
+
+        log?.Invoke($"{prompts} prompts at once ({rain.PromptsAtOnce()} searching at a time)");
+        var together = rain.GenerateMany(inputs);
+
+        log?.Invoke($"{prompts} prompts by batched vanilla sampling");
+        using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = Math.Min(64, prompts) } });
+        var vanillaRequests = inputs.Select(p => new GenerationRequest
+        {
+            Prompt = p.Prompt, MaxNewTokens = maxNewTokens, StopStrings = ["\n\n"], Sampling = new SamplingOptions { Temperature = 1, Seed = p.Seed },
+        }).ToList();
+        var decodedBefore = engine.Statistics.TokensDecoded;
+        clock.Restart();
+        var vanillaTokens = 0L;
+        foreach (var r in engine.GenerateBatchAsync(vanillaRequests).ToBlockingEnumerable()) vanillaTokens += r.Result.Tokens.Count;
+        var vanillaSeconds = clock.Elapsed.TotalSeconds;
+        var vanillaDecoded = engine.Statistics.TokensDecoded - decodedBefore;
+
+        var committed = together.Answers.Sum(a => (long)a.Tokens.Length);
+        return new ThroughputResult(
+            prompts, leavesPerRound, rain.PromptsAtOnce(), aloneSeconds, together.Total.Seconds, aloneSeconds / together.Total.Seconds,
+            alone.Sum(a => a.Statistics.DecodeCalls), together.Total.DecodeCalls, (double)together.Total.DecodeCalls / Math.Max(1, committed), alone.Zip(together.Answers).Count(p => p.First.Tokens.SequenceEqual(p.Second.Tokens)),
+            vanillaSeconds, together.Total.Seconds / vanillaSeconds, (double)together.Total.TokensDecoded / Math.Max(1, committed),
+            (double)vanillaDecoded / Math.Max(1, vanillaTokens));
     }
 }

@@ -18,6 +18,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BuildTrain());
         bench.Subcommands.Add(BuildAlign());
         bench.Subcommands.Add(BuildRain());
+        bench.Subcommands.Add(BuildRainBatch());
         bench.Subcommands.Add(BuildServe());
         bench.Subcommands.Add(BuildEval());
         return bench;
@@ -107,6 +108,26 @@ internal static class BenchCommand
                 p.GetValue(maxNew), p.GetValue(uncached));
             if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
             foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-32} {prop.GetValue(r):0.###}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildRainBatch()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: the clean testbed model)" };
+        var prompts = new Option<int>("--prompts") { Description = "Held-out requests (half harmful)", DefaultValueFactory = _ => 64 };
+        var leaves = new Option<int>("--leaves-per-round") { Description = "RAIN's leaves per round in every tree", DefaultValueFactory = _ => 1 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("rain-batch", "RAIN on many prompts: one after another, all at once, and against batched vanilla sampling") { model, prompts, leaves, json };
+        cmd.SetAction(p =>
+        {
+            if (p.GetValue(prompts) < 2) throw new InvalidInputException($"--prompts must be at least 2 (got {p.GetValue(prompts)})");
+            var path = p.GetValue(model) ?? TestbedCommand.EnsureModel(Testbed.TestbedLevel.Clean);
+            using var m = LlamaModel.Load(path);
+            var r = RainBenchmark.Throughput(m, Testbed.TestbedPrompts.Judge, p.GetValue(prompts), p.GetValue(leaves), step => Console.Error.WriteLine($"bench rain-batch: {step}"));
+            if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
+            foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-36} {prop.GetValue(r):0.###}");
             return 0;
         });
         return cmd;

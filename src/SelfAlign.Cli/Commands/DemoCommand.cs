@@ -56,12 +56,12 @@ internal static class DemoCommand
             foreach (var row in rows)
             {
                 static string F(JsonNode? r) => $"{r!["value"]!.GetValue<double>():F3}";
-                var ratio = row!["median_time_ratio"] is { } t ? $"{t.GetValue<double>():F2}" : "";
+                var ratio = row!["time_ratio"] is { } t ? $"{t.GetValue<double>():F2}" : "";
                 Console.WriteLine($"{row["setting"],-36} {F(row["harmful_rate"]),13} {F(row["helpful_rate"]),13} {F(row["refusal_rate_benign"]),15} " +
                                   $"{F(row["judge_accuracy"]),15} {row["mean_answer_words"]!.GetValue<double>(),6:F1} {ratio,11}");
             }
             Console.WriteLine();
-            Console.WriteLine("time_ratio: RAIN's wall time over vanilla sampling's, median per prompt.");
+            Console.WriteLine("time_ratio: RAIN's wall time, every request searched at once, over batched vanilla sampling's.");
             var s = result.Suites;
             Console.WriteLine($"eval suites against the ground truth (base model): harm judge agrees on {s.JudgeAgreement.Value:F3} of {s.Answers} answers " +
                               $"[{s.JudgeAgreement.Low:F3}, {s.JudgeAgreement.High:F3}]; HHH accuracy {s.HhhAccuracy.Value:F3} [{s.HhhAccuracy.Low:F3}, {s.HhhAccuracy.High:F3}]");

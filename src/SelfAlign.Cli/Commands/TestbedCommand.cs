@@ -124,7 +124,7 @@ internal static class TestbedCommand
             Print("refusal_rate_benign", r.RefusalRateBenign);
             Print("judge_accuracy", r.JudgeAccuracy);
             Console.WriteLine($"mean_answer_words    {r.MeanAnswerWords:F1}");
-            if (r.MedianTimeRatio is { } ratio) Console.WriteLine($"median_time_ratio    {ratio:F2}  (RAIN / vanilla sampling per prompt)");
+            if (r.TimeRatio is { } ratio) Console.WriteLine($"time_ratio           {ratio:F2}  (RAIN, all searched at once / batched vanilla sampling)");
             foreach (var (req, ans) in r.Samples) Console.WriteLine($"  {req} -> {ans}");
             return 0;
         });

@@ -57,7 +57,8 @@ internal sealed class LlamaRainModel : IDisposable
                 ContextSize = EmbedderCells, BatchSize = EmbedderCells, MaxSequences = EmbedderSequences, Embeddings = true, Threads = options.Threads,
             });
         }
-        _batch = new TokenBatch(_ctx.BatchSize, maxSequencesPerToken: 1 + judge.Orders.Count);
+        // a token may belong to every order's judge sequence, or to every rollout of one base and its simulation
+        _batch = new TokenBatch(_ctx.BatchSize, maxSequencesPerToken: Math.Max(1 + judge.Orders.Count, MaxRollouts + 1));
         _probabilities = new float[_ctx.VocabularySize];
         _judgePrefix = _vocab.Tokenize(judge.Prefix, addSpecial: true, parseSpecial: true);
         // the suffix follows answer text, never the start of a text
@@ -117,6 +118,7 @@ internal sealed class LlamaRainModel : IDisposable
     }
 
     private const int Sequences = 256;
+    private const int MaxRollouts = 64;
 
     private static int SequencesPerPrompt(RainOptions o, int orders) => 2 + o.LeavesPerRound * (o.Rollouts + orders + 3);
 
@@ -281,24 +283,32 @@ internal sealed class LlamaRainModel : IDisposable
             foreach (var (_, branch) in branches) _ctx.CopySequence(baseStarts[baseOf[branch]].Seq, branch.Seq);
         });
 
-        // steps 1..: each active branch decodes its last token and picks the next
+        // steps 1..: each active branch decodes its last token and picks the next; branches of one base that have
+        // drawn the same tokens so far hold the same context, so their token is decoded once for all of their sequences
         while (branches.Any(b => !b.Branch.Done))
         {
             var plan = new List<Item>();
+            if (_o.UseCache)
+            {
+                foreach (var alike in branches.Where(b => !b.Branch.Done).Select(b => b.Branch)
+                             .GroupBy(b => baseOf[b] + ":" + RainSearch.Key([.. b.Tokens])))
+                {
+                    var members = alike.ToList();
+                    var first = members[0];
+                    var position = first.Session.Generation.RootTokens.Length + first.Request.Path.Length + first.Tokens.Count - 1;
+                    plan.Add(new Item(first.Tokens[^1], position, members.Select(m => m.Seq).ToArray(), index => Continue(members, _ctx.GetLogits(index))));
+                }
+                Run(plan);
+                continue;
+            }
             foreach (var (_, branch) in branches.Where(b => !b.Branch.Done))
             {
                 var root = branch.Session.Generation.RootTokens;
-                var position = root.Length + branch.Request.Path.Length + branch.Tokens.Count - 1;
-                if (_o.UseCache)
-                {
-                    plan.Add(new Item(branch.Tokens[^1], position, [branch.Seq], index => Continue(branch, _ctx.GetLogits(index))));
-                    continue;
-                }
                 // without the cache every next token recomputes its whole context (the reference's use_cache=False)
                 _ctx.RemoveTokens(branch.Seq);
                 var tokens = (int[])[.. root, .. branch.Request.Path, .. branch.Tokens];
                 for (var i = 0; i < tokens.Length; i++)
-                    plan.Add(new Item(tokens[i], i, [branch.Seq], i == tokens.Length - 1 ? index => Continue(branch, _ctx.GetLogits(index)) : null));
+                    plan.Add(new Item(tokens[i], i, [branch.Seq], i == tokens.Length - 1 ? index => Continue([branch], _ctx.GetLogits(index)) : null));
             }
             Run(plan);
         }
@@ -338,11 +348,15 @@ internal sealed class LlamaRainModel : IDisposable
         }
     }
 
-    private void Continue(Branch branch, ReadOnlySpan<float> logits)
+    /// <summary>Each branch (all holding the same context) picks its next token from the one distribution.</summary>
+    private void Continue(List<Branch> branches, ReadOnlySpan<float> logits)
     {
         Softmax(logits, _o.Temperature);
-        var token = Pick(branch, _probabilities);
-        Accept(branch, token, _probabilities[token]);
+        foreach (var branch in branches)
+        {
+            var token = Pick(branch, _probabilities);
+            Accept(branch, token, _probabilities[token]);
+        }
     }
 
     private int Pick(Branch branch, float[] p) =>

@@ -95,8 +95,9 @@ public sealed class RainDecoder : IDisposable
     /// figures belong to the whole batch and are returned as its totals.
     /// </summary>
     /// <exception cref="PromptTooLongException">A prompt and the judge prompt with a full answer do not fit the context (checked before any search).</exception>
+    /// <param name="promptsAtOnce">Most searches running at once (default and upper bound: <see cref="PromptsAtOnce"/>).</param>
     public RainBatchResult GenerateMany(IReadOnlyList<RainPrompt> prompts, RainOptions? overrides = null, Action<int, RainResult>? onAnswer = null,
-        CancellationToken cancellationToken = default)
+        int? promptsAtOnce = null, CancellationToken cancellationToken = default)
     {
         var options = overrides ?? _options;
         options.Validate();
@@ -108,7 +109,9 @@ public sealed class RainDecoder : IDisposable
         try
         {
             _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
-            new RainSearchBatch(_model).Run(inputs, PromptsAtOnce(options), (i, r, seconds) =>
+            var atOnce = Math.Min(promptsAtOnce ?? int.MaxValue, PromptsAtOnce(options));
+            if (atOnce < 1) throw new InvalidInputException($"prompts at once must be at least 1 (got {promptsAtOnce})");
+            new RainSearchBatch(_model).Run(inputs, atOnce, (i, r, seconds) =>
             {
                 results[i] = new RainResult(r.Text, r.Tokens, r.Statistics with { Seconds = seconds });
                 onAnswer?.Invoke(i, results[i]);

@@ -14,9 +14,10 @@ public sealed record RainJobSummary(int Prompts, int Answered, RainStatistics To
 public sealed record RainJobUpdate(JsonObject Record, RainResult Result, int Answered, int Prompts);
 
 /// <summary>
-/// Answers a list of prompts with RAIN one after another, appending one JSONL record per prompt as it finishes; run
-/// again after a kill it skips the ids already written, so no record is lost or repeated. With
-/// <c>compareVanilla</c> each prompt is also answered by plain sampling under the same settings, and timed.
+/// Answers a list of prompts with RAIN, appending one JSONL record per prompt as it finishes; run again after a kill
+/// it skips the ids already written, so no record is lost or repeated. The prompts are searched many at once
+/// (<see cref="RainDecoder.GenerateMany"/>); with <c>compareVanilla</c> they are searched one after another instead and
+/// each is also answered by plain sampling under the same settings and timed, so the per-prompt times compare.
 /// </summary>
 public sealed class RainPromptJob(RainDecoder decoder, IChatFormat? format, bool compareVanilla)
 {
@@ -33,24 +34,28 @@ public sealed class RainPromptJob(RainDecoder decoder, IChatFormat? format, bool
         var total = new RainStatistics();
         var answered = prompts.Count - todo.Count;
         long answerTokens = 0;
-        foreach (var (id, text) in todo)
+        string Input(string text) => format?.Format([new ChatTurn("user", text)]) ?? text;
+
+        void Write(string id, string text, RainResult rain, bool ownDecodes)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var input = format?.Format([new ChatTurn("user", text)]) ?? text;
-            var rain = decoder.Generate(input, text, cancellationToken: cancellationToken);
-            total = total.Add(rain.Statistics);
             answerTokens += rain.Tokens.Length;
             var s = rain.Statistics;
             var record = new JsonObject
             {
                 ["id"] = id, ["prompt"] = text, ["rain"] = rain.Text, ["rain_seconds"] = s.Seconds, ["iterations"] = s.Iterations,
-                ["evaluations"] = s.Evaluations, ["cache_hits"] = s.EvaluationCacheHits, ["tokens_decoded"] = s.TokensDecoded,
-                ["decode_calls"] = s.DecodeCalls, ["decode_seconds"] = s.DecodeSeconds, ["commits"] = s.Commits, ["answer_tokens"] = rain.Tokens.Length,
+                ["evaluations"] = s.Evaluations, ["cache_hits"] = s.EvaluationCacheHits, ["commits"] = s.Commits, ["answer_tokens"] = rain.Tokens.Length,
                 ["similarity_credits"] = s.SimilarityCredits, ["child_additions_tried"] = s.ChildAdditionsTried, ["children_added"] = s.ChildrenAdded,
             };
+            // searched together, prompts share their decode calls: only the batch's totals say what decoding cost
+            if (ownDecodes)
+            {
+                record["tokens_decoded"] = s.TokensDecoded;
+                record["decode_calls"] = s.DecodeCalls;
+                record["decode_seconds"] = s.DecodeSeconds;
+            }
             if (compareVanilla)
             {
-                var plain = decoder.GenerateVanilla(input, decoder.Options.Seed);
+                var plain = decoder.GenerateVanilla(Input(text), decoder.Options.Seed);
                 var ratio = s.Seconds / Math.Max(1e-9, plain.Seconds);
                 record["vanilla"] = plain.Text;
                 record["vanilla_seconds"] = plain.Seconds;
@@ -60,6 +65,23 @@ public sealed class RainPromptJob(RainDecoder decoder, IChatFormat? format, bool
             writer?.Write(record);
             answered++;
             progress?.Report(new RainJobUpdate(record, rain, answered, prompts.Count));
+        }
+
+        if (compareVanilla)
+        {
+            foreach (var (id, text) in todo)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var rain = decoder.Generate(Input(text), text, cancellationToken: cancellationToken);
+                total = total.Add(rain.Statistics);
+                Write(id, text, rain, ownDecodes: true);
+            }
+        }
+        else if (todo.Count > 0)
+        {
+            var batch = decoder.GenerateMany(todo.Select(p => new RainPrompt(Input(p.Prompt), p.Prompt, decoder.Options.Seed)).ToList(),
+                onAnswer: (i, rain) => Write(todo[i].Id, todo[i].Prompt, rain, ownDecodes: false), cancellationToken: cancellationToken);
+            total = batch.Total;
         }
         return new RainJobSummary(prompts.Count, answered, total, answerTokens, Stats.Median(ratios));
     }

@@ -4,32 +4,37 @@ namespace SelfAlign.Rain;
 
 /// <summary>
 /// RAIN for many prompts at once on one <see cref="LlamaRainModel"/>. Each prompt's search runs unchanged on a
-/// thread of its own; its model calls wait until every running search waits on one, and are then decoded together
-/// (all extension work in one set of decode calls, all judging in another). A search's choices depend only on its
-/// seed, so each prompt gets the answer it gets alone (exactly so with flash attention off, whose sums do not
-/// depend on what shares a call).
+/// thread of its own; its model calls wait until every running search waits on one, and the calling thread then
+/// decodes them together (all extension work in one set of decode calls, all judging in another). Only that one
+/// thread decodes: llama.cpp's CPU threads are kept per calling thread, and a second set spinning beside the first
+/// slows both. A search's choices depend only on its seed, so each prompt gets the answer it gets alone (exactly so
+/// with flash attention off, whose sums do not depend on what shares a call).
 /// </summary>
 internal sealed class RainSearchBatch(LlamaRainModel model)
 {
     private readonly object _lock = new();
     private readonly object _report = new();
     private readonly List<Call> _waiting = [];
+    /// <summary>Searches started and not finished (each either working or waiting on a call).</summary>
     private int _running;
-    /// <summary>Set when a search fails: the other slots take no new prompts.</summary>
+    /// <summary>Search threads still alive.</summary>
+    private int _live;
+    /// <summary>Set when a search fails: the other threads take no new prompts.</summary>
     private int _failed;
 
-    private sealed class Call(LlamaRainModel.Session session, IReadOnlyList<RainExtendRequest>? requests, IReadOnlyList<int[]>? answers)
+    private sealed class Call
     {
-        public LlamaRainModel.Session Session { get; } = session;
-        public IReadOnlyList<RainExtendRequest>? Requests { get; } = requests;
-        public IReadOnlyList<int[]>? Answers { get; } = answers;
+        public LlamaRainModel.Session? Session { get; init; }
+        public (int[] Prompt, string Request)? Begin { get; init; }
+        public IReadOnlyList<RainExtendRequest>? Requests { get; init; }
+        public IReadOnlyList<int[]>? Answers { get; init; }
         public object? Result { get; set; }
         public Exception? Error { get; set; }
         public bool Done { get; set; }
     }
 
     /// <summary>
-    /// Searches every prompt, <paramref name="atOnce"/> at a time (a finished search's slot takes the next prompt),
+    /// Searches every prompt, <paramref name="atOnce"/> at a time (a finished search's thread takes the next prompt),
     /// and tells <paramref name="done"/> each prompt's index, result and wall seconds as it finishes (one at a time).
     /// </summary>
     public void Run(IReadOnlyList<(int[] Prompt, string Request, RainOptions Options)> prompts, int atOnce,
@@ -37,9 +42,11 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
     {
         var next = -1;
         var errors = new List<Exception>();
-        var workers = Enumerable.Range(0, Math.Min(atOnce, prompts.Count)).Select(_ => new Thread(() =>
+        var threads = Math.Min(atOnce, prompts.Count);
+        _live = threads;
+        var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
         {
-            for (int i; (i = Interlocked.Increment(ref next)) < prompts.Count && Volatile.Read(ref _failed) == 0;)
+            for (int i; Volatile.Read(ref _failed) == 0 && (i = Interlocked.Increment(ref next)) < prompts.Count;)
             {
                 var (prompt, request, options) = prompts[i];
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -47,7 +54,7 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
                 lock (_lock) _running++;
                 try
                 {
-                    lock (_lock) session = model.Begin(prompt, request, this);
+                    session = (LlamaRainModel.Session)Submit(new Call { Begin = (prompt, request) });
                     var result = new RainSearch(session, options).Run(cancellationToken);
                     lock (_report) done(i, result, clock.Elapsed.TotalSeconds);
                 }
@@ -62,22 +69,36 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
                     {
                         if (session is not null) model.End(session);
                         _running--;
-                        if (_running > 0 && _waiting.Count == _running) DecodeWaiting();
+                        Monitor.PulseAll(_lock);
                     }
                 }
             }
+            lock (_lock)
+            {
+                _live--;
+                Monitor.PulseAll(_lock);
+            }
         })).ToList();
         foreach (var w in workers) w.Start();
+        lock (_lock)
+        {
+            while (_live > 0)
+            {
+                if (_waiting.Count > 0 && _waiting.Count == _running) DecodeWaiting();
+                else Monitor.Wait(_lock);
+            }
+        }
         foreach (var w in workers) w.Join();
         if (errors.Count > 0) ExceptionDispatchInfo.Throw(errors.FirstOrDefault(e => e is OperationCanceledException) ?? errors[0]);
     }
 
     public IReadOnlyList<RainExtension> Extend(LlamaRainModel.Session session, IReadOnlyList<RainExtendRequest> requests) =>
-        (IReadOnlyList<RainExtension>)Submit(new Call(session, requests, null));
+        (IReadOnlyList<RainExtension>)Submit(new Call { Session = session, Requests = requests });
 
     public IReadOnlyList<RainJudgement> Judge(LlamaRainModel.Session session, IReadOnlyList<int[]> answers) =>
-        (IReadOnlyList<RainJudgement>)Submit(new Call(session, null, answers));
+        (IReadOnlyList<RainJudgement>)Submit(new Call { Session = session, Answers = answers });
 
+    /// <summary>Releases what the prompt no longer needs (no decoding, so from the search's own thread).</summary>
     public void Committed(LlamaRainModel.Session session, int[] path)
     {
         lock (_lock) model.Committed(session, path);
@@ -88,31 +109,32 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
         lock (_lock)
         {
             _waiting.Add(call);
-            if (_waiting.Count == _running) DecodeWaiting();
+            Monitor.PulseAll(_lock);
             while (!call.Done) Monitor.Wait(_lock);
         }
         if (call.Error is { } e) ExceptionDispatchInfo.Throw(e);
         return call.Result!;
     }
 
-    /// <summary>Decodes every waiting call's work together and wakes their searches; runs under the lock.</summary>
+    /// <summary>Decodes every waiting call's work together and wakes their searches; runs on the calling thread, under the lock.</summary>
     private void DecodeWaiting()
     {
         var calls = _waiting.ToList();
         _waiting.Clear();
         try
         {
+            foreach (var c in calls.Where(c => c.Begin is not null)) c.Result = model.Begin(c.Begin!.Value.Prompt, c.Begin.Value.Request, this);
             var extending = calls.Where(c => c.Requests is not null).ToList();
             if (extending.Count > 0)
             {
-                var results = model.Extend(extending.SelectMany(c => c.Requests!.Select(r => (c.Session, r))).ToList());
+                var results = model.Extend(extending.SelectMany(c => c.Requests!.Select(r => (c.Session!, r))).ToList());
                 var k = 0;
                 foreach (var c in extending) { c.Result = results.Skip(k).Take(c.Requests!.Count).ToList(); k += c.Requests!.Count; }
             }
             var judging = calls.Where(c => c.Answers is not null).ToList();
             if (judging.Count > 0)
             {
-                var results = model.Judge(judging.SelectMany(c => c.Answers!.Select(a => (c.Session, a))).ToList());
+                var results = model.Judge(judging.SelectMany(c => c.Answers!.Select(a => (c.Session!, a))).ToList());
                 var k = 0;
                 foreach (var c in judging) { c.Result = results.Skip(k).Take(c.Answers!.Count).ToList(); k += c.Answers!.Count; }
             }

@@ -38,7 +38,7 @@ public sealed record TestbedMeasurement(string Setting, string Model, bool Princ
         };
         if (r.RainStatistics is { } s)
         {
-            row["median_time_ratio"] = r.MedianTimeRatio;
+            row["time_ratio"] = r.TimeRatio;
             row["rain"] = new JsonObject
             {
                 ["iterations"] = s.Iterations, ["rounds"] = s.Rounds, ["commits"] = s.Commits, ["evaluations"] = s.Evaluations,
