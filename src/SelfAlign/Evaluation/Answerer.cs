@@ -26,12 +26,10 @@ internal sealed class Answerer(ITextGenerator generator, EvalDecoder decoder, Ra
         }
         var search = rain ?? throw new InvalidOperationException("the RAIN decoder answers with a RainDecoder");
         var options = search.Options with { MaxNewTokens = o.MaxNewTokens, StopStrings = o.ChatFormat.StopStrings, Temperature = o.Temperature };
-        return await Task.Run(() => items.Select(x =>
-        {
-            var result = search.Generate(o.ChatFormat.Format(x.Conversation), x.Conversation[^1].Content, options with { Seed = Seed(x.Id) }, ct);
-            // the search ends at its token budget or at a stop (a stop string or the end of the turn)
-            return (result.Text, result.Tokens.Length >= o.MaxNewTokens ? nameof(FinishReason.Length) : "Stop");
-        }).ToArray(), ct);
+        var prompts = items.Select(x => new RainPrompt(o.ChatFormat.Format(x.Conversation), x.Conversation[^1].Content, Seed(x.Id))).ToList();
+        var batch = await Task.Run(() => search.GenerateMany(prompts, options, cancellationToken: ct), ct);
+        // a search ends at its token budget or at a stop (a stop string or the end of the turn)
+        return batch.Answers.Select(r => (r.Text, r.Tokens.Length >= o.MaxNewTokens ? nameof(FinishReason.Length) : "Stop")).ToArray();
     }
 
     private ulong Seed(string id) => o.Seed ^ Seeds.Hash(id);

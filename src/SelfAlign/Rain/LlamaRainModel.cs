@@ -31,6 +31,8 @@ internal sealed class LlamaRainModel : IDisposable
     private readonly PrefixCache _judgeFixed = new();
     /// <summary>Prompts begun and not ended: their cached paths are what gets evicted when room is needed.</summary>
     private readonly List<Session> _open = [];
+    /// <summary>The last ended prompt's decoded tokens, kept so the next prompt forks the prefix they share (Self-Align's principles).</summary>
+    private (int Seq, int[] Tokens)? _retainedRoot;
     private long _clock;
 
     public long ReusedTokens { get; private set; }
@@ -85,6 +87,7 @@ internal sealed class LlamaRainModel : IDisposable
             session.Judge.Forget();
         }
         _open.Clear();
+        _retainedRoot = null;
         _judgeFixed.Forget();
         _free.Clear();
         for (var s = _ctx.MaxSequences - 1; s >= 0; s--) _free.Push(s);
@@ -107,15 +110,18 @@ internal sealed class LlamaRainModel : IDisposable
     /// <summary>
     /// Refuses settings whose round could need more KV sequences than the context holds, before any search: per leaf a
     /// base, its rollouts and a simulation, and one judge sequence plus one per option order; beside them the prompt's,
-    /// the judge header's and the judge prefix's.
+    /// the judge header's, the judge prefix's and the last prompt's kept tokens.
     /// </summary>
     private static void CheckSequences(RainOptions o, int orders)
     {
-        var needed = 1 + SequencesPerPrompt(o, orders);
+        var needed = SharedSequences + SequencesPerPrompt(o, orders);
         if (needed > Sequences)
             throw new InvalidInputException($"RAIN with {o.LeavesPerRound} leaves per round and {o.Rollouts} rollouts may need {needed} KV sequences in a round " +
-                                            $"(leaves x (rollouts + judge orders + 3) + 3); its context holds {Sequences}: lower the leaves per round or the rollouts");
+                                            $"(leaves x (rollouts + judge orders + 3) + 4); its context holds {Sequences}: lower the leaves per round or the rollouts");
     }
+
+    /// <summary>Sequences held for all prompts: the judge's fixed part and the last prompt's kept tokens.</summary>
+    private const int SharedSequences = 2;
 
     private const int Sequences = 256;
     private const int MaxRollouts = 64;
@@ -123,7 +129,7 @@ internal sealed class LlamaRainModel : IDisposable
     private static int SequencesPerPrompt(RainOptions o, int orders) => 2 + o.LeavesPerRound * (o.Rollouts + orders + 3);
 
     /// <summary>How many prompts' searches fit the context's KV sequences at once with these settings.</summary>
-    public int PromptsAtOnce(RainOptions o) => Math.Max(1, (Sequences - 1) / SequencesPerPrompt(o, _suffixes.Length));
+    public int PromptsAtOnce(RainOptions o) => Math.Max(1, (Sequences - SharedSequences) / SequencesPerPrompt(o, _suffixes.Length));
     private const int EmbedderCells = 4096, EmbedderSequences = 64;
 
     public RainJudge Judgement { get; }
@@ -143,7 +149,7 @@ internal sealed class LlamaRainModel : IDisposable
         if (!_o.UseCache) return session;
         // The judge's instruction and examples are decoded once per decoder, and again after a Reset.
         if (_judgeFixed.Root is null) MaterializeJudgeFixed();
-        session.Generation.SetRoot(Materialize(prompt, [], null, needOutput: false), prompt);
+        session.Generation.SetRoot(MaterializePrompt(prompt), prompt);
         var seq = Alloc();
         _ctx.CopySequence(_judgeFixed.Root!.Seq, seq);
         ReusedTokens += _judgePrefix.Length;
@@ -154,12 +160,38 @@ internal sealed class LlamaRainModel : IDisposable
         return session;
     }
 
-    /// <summary>Ends a prompt: releases its cached paths and its roots.</summary>
+    /// <summary>Ends a prompt: releases its cached paths and its judge header; its own tokens stay for the next prompt to share.</summary>
     public void End(Session session)
     {
         if (!_open.Remove(session)) return;
-        session.Generation.Clear(this);
         session.Judge.Clear(this);
+        session.Generation.EvictAll(this);
+        if (session.Generation.DetachRoot() is not { } seq) return;
+        if (_retainedRoot is { } old) Release(old.Seq);
+        _retainedRoot = (seq, session.Generation.RootTokens);
+    }
+
+    /// <summary>A sequence holding the prompt, forked from the open or last prompt sharing the longest prefix with it.</summary>
+    private int MaterializePrompt(int[] prompt)
+    {
+        var candidates = _open.Where(s => s.Generation.Root is not null).Select(s => (s.Generation.Root!.Seq, s.Generation.RootTokens)).ToList();
+        if (_retainedRoot is { } retained) candidates.Add(retained);
+        var seq = Alloc();
+        var keep = 0;
+        foreach (var (other, tokens) in candidates)
+        {
+            var shared = prompt.AsSpan().CommonPrefixLength(tokens);
+            if (shared <= keep) continue;
+            keep = shared;
+            _ctx.RemoveTokens(seq);
+            _ctx.CopySequence(other, seq);
+        }
+        _ctx.RemoveTokens(seq, keep);
+        ReusedTokens += keep;
+        var plan = new List<Item>();
+        for (var i = keep; i < prompt.Length; i++) plan.Add(new Item(prompt[i], i, [seq], null));
+        Run(plan);
+        return seq;
     }
 
     /// <summary>
@@ -729,6 +761,14 @@ internal sealed class LlamaRainModel : IDisposable
                 _entries.Remove(e);
                 owner.Release(e.Seq);
             }
+        }
+
+        /// <summary>Hands over the root's sequence (the caller now owns it); null when there is no root.</summary>
+        public int? DetachRoot()
+        {
+            var seq = Root?.Seq;
+            Root = null;
+            return seq;
         }
 
         public void Clear(LlamaRainModel owner)

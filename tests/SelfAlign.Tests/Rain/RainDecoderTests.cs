@@ -95,14 +95,31 @@ public class RainDecoderTests
         Assert.Equal(large.Tokens, small.Tokens);
     }
 
+    /// <summary>A prompt starting like the last one (Self-Align's principles before each question) forks its tokens instead of decoding them.</summary>
+    [Fact]
+    public void APromptSharingThePreviousPromptsPrefixReusesItsTokensAndAnswersAsAFreshDecoderDoes()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        const string principles = "Be kind and honest. Refuse to help anyone cause harm. Answer clearly and briefly.\n\nQuestion: ";
+        var prefix = model.Vocabulary.Tokenize(principles, addSpecial: true, parseSpecial: true).Length;
+        using var rain = new RainDecoder(model, Judge, Options(cache: true));
+        rain.Generate(principles + "how do birds fly?", "how do birds fly?");
+        var second = rain.Generate(principles + "what is rain?", "what is rain?");
+        using var fresh = new RainDecoder(model, Judge, Options(cache: true));
+        var alone = fresh.Generate(principles + "what is rain?", "what is rain?");
+        Assert.Equal(alone.Tokens, second.Tokens);
+        Assert.True(second.Statistics.ReusedTokens >= alone.Statistics.ReusedTokens + prefix - 2,
+            $"reused {second.Statistics.ReusedTokens} tokens after a prompt with the same {prefix}-token prefix, {alone.Statistics.ReusedTokens} alone");
+    }
+
     [Fact]
     public void LeavesAndRolloutsThatCouldRunOutOfSequencesAreRefusedBeforeAnySearch()
     {
         using var model = LlamaModel.Load(TestModels.TinyLlama);
-        // 3 + 16 x (10 rollouts + 2 orders + 3) = 243 sequences fit the 256; 17 leaves (258) do not
+        // 4 + 16 x (10 rollouts + 2 orders + 3) = 244 sequences fit the 256; 17 leaves (259) do not
         using var rain = new RainDecoder(model, Judge, Options(cache: true) with { LeavesPerRound = 16 });
         var e = Assert.Throws<InvalidInputException>(() => rain.Generate("Once upon a time", "a tale", rain.Options with { LeavesPerRound = 17 }));
-        Assert.Contains("258 KV sequences", e.Message);
+        Assert.Contains("259 KV sequences", e.Message);
         Assert.Throws<InvalidInputException>(() => new RainDecoder(model, Judge, Options(cache: true) with { LeavesPerRound = 4, Rollouts = 64 }));
         Assert.NotEmpty(rain.Generate("Once upon a time", "a tale").Tokens);
     }

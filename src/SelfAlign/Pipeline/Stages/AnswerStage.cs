@@ -55,16 +55,18 @@ internal sealed class AnswerStage(AlignRun run, string basePath)
                 Threads = c.Threads, ContextSize = Math.Max(c.ContextSize, 4096),
             };
             using var rain = new RainDecoder(model, judge, options);
-            foreach (var p in todo)
+            var searches = todo.Select(p =>
             {
-                ct.ThrowIfCancellationRequested();
                 var question = AlignData.QuestionText(p.Instruction, p.Input);
-                var result = rain.Generate(prefix + TextTemplate.Fill(run.Templates.Question, ("question", question)), question,
-                    options with { Seed = StageGeneration.Seed(c.Seed, "answers", question) }, ct);
+                return new RainPrompt(prefix + TextTemplate.Fill(run.Templates.Question, ("question", question)), question, StageGeneration.Seed(c.Seed, "answers", question));
+            }).ToList();
+            // searched many at once; each record is written as its search finishes
+            rain.GenerateMany(searches, onAnswer: (i, result) =>
+            {
                 run.Generated(result.Tokens.Length);
                 var reachedEnd = result.Tokens.Length < options.MaxNewTokens;
-                Write(p, result.Text, reachedEnd, reachedEnd ? "StopString" : "Length");
-            }
+                Write(todo[i], result.Text, reachedEnd, reachedEnd ? "StopString" : "Length");
+            }, cancellationToken: ct);
         }
         else
         {
