@@ -73,7 +73,7 @@ internal sealed class LlamaRainModel : IDisposable
 
     private void MaterializeJudgeFixed()
     {
-        if (_o.UseCache) _judgeFixed.SetRoot(Materialize(_judgePrefix, [], null, needOutput: false), _judgePrefix);
+        if (_o.UseCache) _judgeFixed.SetRoot(Materialize(_judgePrefix, []), _judgePrefix);
     }
 
     /// <summary>Empties the KV cache and ends every open prompt (the judge's fixed part is decoded again by the next
@@ -149,7 +149,9 @@ internal sealed class LlamaRainModel : IDisposable
         if (!_o.UseCache) return session;
         // The judge's instruction and examples are decoded once per decoder, and again after a Reset.
         if (_judgeFixed.Root is null) MaterializeJudgeFixed();
-        session.Generation.SetRoot(MaterializePrompt(prompt), prompt);
+        var lenders = _open.Where(s => s.Generation.Root is not null).Select(s => (s.Generation.Root!.Seq, s.Generation.RootTokens)).ToList();
+        if (_retainedRoot is { } retained) lenders.Add(retained);
+        session.Generation.SetRoot(Materialize(prompt, lenders), prompt);
         var seq = Alloc();
         _ctx.CopySequence(_judgeFixed.Root!.Seq, seq);
         ReusedTokens += _judgePrefix.Length;
@@ -171,16 +173,14 @@ internal sealed class LlamaRainModel : IDisposable
         _retainedRoot = (seq, session.Generation.RootTokens);
     }
 
-    /// <summary>A sequence holding the prompt, forked from the open or last prompt sharing the longest prefix with it.</summary>
-    private int MaterializePrompt(int[] prompt)
+    /// <summary>A new sequence holding <paramref name="tokens"/>, forked from the lender (sequence and its tokens) sharing the longest prefix with them.</summary>
+    private int Materialize(int[] tokens, IReadOnlyList<(int Seq, int[] Tokens)> lenders)
     {
-        var candidates = _open.Where(s => s.Generation.Root is not null).Select(s => (s.Generation.Root!.Seq, s.Generation.RootTokens)).ToList();
-        if (_retainedRoot is { } retained) candidates.Add(retained);
         var seq = Alloc();
         var keep = 0;
-        foreach (var (other, tokens) in candidates)
+        foreach (var (other, held) in lenders)
         {
-            var shared = prompt.AsSpan().CommonPrefixLength(tokens);
+            var shared = tokens.AsSpan().CommonPrefixLength(held);
             if (shared <= keep) continue;
             keep = shared;
             _ctx.RemoveTokens(seq);
@@ -189,7 +189,7 @@ internal sealed class LlamaRainModel : IDisposable
         _ctx.RemoveTokens(seq, keep);
         ReusedTokens += keep;
         var plan = new List<Item>();
-        for (var i = keep; i < prompt.Length; i++) plan.Add(new Item(prompt[i], i, [seq], null));
+        for (var i = keep; i < tokens.Length; i++) plan.Add(new Item(tokens[i], i, [seq], null));
         Run(plan);
         return seq;
     }
@@ -626,17 +626,6 @@ internal sealed class LlamaRainModel : IDisposable
             start = end;
         }
         afterOutputs?.Invoke();
-    }
-
-    /// <summary>A new sequence holding root + path, decoded from scratch (used for roots and without the cache).</summary>
-    private int Materialize(int[] root, int[] path, Action<int>? onOutput, bool needOutput)
-    {
-        var seq = Alloc();
-        var tokens = (int[])[.. root, .. path];
-        var plan = new List<Item>();
-        for (var i = 0; i < tokens.Length; i++) plan.Add(new Item(tokens[i], i, [seq], needOutput && i == tokens.Length - 1 ? onOutput : null));
-        Run(plan);
-        return seq;
     }
 
     /// <summary>

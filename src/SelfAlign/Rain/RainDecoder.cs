@@ -68,8 +68,14 @@ public sealed class RainDecoder : IDisposable
             _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
             var session = _model.Begin(tokens, userRequest ?? prompt);
             _model.Context.AbortWhen = null;
-            result = new RainSearch(session, options).Run(cancellationToken);
-            _model.End(session);
+            try
+            {
+                result = new RainSearch(session, options).Run(cancellationToken);
+            }
+            finally
+            {
+                _model.End(session);
+            }
         }
         catch (OperationCanceledException)
         {
