@@ -527,19 +527,19 @@ internal sealed class LlamaRainModel : IDisposable
         }
     }
 
-    /// <summary>Means of the judge context's states over each continuation, from suffix sums of one pass over the answer.</summary>
+    /// <summary>Means of the judge context's states over each continuation: one running sum from the answer's end, read at each start.</summary>
     private List<float[]?> EmbedFromStates(Session session, int[] answer, IReadOnlyList<int> starts)
     {
         var states = session.States.States(answer);
-        var dim = _ctx.Model.EmbeddingSize;
-        var suffix = new float[answer.Length + 1][];
-        suffix[answer.Length] = new float[dim];
-        for (var i = answer.Length - 1; i >= 0; i--)
+        var sum = new float[_ctx.Model.EmbeddingSize];
+        var byStart = new Dictionary<int, float[]>();
+        var wanted = starts.Where(s => s < answer.Length).ToHashSet();
+        for (var i = answer.Length - 1; i >= 0 && byStart.Count < wanted.Count; i--)
         {
-            suffix[i] = new float[dim];
-            TensorPrimitives.Add(suffix[i + 1], states[i], suffix[i]);
+            TensorPrimitives.Add(sum, states[i], sum);
+            if (wanted.Contains(i)) byStart[i] = Unit(sum);
         }
-        return starts.Select(s => s < answer.Length ? Unit(suffix[s]) : null).ToList();
+        return starts.Select(s => byStart.GetValueOrDefault(s)).ToList();
     }
 
     /// <summary>

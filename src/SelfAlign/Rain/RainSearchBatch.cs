@@ -116,6 +116,21 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
         return call.Result!;
     }
 
+    /// <summary>Sends every call's items to <paramref name="decode"/> as one list and hands each call its share of the results.</summary>
+    private static void Together<TItem, TResult>(List<Call> calls, Func<Call, IReadOnlyList<TItem>> items,
+        Func<IReadOnlyList<(LlamaRainModel.Session, TItem)>, IReadOnlyList<TResult>> decode)
+    {
+        if (calls.Count == 0) return;
+        var results = decode(calls.SelectMany(c => items(c).Select(x => (c.Session!, x))).ToList());
+        var k = 0;
+        foreach (var c in calls)
+        {
+            var n = items(c).Count;
+            c.Result = results.Skip(k).Take(n).ToList();
+            k += n;
+        }
+    }
+
     /// <summary>Decodes every waiting call's work together and wakes their searches; runs on the calling thread, under the lock.</summary>
     private void DecodeWaiting()
     {
@@ -124,20 +139,8 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
         try
         {
             foreach (var c in calls.Where(c => c.Begin is not null)) c.Result = model.Begin(c.Begin!.Value.Prompt, c.Begin.Value.Request, this);
-            var extending = calls.Where(c => c.Requests is not null).ToList();
-            if (extending.Count > 0)
-            {
-                var results = model.Extend(extending.SelectMany(c => c.Requests!.Select(r => (c.Session!, r))).ToList());
-                var k = 0;
-                foreach (var c in extending) { c.Result = results.Skip(k).Take(c.Requests!.Count).ToList(); k += c.Requests!.Count; }
-            }
-            var judging = calls.Where(c => c.Answers is not null).ToList();
-            if (judging.Count > 0)
-            {
-                var results = model.Judge(judging.SelectMany(c => c.Answers!.Select(a => (c.Session!, a))).ToList());
-                var k = 0;
-                foreach (var c in judging) { c.Result = results.Skip(k).Take(c.Answers!.Count).ToList(); k += c.Answers!.Count; }
-            }
+            Together(calls.Where(c => c.Requests is not null).ToList(), c => c.Requests!, model.Extend);
+            Together(calls.Where(c => c.Answers is not null).ToList(), c => c.Answers!, model.Judge);
         }
         catch (Exception e)
         {
