@@ -17,7 +17,19 @@ public sealed record PlannedStep(AlignStage Stage, string Step, long Requests, l
 /// <param name="StepSecondsBatched">One decode step of <paramref name="BatchedSequences"/> sequences together.</param>
 /// <param name="TrainingSecondsPerWindow">One training window of the engraving's context length, forward and backward.</param>
 public sealed record PlanCalibration(double LoadSeconds, double PrefillTokensPerS, double StepSecondsAlone, double StepSecondsBatched, int BatchedSequences,
-    double TrainingSecondsPerWindow, int TrainingContextLength, double Seconds);
+    double TrainingSecondsPerWindow, int TrainingContextLength, double Seconds)
+{
+    /// <summary>
+    /// Seconds of one decode step over <paramref name="sequences"/> sequences: a fixed part plus a part per sequence. A busy machine can
+    /// measure the batched step faster than the single one; that slope, extrapolated past the calibration batch, would give negative times,
+    /// so the per-sequence part never goes below zero.
+    /// </summary>
+    public double StepSeconds(int sequences)
+    {
+        var perSequence = Math.Max(0, StepSecondsBatched - StepSecondsAlone) / Math.Max(1, BatchedSequences - 1);
+        return Math.Min(StepSecondsAlone, StepSecondsBatched) + perSequence * (Math.Max(1, sequences) - 1);
+    }
+}
 
 /// <summary>The requests, tokens and estimated wall time of each stage of a run, made before any of its work (<see cref="AlignRun.PlanAsync"/>).</summary>
 public sealed record AlignPlan(string BaseModel, IReadOnlyList<PlannedStep> Steps, PlanCalibration Calibration)

@@ -56,6 +56,7 @@ internal static class AlignPlanner
                 // the first new token comes with the prompt's evaluation; the rest are decode steps
                 return Math.Max(1e-6, watch.Elapsed.TotalSeconds - texts.Sum(Tokens) / prefillRate) / CalibrationTokens;
             }
+            await Generate([questions[0]]); // warm-up: the first steps pay for allocations a run pays once
             stepAlone = await Generate([questions[0]]);
             stepBatched = await Generate(Enumerable.Range(0, CalibrationBatch).Select(i => questions[i % questions.Count]).ToList());
         }
@@ -66,14 +67,13 @@ internal static class AlignPlanner
         progress?.Report(new AlignProgress(AlignStage.Prompts, "calibration", 4, 4));
 
         // ---- the steps, as the stages will make them ----
-        double Step(int sequences) => stepAlone + (stepBatched - stepAlone) * (sequences - 1) / (CalibrationBatch - 1);
         PlannedStep Generation(AlignStage stage, string name, long requests, int sharedTokens, double tokensPerRequest, int maxNew, bool exact, string basis,
             bool loads)
         {
             var room = (c.ContextSize - sharedTokens) / Math.Max(1.0, tokensPerRequest + maxNew);
             var together = (int)Math.Clamp(Math.Min(requests, Math.Min(new ContextOptions().MaxSequences, Math.Floor(room))), 1, int.MaxValue);
             var promptTokens = (long)Math.Round(sharedTokens + requests * tokensPerRequest);
-            var seconds = (requests == 0 ? 0 : promptTokens / prefillRate + Math.Ceiling(requests / (double)together) * maxNew * Step(together)) + (loads ? load : 0);
+            var seconds = (requests == 0 ? 0 : promptTokens / prefillRate + Math.Ceiling(requests / (double)together) * maxNew * calibration.StepSeconds(together)) + (loads ? load : 0);
             return new PlannedStep(stage, name, requests, promptTokens, requests * maxNew, 0, seconds, exact, basis);
         }
         PlannedStep Training(AlignStage stage, string name, long records, double tokensPerRecord, FineTuneConfig cfg)
