@@ -2,11 +2,14 @@ using SelfAlign.Rain;
 
 namespace SelfAlign.Server;
 
-/// <summary>A RAIN decoder a served model offers under a judge name (a request's <c>rain.judge</c>). The caller owns the decoder.</summary>
+/// <summary>
+/// A RAIN decoder a served model offers under a judge name (a request's <c>rain.judge</c>). Requests search through
+/// a <see cref="RainScheduler"/> on it, so concurrent RAIN requests advance together in shared decode calls. The
+/// caller owns the decoder; disposing the decoder stops the scheduler.
+/// </summary>
 public sealed class ServedRainJudge(string name, RainDecoder decoder)
 {
     public string Name { get; } = name;
     public RainDecoder Decoder { get; } = decoder;
-    /// <summary>One search at a time: a decoder owns one context.</summary>
-    internal SemaphoreSlim Lock { get; } = new(1, 1);
+    internal RainScheduler Scheduler { get; } = new(decoder);
 }

@@ -152,7 +152,7 @@ internal static class RainCommand
             {
                 using var model = LlamaModel.Load(set.ModelPath(p));
                 using var decoder = new RainDecoder(model, judge, set.Options(p, []), AdapterOption.Load(p, set.Adapter, model));
-                results = decoder.Screen(items, p.GetValue(threshold));
+                results = decoder.Screen(items, p.GetValue(threshold), ct);
             }
             var outPath = p.GetValue(output)!;
             File.Delete(outPath);

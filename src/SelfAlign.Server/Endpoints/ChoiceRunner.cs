@@ -11,7 +11,7 @@ internal sealed record ChoiceWork(int Index, GenerationRequest Request, (ServedR
 
 /// <summary>
 /// Runs a request's choices on a served model: through the engine's continuous batcher (all choices in the same decode
-/// calls as every other request), or through the model's RAIN decoder one search at a time. The model's queue bound is
+/// calls as every other request), or through the judge's RAIN scheduler (searches of concurrent requests in shared decode calls). The model's queue bound is
 /// taken for all choices at once, or the request is turned away (429); a disconnected client's choices are cancelled.
 /// </summary>
 internal static class ChoiceRunner
@@ -61,16 +61,10 @@ internal static class ChoiceRunner
 
     private static async Task<GenerationResult> RunRainAsync(ChoiceWork work, ServedRainJudge judge, RainOptions options, CancellationToken ct)
     {
-        var decoder = judge.Decoder;
-        await judge.Lock.WaitAsync(ct);
-        try
-        {
-            var r = await Task.Run(() => decoder.Generate(work.Request.Prompt, work.RainUserRequest, options, ct), ct);
-            var promptTokens = decoder.Model.Vocabulary.Tokenize(work.Request.Prompt, addSpecial: true, parseSpecial: true).Length;
-            var reason = r.Tokens.Length >= options.MaxNewTokens ? FinishReason.Length : FinishReason.StopString;
-            return new GenerationResult(r.Text, r.Tokens, reason, promptTokens, TimeSpan.FromSeconds(r.Statistics.Seconds));
-        }
-        finally { judge.Lock.Release(); }
+        var r = await judge.Scheduler.GenerateAsync(work.Request.Prompt, work.RainUserRequest, options, ct);
+        var promptTokens = judge.Decoder.Model.Vocabulary.Tokenize(work.Request.Prompt, addSpecial: true, parseSpecial: true).Length;
+        var reason = r.Tokens.Length >= options.MaxNewTokens ? FinishReason.Length : FinishReason.StopString;
+        return new GenerationResult(r.Text, r.Tokens, reason, promptTokens, TimeSpan.FromSeconds(r.Statistics.Seconds));
     }
 
     private static GateLease Enter(ServedModel model, int count, ServerMetrics metrics)

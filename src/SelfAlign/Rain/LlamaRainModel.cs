@@ -19,7 +19,8 @@ internal sealed class LlamaRainModel : IDisposable
     private readonly LlamaContext _ctx;
     private readonly LlamaContext? _embedder;
     private readonly Vocabulary _vocab;
-    private RainOptions _o;
+    /// <summary>What the context was built for (cache use, similarity source, size, threads); each prompt's other settings travel with its session.</summary>
+    private readonly RainOptions _o;
     private readonly TokenBatch _batch;
     private readonly Stack<int> _free = new();
     private readonly int[] _judgePrefix;
@@ -93,9 +94,9 @@ internal sealed class LlamaRainModel : IDisposable
         for (var s = _ctx.MaxSequences - 1; s >= 0; s--) _free.Push(s);
     }
 
-    /// <summary>Searches from now on with <paramref name="options"/>: the constants and limits may change between prompts;
-    /// what the context was built for (cache use, similarity source, context size, threads) may not.</summary>
-    public void Use(RainOptions options)
+    /// <summary>Refuses <paramref name="options"/> for a prompt when they change what the context was built for (cache use,
+    /// similarity source, context size, threads) or need more KV sequences than it holds; the constants and limits may change between prompts.</summary>
+    public void Check(RainOptions options)
     {
         string? changed = options.UseCache != _o.UseCache ? "use-cache"
             : options.Similarity != _o.Similarity || options.EmbeddingModelPath != _o.EmbeddingModelPath ? "similarity"
@@ -104,7 +105,6 @@ internal sealed class LlamaRainModel : IDisposable
             : options.Threads != _o.Threads ? "threads" : null;
         if (changed != null) throw new InvalidInputException($"RAIN's {changed} is fixed when the decoder is made; make another decoder to change it");
         CheckSequences(options, _suffixes.Length);
-        _o = options;
     }
 
     /// <summary>
@@ -130,36 +130,48 @@ internal sealed class LlamaRainModel : IDisposable
 
     /// <summary>How many prompts' searches fit the context's KV sequences at once with these settings.</summary>
     public int PromptsAtOnce(RainOptions o) => Math.Max(1, (Sequences - SharedSequences) / SequencesPerPrompt(o, _suffixes.Length));
+    /// <summary>How many answers a screening judges at once: each holds an empty prompt, its judge header, and its answer with a fork per option order.</summary>
+    public int ScreensAtOnce => (Sequences - SharedSequences) / (3 + _suffixes.Length);
+
     private const int EmbedderCells = 4096, EmbedderSequences = 64;
 
     public RainJudge Judgement { get; }
     public LlamaContext Context => _ctx;
     public int JudgeSuffixLength => _suffixes.Max(s => s.Length);
 
+    /// <summary>Starts one prompt (see the overload for many).</summary>
+    public Session Begin(int[] prompt, string userRequest, RainOptions options) => Begin([(prompt, userRequest, options)])[0];
+
     /// <summary>
-    /// Starts a prompt: decodes it and the judge's conversation header. Its search talks to the returned session;
-    /// with <paramref name="batch"/> its model calls wait to be decoded together with other searches'.
+    /// Starts prompts: decodes each and its judge conversation header. Each search talks to its returned session; with
+    /// <paramref name="batch"/> its model calls wait to be decoded together with other searches'. A prompt forks the
+    /// tokens it shares with one already started, so prompts go one by one; their judge headers go in one plan.
     /// </summary>
-    public Session Begin(int[] prompt, string userRequest, RainSearchBatch? batch = null)
+    public IReadOnlyList<Session> Begin(IReadOnlyList<(int[] Prompt, string Request, RainOptions Options)> prompts, RainSearchBatch? batch = null)
     {
-        var session = new Session(this, [.. _judgePrefix, .. Judgement.ConversationTokens(_vocab, userRequest)], batch);
-        session.Generation.RootTokens = prompt;
-        session.Judge.RootTokens = session.JudgeHeader;
-        _open.Add(session);
-        if (!_o.UseCache) return session;
-        // The judge's instruction and examples are decoded once per decoder, and again after a Reset.
-        if (_judgeFixed.Root is null) MaterializeJudgeFixed();
-        var lenders = _open.Where(s => s.Generation.Root is not null).Select(s => (s.Generation.Root!.Seq, s.Generation.RootTokens)).ToList();
-        if (_retainedRoot is { } retained) lenders.Add(retained);
-        session.Generation.SetRoot(Materialize(prompt, lenders), prompt);
-        var seq = Alloc();
-        _ctx.CopySequence(_judgeFixed.Root!.Seq, seq);
-        ReusedTokens += _judgePrefix.Length;
+        var sessions = new List<Session>();
         var plan = new List<Item>();
-        for (var i = _judgePrefix.Length; i < session.JudgeHeader.Length; i++) plan.Add(new Item(session.JudgeHeader[i], i, [seq], null));
+        foreach (var (prompt, userRequest, options) in prompts)
+        {
+            var session = new Session(this, [.. _judgePrefix, .. Judgement.ConversationTokens(_vocab, userRequest)], options, batch);
+            session.Generation.RootTokens = prompt;
+            session.Judge.RootTokens = session.JudgeHeader;
+            _open.Add(session);
+            sessions.Add(session);
+            if (!_o.UseCache) continue;
+            // The judge's instruction and examples are decoded once per decoder, and again after a Reset.
+            if (_judgeFixed.Root is null) MaterializeJudgeFixed();
+            var lenders = _open.Where(s => s.Generation.Root is not null).Select(s => (s.Generation.Root!.Seq, s.Generation.RootTokens)).ToList();
+            if (_retainedRoot is { } retained) lenders.Add(retained);
+            session.Generation.SetRoot(Materialize(prompt, lenders), prompt);
+            var seq = Alloc();
+            _ctx.CopySequence(_judgeFixed.Root!.Seq, seq);
+            ReusedTokens += _judgePrefix.Length;
+            for (var i = _judgePrefix.Length; i < session.JudgeHeader.Length; i++) plan.Add(new Item(session.JudgeHeader[i], i, [seq], null));
+            session.Judge.SetRoot(seq, session.JudgeHeader);
+        }
         Run(plan);
-        session.Judge.SetRoot(seq, session.JudgeHeader);
-        return session;
+        return sessions;
     }
 
     /// <summary>Ends a prompt: releases its cached paths and its judge header; its own tokens stay for the next prompt to share.</summary>
@@ -199,8 +211,10 @@ internal sealed class LlamaRainModel : IDisposable
     /// model as its search sees it. Work goes straight to the model, or through a <see cref="RainSearchBatch"/> that
     /// decodes it together with other prompts' work.
     /// </summary>
-    internal sealed class Session(LlamaRainModel owner, int[] judgeHeader, RainSearchBatch? batch) : IRainModel
+    internal sealed class Session(LlamaRainModel owner, int[] judgeHeader, RainOptions options, RainSearchBatch? batch) : IRainModel
     {
+        /// <summary>This prompt's settings: its sampling temperature, rollout top-k and stop strings apply to its branches.</summary>
+        public RainOptions Options { get; } = options;
         public PrefixCache Generation { get; } = new();
         public PrefixCache Judge { get; } = new();
         /// <summary>The judge prompt before the answer (fixed part and conversation header).</summary>
@@ -299,7 +313,7 @@ internal sealed class LlamaRainModel : IDisposable
             var index0 = b;
             var seq = MaterializeInto(session.Generation, path, basePlan, needOutput: true, onOutput: index =>
             {
-                Softmax(_ctx.GetLogits(index), _o.Temperature);
+                Softmax(_ctx.GetLogits(index), session.Options.Temperature);
                 foreach (var r in owners)
                 {
                     var first = branches.Count;
@@ -383,7 +397,7 @@ internal sealed class LlamaRainModel : IDisposable
     /// <summary>Each branch (all holding the same context) picks its next token from the one distribution.</summary>
     private void Continue(List<Branch> branches, ReadOnlySpan<float> logits)
     {
-        Softmax(logits, _o.Temperature);
+        Softmax(logits, branches[0].Session.Options.Temperature);
         foreach (var branch in branches)
         {
             var token = Pick(branch, _probabilities);
@@ -391,10 +405,10 @@ internal sealed class LlamaRainModel : IDisposable
         }
     }
 
-    private int Pick(Branch branch, float[] p) =>
+    private static int Pick(Branch branch, float[] p) =>
         branch.Greedy ? TensorPrimitives.IndexOfMax(p)
         : branch.Request.Kind == RainExtendKind.Simulation ? Draw(p, null, branch.Random)
-        : Draw(p, TokenSampler.TopIndices(p, _o.RolloutTopK), branch.Random);
+        : Draw(p, TokenSampler.TopIndices(p, branch.Session.Options.RolloutTopK), branch.Random);
 
     /// <summary>Appends the token and decides whether the branch is finished.</summary>
     private void Accept(Branch branch, int token, float probability)
@@ -405,7 +419,7 @@ internal sealed class LlamaRainModel : IDisposable
         if (_vocab.IsEndOfGeneration(token) || full) { branch.Done = true; return; }
         if (branch.Request.Kind != RainExtendKind.Simulation) return;
         var text = Text([.. branch.Request.Path, .. branch.Tokens]);
-        if (RainText.EndsAtBoundary(text) || _o.FindStop(text) >= 0) branch.Done = true;
+        if (RainText.EndsAtBoundary(text) || branch.Session.Options.FindStop(text) >= 0) branch.Done = true;
     }
 
     /// <summary>A token drawn from <paramref name="p"/>, over <paramref name="candidates"/> only when given.</summary>

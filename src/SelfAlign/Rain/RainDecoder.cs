@@ -30,6 +30,7 @@ public sealed class RainDecoder : IDisposable
     private readonly RainOptions _options;
     private readonly IReadOnlyList<(LoraAdapter Adapter, float Scale)> _adapters;
     private RainVanillaBaseline? _vanilla;
+    private RainScheduler? _scheduler;
 
     /// <summary>A decoder over <paramref name="model"/> (with <paramref name="adapters"/> applied to search and judge alike) and its self-evaluation <paramref name="judge"/>.</summary>
     /// <exception cref="ArgumentException">An option is out of range or a judge label is not one token of this model.</exception>
@@ -54,9 +55,8 @@ public sealed class RainDecoder : IDisposable
     /// <exception cref="PromptTooLongException">The prompt and the judge prompt with a full answer do not fit the context.</exception>
     public RainResult Generate(string prompt, string? userRequest = null, RainOptions? overrides = null, CancellationToken cancellationToken = default)
     {
-        var options = overrides ?? _options;
-        options.Validate();
-        _model.Use(options);
+        EnsureOwned();
+        var options = Accept(overrides);
         var tokens = Prepare(prompt, userRequest ?? prompt, options.MaxNewTokens);
         var clock = Stopwatch.StartNew();
         var (calls, decoded, reused, decodeTime) = (_model.Context.DecodeCalls, _model.Context.TokensDecoded, _model.ReusedTokens, _model.Context.DecodeTime);
@@ -66,7 +66,7 @@ public sealed class RainDecoder : IDisposable
             // The prompt and the judge header can be long: their decode stops on cancellation. The search's own
             // decodes are small, and it checks the token between rounds.
             _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
-            var session = _model.Begin(tokens, userRequest ?? prompt);
+            var session = _model.Begin(tokens, userRequest ?? prompt, options);
             _model.Context.AbortWhen = null;
             try
             {
@@ -105,23 +105,41 @@ public sealed class RainDecoder : IDisposable
     public RainBatchResult GenerateMany(IReadOnlyList<RainPrompt> prompts, RainOptions? overrides = null, Action<int, RainResult>? onAnswer = null,
         int? promptsAtOnce = null, CancellationToken cancellationToken = default)
     {
-        var options = overrides ?? _options;
-        options.Validate();
-        _model.Use(options);
-        var inputs = prompts.Select(p => (Prepare(p.Prompt, p.UserRequest ?? p.Prompt, options.MaxNewTokens), p.UserRequest ?? p.Prompt, options with { Seed = p.Seed })).ToList();
+        var options = Accept(overrides);
+        var atOnce = Math.Min(promptsAtOnce ?? int.MaxValue, PromptsAtOnce(options));
+        if (atOnce < 1) throw new InvalidInputException($"prompts at once must be at least 1 (got {promptsAtOnce})");
         var results = new RainResult[prompts.Count];
+        var jobs = prompts.Select((p, i) =>
+        {
+            var o = options with { Seed = p.Seed };
+            return new RainBatchJob(Prepare(p.Prompt, p.UserRequest ?? p.Prompt, o.MaxNewTokens), p.UserRequest ?? p.Prompt, o,
+                session => new RainSearch(session, o).Run(cancellationToken), (r, _, seconds) =>
+                {
+                    if (r is not RainSearchResult found) return;
+                    results[i] = new RainResult(found.Text, found.Tokens, found.Statistics with { Seconds = seconds });
+                    onAnswer?.Invoke(i, results[i]);
+                });
+        }).ToList();
+        var total = RunTogether(jobs, atOnce, cancellationToken);
+        return new RainBatchResult(results, results.Aggregate(new RainStatistics(), (t, r) => t.Add(r.Statistics)) with
+        {
+            DecodeCalls = total.DecodeCalls, TokensDecoded = total.TokensDecoded, ReusedTokens = total.ReusedTokens,
+            DecodeSeconds = total.DecodeSeconds, Seconds = total.Seconds,
+        });
+    }
+
+    /// <summary>Runs the jobs <paramref name="atOnce"/> at a time with their model work in shared decode calls; returns what the decoding cost.</summary>
+    private RainStatistics RunTogether(List<RainBatchJob> jobs, int atOnce, CancellationToken cancellationToken)
+    {
+        EnsureOwned();
         var clock = Stopwatch.StartNew();
         var (calls, decoded, reused, decodeTime) = (_model.Context.DecodeCalls, _model.Context.TokensDecoded, _model.ReusedTokens, _model.Context.DecodeTime);
+        var next = -1;
         try
         {
             _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
-            var atOnce = Math.Min(promptsAtOnce ?? int.MaxValue, PromptsAtOnce(options));
-            if (atOnce < 1) throw new InvalidInputException($"prompts at once must be at least 1 (got {promptsAtOnce})");
-            new RainSearchBatch(_model).Run(inputs, atOnce, (i, r, seconds) =>
-            {
-                results[i] = new RainResult(r.Text, r.Tokens, r.Statistics with { Seconds = seconds });
-                onAnswer?.Invoke(i, results[i]);
-            }, cancellationToken);
+            new RainSearchBatch(_model).Run(() => Interlocked.Increment(ref next) is var i && i < jobs.Count ? jobs[i] : null,
+                Math.Min(atOnce, jobs.Count), stopAtFirstError: true);
         }
         catch (OperationCanceledException)
         {
@@ -132,13 +150,12 @@ public sealed class RainDecoder : IDisposable
         {
             _model.Context.AbortWhen = null;
         }
-        var total = results.Aggregate(new RainStatistics(), (t, r) => t.Add(r.Statistics)) with
+        return new RainStatistics
         {
             DecodeCalls = _model.Context.DecodeCalls - calls, TokensDecoded = _model.Context.TokensDecoded - decoded,
             ReusedTokens = _model.ReusedTokens - reused, DecodeSeconds = (_model.Context.DecodeTime - decodeTime).TotalSeconds,
             Seconds = clock.Elapsed.TotalSeconds,
         };
-        return new RainBatchResult(results, total);
     }
 
     /// <summary>How many searches <see cref="GenerateMany"/> runs at once with <paramref name="options"/>: as many as the context's KV sequences hold.</summary>
@@ -160,24 +177,51 @@ public sealed class RainDecoder : IDisposable
         return new VanillaResult(stop >= 0 ? text[..stop] : text, answer, seconds);
     }
 
-    /// <summary>Self-evaluates finished answers (screening mode): value in [-1, 1], kept when above <paramref name="threshold"/>.</summary>
-    public IReadOnlyList<RainScreenResult> Screen(IReadOnlyList<(string Request, string Answer)> items, double threshold = 0)
+    /// <summary>
+    /// Self-evaluates finished answers (screening mode): value in [-1, 1], kept when above <paramref name="threshold"/>.
+    /// Many answers are judged at once, their judge prompts in shared decode calls.
+    /// </summary>
+    public IReadOnlyList<RainScreenResult> Screen(IReadOnlyList<(string Request, string Answer)> items, double threshold = 0, CancellationToken cancellationToken = default)
     {
-        _model.Use(_options);
-        var results = new List<RainScreenResult>();
-        foreach (var (request, answer) in items)
+        var results = new RainScreenResult[items.Count];
+        var jobs = items.Select((item, i) =>
         {
-            var tokens = _model.AnswerTokens(request, answer);
-            Prepare(request, request, tokens.Length);
-            var session = _model.Begin([], request);
-            var value = RainSearch.Value(((IRainModel)session).Judge([tokens])[0], _options.Scoring);
-            _model.End(session);
-            results.Add(new RainScreenResult(value, value > threshold));
-        }
+            var tokens = _model.AnswerTokens(item.Request, item.Answer);
+            Prepare(item.Request, item.Request, tokens.Length);
+            return new RainBatchJob([], item.Request, _options, session => RainSearch.Value(session.Judge([tokens])[0], _options.Scoring), (r, _, _) =>
+            {
+                if (r is double value) results[i] = new RainScreenResult(value, value > threshold);
+            });
+        }).ToList();
+        if (jobs.Count > 0) RunTogether(jobs, _model.ScreensAtOnce, cancellationToken);
         return results;
     }
 
-    private int[] Prepare(string prompt, string userRequest, int answer)
+    /// <summary>The options a prompt searches with: the decoder's, or <paramref name="overrides"/> once checked against what its context was built for.</summary>
+    internal RainOptions Accept(RainOptions? overrides)
+    {
+        var options = overrides ?? _options;
+        options.Validate();
+        _model.Check(options);
+        return options;
+    }
+
+    /// <summary>A scheduler now owns the context (or, with null, no longer does).</summary>
+    internal void Attach(RainScheduler? scheduler)
+    {
+        if (scheduler is not null && _scheduler is not null) throw new InvalidOperationException("this RAIN decoder already has a scheduler");
+        _scheduler = scheduler;
+    }
+
+    private void EnsureOwned()
+    {
+        if (_scheduler is not null) throw new InvalidOperationException("this RAIN decoder is serving through a scheduler; search through the scheduler");
+    }
+
+    internal LlamaRainModel RainModel => _model;
+
+    /// <summary>The prompt's tokens, once it, the judge prompt and a full answer are known to fit the context.</summary>
+    internal int[] Prepare(string prompt, string userRequest, int answer)
     {
         var tokens = Model.Vocabulary.Tokenize(prompt, addSpecial: true, parseSpecial: true);
         var judgeTokens = Model.Vocabulary.Tokenize(_model.Judgement.Header(userRequest), addSpecial: true).Length + _model.JudgeSuffixLength;
@@ -193,6 +237,7 @@ public sealed class RainDecoder : IDisposable
 
     public void Dispose()
     {
+        _scheduler?.Dispose();
         _vanilla?.Dispose();
         _model.Dispose();
     }

@@ -1,31 +1,42 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace SelfAlign.Rain;
 
 /// <summary>
-/// RAIN for many prompts at once on one <see cref="LlamaRainModel"/>. Each prompt's search runs unchanged on a
-/// thread of its own; its model calls wait until every running search waits on one, and the calling thread then
-/// decodes them together (all extension work in one set of decode calls, all judging in another). Only that one
-/// thread decodes: llama.cpp's CPU threads are kept per calling thread, and a second set spinning beside the first
-/// slows both. A search's choices depend only on its seed, so each prompt gets the answer it gets alone (exactly so
-/// with flash attention off, whose sums do not depend on what shares a call).
+/// One prompt's work in a <see cref="RainSearchBatch"/>: the prompt to begin, what to run on its session (a search,
+/// or a single judgement when screening), whom to tell how it ended (result or error, and wall seconds), and what
+/// cancels it before it begins.
+/// </summary>
+internal sealed record RainBatchJob(int[] Prompt, string Request, RainOptions Options, Func<IRainModel, object> Work, Action<object?, Exception?, double> Done,
+    CancellationToken Cancellation = default);
+
+/// <summary>
+/// RAIN for many prompts at once on one <see cref="LlamaRainModel"/>. Each prompt's work runs unchanged on a worker
+/// thread of its own; its model calls wait until every running prompt waits on one, and the calling thread then
+/// decodes them together (all new prompts in one plan, all extension work in one set of decode calls, all judging in
+/// another). Only that one thread decodes: llama.cpp's CPU threads are kept per calling thread, and a second set
+/// spinning beside the first slows both. A search's choices depend only on its seed, so each prompt gets the answer it
+/// gets alone (exactly so with flash attention off, whose sums do not depend on what shares a call).
 /// </summary>
 internal sealed class RainSearchBatch(LlamaRainModel model)
 {
     private readonly object _lock = new();
     private readonly object _report = new();
     private readonly List<Call> _waiting = [];
-    /// <summary>Searches started and not finished (each either working or waiting on a call).</summary>
+    /// <summary>Prompts begun and not finished (each either working or waiting on a call).</summary>
     private int _running;
-    /// <summary>Search threads still alive.</summary>
+    /// <summary>Worker threads still alive.</summary>
     private int _live;
-    /// <summary>Set when a search fails: the other threads take no new prompts.</summary>
+    /// <summary>Set when the batch stops at an error: workers take no new prompts.</summary>
     private int _failed;
+    /// <summary>A decode failed: the model is reset once no prompt is open.</summary>
+    private bool _dirty;
 
     private sealed class Call
     {
         public LlamaRainModel.Session? Session { get; init; }
-        public (int[] Prompt, string Request)? Begin { get; init; }
+        public RainBatchJob? Begin { get; init; }
         public IReadOnlyList<RainExtendRequest>? Requests { get; init; }
         public IReadOnlyList<int[]>? Answers { get; init; }
         public object? Result { get; set; }
@@ -34,34 +45,37 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
     }
 
     /// <summary>
-    /// Searches every prompt, <paramref name="atOnce"/> at a time (a finished search's thread takes the next prompt),
-    /// and tells <paramref name="done"/> each prompt's index, result and wall seconds as it finishes (one at a time).
+    /// Runs jobs from <paramref name="take"/> (null: no more) on <paramref name="workers"/> threads until it has none
+    /// left; each job's <see cref="RainBatchJob.Done"/> is told as it ends, one at a time. With
+    /// <paramref name="stopAtFirstError"/> the first failure stops the batch and is thrown here; without, a failure is
+    /// the failed job's alone and the others go on (a server's requests).
     /// </summary>
-    public void Run(IReadOnlyList<(int[] Prompt, string Request, RainOptions Options)> prompts, int atOnce,
-        Action<int, RainSearchResult, double> done, CancellationToken cancellationToken)
+    public void Run(Func<RainBatchJob?> take, int workers, bool stopAtFirstError)
     {
-        var next = -1;
         var errors = new List<Exception>();
-        var threads = Math.Min(atOnce, prompts.Count);
-        _live = threads;
-        var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
+        _live = workers;
+        var threads = Enumerable.Range(0, workers).Select(_ => new Thread(() =>
         {
-            for (int i; Volatile.Read(ref _failed) == 0 && (i = Interlocked.Increment(ref next)) < prompts.Count;)
+            while (Volatile.Read(ref _failed) == 0 && take() is { } job)
             {
-                var (prompt, request, options) = prompts[i];
-                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var clock = Stopwatch.StartNew();
                 LlamaRainModel.Session? session = null;
                 lock (_lock) _running++;
                 try
                 {
-                    session = (LlamaRainModel.Session)Submit(new Call { Begin = (prompt, request) });
-                    var result = new RainSearch(session, options).Run(cancellationToken);
-                    lock (_report) done(i, result, clock.Elapsed.TotalSeconds);
+                    job.Cancellation.ThrowIfCancellationRequested();
+                    session = (LlamaRainModel.Session)Submit(new Call { Begin = job });
+                    var result = job.Work(session);
+                    lock (_report) job.Done(result, null, clock.Elapsed.TotalSeconds);
                 }
                 catch (Exception e)
                 {
-                    lock (errors) errors.Add(e);
-                    Interlocked.Exchange(ref _failed, 1);
+                    lock (_report) job.Done(null, e, clock.Elapsed.TotalSeconds);
+                    if (stopAtFirstError)
+                    {
+                        lock (errors) errors.Add(e);
+                        Interlocked.Exchange(ref _failed, 1);
+                    }
                 }
                 finally
                 {
@@ -69,6 +83,11 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
                     {
                         if (session is not null) model.End(session);
                         _running--;
+                        if (_running == 0 && _dirty)
+                        {
+                            model.Reset();
+                            _dirty = false;
+                        }
                         Monitor.PulseAll(_lock);
                     }
                 }
@@ -78,8 +97,8 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
                 _live--;
                 Monitor.PulseAll(_lock);
             }
-        })).ToList();
-        foreach (var w in workers) w.Start();
+        }) { IsBackground = true, Name = "rain-search" }).ToList();
+        foreach (var t in threads) t.Start();
         lock (_lock)
         {
             while (_live > 0)
@@ -88,7 +107,7 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
                 else Monitor.Wait(_lock);
             }
         }
-        foreach (var w in workers) w.Join();
+        foreach (var t in threads) t.Join();
         if (errors.Count > 0) ExceptionDispatchInfo.Throw(errors.FirstOrDefault(e => e is OperationCanceledException) ?? errors[0]);
     }
 
@@ -117,11 +136,10 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
     }
 
     /// <summary>Sends every call's items to <paramref name="decode"/> as one list and hands each call its share of the results.</summary>
-    private static void Together<TItem, TResult>(List<Call> calls, Func<Call, IReadOnlyList<TItem>> items,
-        Func<IReadOnlyList<(LlamaRainModel.Session, TItem)>, IReadOnlyList<TResult>> decode)
+    private static void Together<TItem, TResult>(List<Call> calls, Func<Call, IReadOnlyList<TItem>> items, Func<IReadOnlyList<TItem>, IReadOnlyList<TResult>> decode)
     {
         if (calls.Count == 0) return;
-        var results = decode(calls.SelectMany(c => items(c).Select(x => (c.Session!, x))).ToList());
+        var results = decode(calls.SelectMany(items).ToList());
         var k = 0;
         foreach (var c in calls)
         {
@@ -131,19 +149,22 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
         }
     }
 
-    /// <summary>Decodes every waiting call's work together and wakes their searches; runs on the calling thread, under the lock.</summary>
+    /// <summary>Decodes every waiting call's work together and wakes their prompts; runs on the calling thread, under the lock.</summary>
     private void DecodeWaiting()
     {
         var calls = _waiting.ToList();
         _waiting.Clear();
         try
         {
-            foreach (var c in calls.Where(c => c.Begin is not null)) c.Result = model.Begin(c.Begin!.Value.Prompt, c.Begin.Value.Request, this);
-            Together(calls.Where(c => c.Requests is not null).ToList(), c => c.Requests!, model.Extend);
-            Together(calls.Where(c => c.Answers is not null).ToList(), c => c.Answers!, model.Judge);
+            var begins = calls.Where(c => c.Begin is not null).ToList();
+            var sessions = model.Begin(begins.Select(c => (c.Begin!.Prompt, c.Begin.Request, c.Begin.Options)).ToList(), this);
+            for (var i = 0; i < begins.Count; i++) begins[i].Result = sessions[i];
+            Together(calls.Where(c => c.Requests is not null).ToList(), c => c.Requests!.Select(r => (c.Session!, r)).ToList(), model.Extend);
+            Together(calls.Where(c => c.Answers is not null).ToList(), c => c.Answers!.Select(a => (c.Session!, a)).ToList(), model.Judge);
         }
         catch (Exception e)
         {
+            _dirty = true;
             foreach (var c in calls) c.Error = e;
         }
         foreach (var c in calls) c.Done = true;

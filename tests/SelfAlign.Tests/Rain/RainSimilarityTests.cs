@@ -20,7 +20,7 @@ public class RainSimilarityTests
     {
         using var model = LlamaModel.Load(TestModels.TinyLlama);
         using var rain = new LlamaRainModel(model, TestJudges.Harm, Base with { Similarity = RainSimilarity.Model }, []);
-        IRainModel session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story");
+        IRainModel session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story", Base);
         var answer = rain.AnswerTokens("a story", "Once upon a time there was a cat");
         Assert.True(answer.Length >= 6);
         session.Judge([answer[..4]]);
@@ -64,7 +64,7 @@ public class RainSimilarityTests
         IReadOnlyList<float[]?> Embed(string embedder)
         {
             using var rain = new LlamaRainModel(model, TestJudges.Harm, Base with { Similarity = RainSimilarity.EmbeddingModel, EmbeddingModelPath = embedder }, []);
-            IRainModel session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story");
+            IRainModel session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story", Base);
             var answer = rain.AnswerTokens("a story", "Once upon a time there was a cat");
             session.Judge([answer]);
             return session.Embed(answer, [0, 3, answer.Length]);

@@ -161,6 +161,20 @@ public class OpenAiServerTests(ServerFixture f) : IClassFixture<ServerFixture>
         Assert.Contains("no RAIN judge 'truth'", (string)why["error"]!["message"]!, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ConcurrentRainRequestsAreSearchedTogetherAndAnswerAsEachAlone()
+    {
+        static string Body(int i) => "{\"messages\":[{\"role\":\"user\",\"content\":\"Question number " + i + "?\"}],\"max_tokens\":8,\"seed\":" + (40 + i) +
+                                     ",\"rain\":{\"min_iterations\":2,\"max_iterations\":6}}";
+        var together = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => PostAsync("v1/chat/completions", Body(i))));
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, together[i].Item1);
+            var (_, alone) = await PostAsync("v1/chat/completions", Body(i));
+            Assert.Equal((string)alone["choices"]![0]!["message"]!["content"]!, (string)together[i].Item2["choices"]![0]!["message"]!["content"]!);
+        }
+    }
+
     [Theory]
     [InlineData("v1/chat/completions", "{not json", 400, null)]
     [InlineData("v1/chat/completions", """{"messages":[{"role":"user","content":"x"}],"temprature":1}""", 400, null)]
