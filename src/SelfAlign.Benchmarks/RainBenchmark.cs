@@ -85,11 +85,11 @@ public static class RainBenchmark
     public sealed record ThroughputResult(
         int Prompts, int LeavesPerRound, int PromptsAtOnce, double OneAfterAnotherSeconds, double TogetherSeconds, double Speedup,
         long DecodeCallsOneAfterAnother, long DecodeCallsTogether, double DecodeCallsPerCommittedTokenTogether, int SameAnswers,
-        double VanillaBatchSeconds, double TogetherOverVanillaBatch, double TokensDecodedPerCommittedToken, double VanillaTokensDecodedPerAnswerToken);
+        double AsRequestsSeconds, int AsRequestsSameAnswers, double VanillaBatchSeconds, double TogetherOverVanillaBatch, double TokensDecodedPerCommittedToken, double VanillaTokensDecodedPerAnswerToken);
 
     /// <summary>
-    /// The same held-out requests searched one after another and all at once (same seeds), and answered by batched
-    /// vanilla sampling on the generation engine; what bounds RAIN against vanilla is the tokens each decodes per
+    /// The same held-out requests searched one after another, all at once (same seeds), submitted together to a
+    /// <see cref="RainScheduler"/> as a server's requests are, and answered by batched vanilla sampling on the generation engine; what bounds RAIN against vanilla is the tokens each decodes per
     /// answer token.
     /// </summary>
     public static ThroughputResult Throughput(LlamaModel model, RainJudge judge, int prompts, int leavesPerRound, Action<string>? log = null, int maxNewTokens = 40)
@@ -108,6 +108,13 @@ public static class RainBenchmark
         log?.Invoke($"{prompts} prompts at once ({rain.PromptsAtOnce()} searching at a time)");
         var together = rain.GenerateMany(inputs);
 
+        log?.Invoke($"{prompts} prompts as concurrent requests to a scheduler");
+        clock.Restart();
+        RainResult[] requested;
+        using (var scheduler = new RainScheduler(rain))
+            requested = Task.WhenAll(inputs.Select(p => Task.Run(() => scheduler.GenerateAsync(p.Prompt, p.UserRequest, options with { Seed = p.Seed })))).GetAwaiter().GetResult();
+        var requestedSeconds = clock.Elapsed.TotalSeconds;
+
         log?.Invoke($"{prompts} prompts by batched vanilla sampling");
         using var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = 8192, MaxSequences = Math.Min(64, prompts) } });
         var vanillaRequests = inputs.Select(p => new GenerationRequest
@@ -125,7 +132,7 @@ public static class RainBenchmark
         return new ThroughputResult(
             prompts, leavesPerRound, rain.PromptsAtOnce(), aloneSeconds, together.Total.Seconds, aloneSeconds / together.Total.Seconds,
             alone.Sum(a => a.Statistics.DecodeCalls), together.Total.DecodeCalls, (double)together.Total.DecodeCalls / Math.Max(1, committed), alone.Zip(together.Answers).Count(p => p.First.Tokens.SequenceEqual(p.Second.Tokens)),
-            vanillaSeconds, together.Total.Seconds / vanillaSeconds, (double)together.Total.TokensDecoded / Math.Max(1, committed),
+            requestedSeconds, alone.Zip(requested).Count(p => p.First.Tokens.SequenceEqual(p.Second.Tokens)), vanillaSeconds, together.Total.Seconds / vanillaSeconds, (double)together.Total.TokensDecoded / Math.Max(1, committed),
             (double)vanillaDecoded / Math.Max(1, vanillaTokens));
     }
 }

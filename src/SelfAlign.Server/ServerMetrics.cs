@@ -57,6 +57,12 @@ internal sealed class ServerMetrics(IReadOnlyList<ServedModel> models)
         foreach (var m in models) Line("selfalign_active_sequences", $"model=\"{m.Name}\"", m.Engine.Load.Running);
         Family("selfalign_requests_in_flight", "gauge", "Completions admitted by the server's queue bound (running or waiting)");
         foreach (var m in models) Line("selfalign_requests_in_flight", $"model=\"{m.Name}\"", m.Gate.InFlight);
+        Family("selfalign_rain_waiting", "gauge", "RAIN searches waiting for a place, by judge");
+        foreach (var m in models)
+            foreach (var j in m.RainJudges) Line("selfalign_rain_waiting", $"model=\"{m.Name}\",judge=\"{j.Name}\"", j.Scheduler.Waiting);
+        Family("selfalign_rain_searching", "gauge", "RAIN searches advancing together, by judge");
+        foreach (var m in models)
+            foreach (var j in m.RainJudges) Line("selfalign_rain_searching", $"model=\"{m.Name}\",judge=\"{j.Name}\"", j.Scheduler.Searching);
         Family("selfalign_generated_tokens_total", "counter", "Tokens generated since the engine started");
         foreach (var m in models) Line("selfalign_generated_tokens_total", $"model=\"{m.Name}\"", m.Engine.Load.TokensGenerated);
         Family("selfalign_tokens_per_second", "gauge", "Tokens generated per second over the last ten seconds");

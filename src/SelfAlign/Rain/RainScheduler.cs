@@ -15,6 +15,7 @@ public sealed class RainScheduler : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _loop;
     private int _disposed;
+    private int _searching;
 
     /// <summary>Starts serving <paramref name="decoder"/>'s context; each search runs under the decoder's options unless a request overrides them.</summary>
     /// <exception cref="InvalidOperationException">The decoder already has a scheduler.</exception>
@@ -34,7 +35,10 @@ public sealed class RainScheduler : IDisposable
     public int PromptsAtOnce { get; }
 
     /// <summary>Prompts submitted and not yet begun.</summary>
-    public int Waiting => _queue.Count;
+    public int Waiting => Volatile.Read(ref _disposed) != 0 ? 0 : _queue.Count;
+
+    /// <summary>Searches begun and not finished.</summary>
+    public int Searching => Volatile.Read(ref _searching);
 
     /// <summary>
     /// Answers <paramref name="prompt"/> with RAIN once a place is free (see <see cref="RainDecoder.Generate"/>); cancelling
@@ -55,6 +59,7 @@ public sealed class RainScheduler : IDisposable
         var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
         var job = new RainBatchJob(tokens, userRequest ?? prompt, options, session => new RainSearch(session, options).Run(cancel.Token), (r, error, seconds) =>
         {
+            Interlocked.Decrement(ref _searching);
             cancel.Dispose();
             if (r is RainSearchResult found) done.TrySetResult(new RainResult(found.Text, found.Tokens, found.Statistics with { Seconds = seconds }));
             else if (error is OperationCanceledException || _stop.IsCancellationRequested) done.TrySetCanceled(cancellationToken.IsCancellationRequested ? cancellationToken : _stop.Token);
@@ -71,7 +76,12 @@ public sealed class RainScheduler : IDisposable
 
     private RainBatchJob? Take()
     {
-        try { return _queue.Take(_stop.Token); }
+        try
+        {
+            var job = _queue.Take(_stop.Token);
+            Interlocked.Increment(ref _searching);
+            return job;
+        }
         catch (OperationCanceledException) { return null; }
     }
 
@@ -81,7 +91,11 @@ public sealed class RainScheduler : IDisposable
         _stop.Cancel();
         _queue.CompleteAdding();
         _loop.Join();
-        while (_queue.TryTake(out var left)) left.Done(null, new OperationCanceledException(_stop.Token), 0);
+        while (_queue.TryTake(out var left))
+        {
+            Interlocked.Increment(ref _searching); // its Done counts it out
+            left.Done(null, new OperationCanceledException(_stop.Token), 0);
+        }
         var model = _decoder.RainModel;
         model.Context.AbortWhen = null;
         model.Reset();

@@ -39,6 +39,7 @@ public class RainSchedulerTests
                 Assert.Equal(alone[i].Statistics.Iterations, answers[i].Statistics.Iterations);
             }
             Assert.True(togetherCalls * 2 < aloneCalls, $"{togetherCalls} decode calls together, {aloneCalls} one after another");
+            Assert.Equal((0, 0), (scheduler.Searching, scheduler.Waiting));
         }
         // once the scheduler is gone the decoder searches directly again, from a clean cache
         Assert.Equal(alone[0].Tokens, rain.Generate(Prompts[0], "request 0", Options with { Seed = 100 }).Tokens);
@@ -71,6 +72,7 @@ public class RainSchedulerTests
         var slow = Options with { LeavesPerRound = 4, MaxNewTokens = 48, MaxIterations = 50, MinNewIterations = 50 };
         var pending = Enumerable.Range(0, scheduler.PromptsAtOnce + 3).Select(i => scheduler.GenerateAsync(Prompts[i % Prompts.Length], "r", slow with { Seed = (ulong)i })).ToList();
         scheduler.Dispose();
+        Assert.Equal((0, 0), (scheduler.Searching, scheduler.Waiting));
         foreach (var task in pending) await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task);
         Assert.Throws<ObjectDisposedException>(() => { _ = scheduler.GenerateAsync("Hello"); });
         Assert.NotEmpty(rain.Generate(Prompts[0], "request 0", Options with { LeavesPerRound = 4, Seed = 3 }).Tokens);

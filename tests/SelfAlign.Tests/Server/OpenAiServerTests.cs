@@ -224,6 +224,8 @@ public class OpenAiServerTests(ServerFixture f) : IClassFixture<ServerFixture>
         Assert.True(long.Parse(generated.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 3);
         Assert.Contains("selfalign_http_requests_total{endpoint=\"completions\",status=\"200\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("# TYPE selfalign_queue_depth gauge", metrics, StringComparison.Ordinal);
+        Assert.Contains("selfalign_rain_searching{model=\"tiny\",judge=\"harm\"} 0", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("selfalign_rain_waiting{model=\"tiny-lora\"", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
