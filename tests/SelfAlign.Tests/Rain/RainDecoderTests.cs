@@ -134,9 +134,11 @@ public class RainDecoderTests
         var all = rain.Screen(items, threshold: -2);
         Assert.All(all, r => Assert.InRange(r.Value, -1, 1));
         Assert.All(all, r => Assert.True(r.Kept));
-        var median = all.Select(r => r.Value).Order().ElementAt(1);
-        var some = rain.Screen(items, threshold: median);
-        Assert.Equal(all.Select(r => r.Value > median), some.Select(r => r.Kept));
+        // between the two lower values and the highest: answers judged together may land in other KV cells, which moves values in their last bits
+        var sorted = all.Select(r => r.Value).Order().ToList();
+        var cut = (sorted[1] + sorted[2]) / 2;
+        var some = rain.Screen(items, threshold: cut);
+        Assert.Equal(all.Select(r => r.Value > cut), some.Select(r => r.Kept));
         using var uncached = new RainDecoder(model, Judge, Options(cache: false) with { Scoring = RainScoring.Continuous, FlashAttention = false });
         Assert.Equal(all.Select(r => r.Value), uncached.Screen(items, -2).Select(r => r.Value), new ToleranceComparer(1e-3));
     }
