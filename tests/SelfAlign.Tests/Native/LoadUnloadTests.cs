@@ -20,13 +20,19 @@ public class LoadUnloadTests
         var perLeakedCycle = (CurrentRssMb() - before) / leaked.Count;
         foreach (var (model, ctx, batch) in leaked) { batch.Dispose(); ctx.Dispose(); model.Dispose(); }
 
-        // 30 freed cycles must together grow memory by less than one leaked cycle.
+        // 30 freed cycles must together grow memory by less than one leaked cycle. A leak grows memory in every round;
+        // after the parallel tests the allocator can still settle once, so the better of two rounds counts.
         Cycle(5);
-        before = CurrentRssMb();
-        Cycle(30);
-        var grown = CurrentRssMb() - before;
+        var rounds = new List<double>();
+        for (var round = 0; round < 2; round++)
+        {
+            before = CurrentRssMb();
+            Cycle(30);
+            rounds.Add(CurrentRssMb() - before);
+        }
         Assert.True(perLeakedCycle > 10, $"a leaked cycle costs only {perLeakedCycle:F2} MB: too little to tell a leak from noise");
-        Assert.True(grown < perLeakedCycle, $"resident memory grew by {grown:F1} MB over 30 load/unload cycles; one leaked cycle costs {perLeakedCycle:F1} MB");
+        Assert.True(rounds.Min() < perLeakedCycle,
+            $"resident memory grew by {rounds[0]:F1} and {rounds[1]:F1} MB over two rounds of 30 load/unload cycles; one leaked cycle costs {perLeakedCycle:F1} MB");
     }
 
     [Fact]
