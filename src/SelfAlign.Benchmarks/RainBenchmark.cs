@@ -16,7 +16,8 @@ public static class RainBenchmark
     public sealed record Result(
         int Prompts, double MedianTimeRatio, double RainSeconds, double VanillaSeconds,
         double MedianTimeRatioToUncachedVanilla, bool UncachedVanillaSameTokens,
-        double DecodeCallsPerAnswerToken, double TokensDecodedPerAnswerToken, double RoundsPerCommit, double IterationsPerCommit,
+        double DecodeCallsPerAnswerToken, double TokensDecodedPerAnswerToken, double ExtensionTokensPerAnswerToken, double JudgedAnswerTokensPerAnswerToken,
+        double JudgeSuffixTokensPerAnswerToken, double RoundsPerCommit, double IterationsPerCommit,
         double ExtendShare, double JudgeShare, double TreeShare, double DecodeShare,
         int Iterations, int SimilarityCredits, int ChildAdditionsTried, int ChildrenAdded,
         int UncachedPrompts, double UncachedSeconds, double CachedSecondsSamePrompts, double UncachedSlowdown, bool UncachedSameTokens);
@@ -75,6 +76,8 @@ public static class RainBenchmark
         return new Result(
             requests.Count, median, total.Seconds, vanillaSeconds, Stats.Median(uncachedVanillaRatios) ?? 0, vanillaSame,
             (double)total.DecodeCalls / Math.Max(1, answerTokens), (double)total.TokensDecoded / Math.Max(1, answerTokens),
+            (double)total.ExtensionTokens / Math.Max(1, answerTokens), (double)total.JudgedAnswerTokens / Math.Max(1, answerTokens),
+            (double)total.JudgeSuffixTokens / Math.Max(1, answerTokens),
             (double)total.Rounds / Math.Max(1, total.Commits), (double)total.Iterations / Math.Max(1, total.Commits),
             total.ExtendSeconds / total.Seconds, total.JudgeSeconds / total.Seconds,
             1 - (total.ExtendSeconds + total.JudgeSeconds) / total.Seconds, total.DecodeSeconds / total.Seconds,
@@ -85,7 +88,8 @@ public static class RainBenchmark
     public sealed record ThroughputResult(
         int Prompts, int LeavesPerRound, int PromptsAtOnce, double OneAfterAnotherSeconds, double TogetherSeconds, double Speedup,
         long DecodeCallsOneAfterAnother, long DecodeCallsTogether, double DecodeCallsPerCommittedTokenTogether, int SameAnswers,
-        double AsRequestsSeconds, int AsRequestsSameAnswers, double VanillaBatchSeconds, double TogetherOverVanillaBatch, double TokensDecodedPerCommittedToken, double VanillaTokensDecodedPerAnswerToken);
+        double AsRequestsSeconds, int AsRequestsSameAnswers, double VanillaBatchSeconds, double TogetherOverVanillaBatch, double TokensDecodedPerCommittedToken,
+        double ExtensionTokensPerCommittedToken, double JudgedAnswerTokensPerCommittedToken, double JudgeSuffixTokensPerCommittedToken, double VanillaTokensDecodedPerAnswerToken);
 
     /// <summary>
     /// The same held-out requests searched one after another, all at once (same seeds), submitted together to a
@@ -133,6 +137,8 @@ public static class RainBenchmark
             prompts, leavesPerRound, rain.PromptsAtOnce(), aloneSeconds, together.Total.Seconds, aloneSeconds / together.Total.Seconds,
             alone.Sum(a => a.Statistics.DecodeCalls), together.Total.DecodeCalls, (double)together.Total.DecodeCalls / Math.Max(1, committed), alone.Zip(together.Answers).Count(p => p.First.Tokens.SequenceEqual(p.Second.Tokens)),
             requestedSeconds, alone.Zip(requested).Count(p => p.First.Tokens.SequenceEqual(p.Second.Tokens)), vanillaSeconds, together.Total.Seconds / vanillaSeconds, (double)together.Total.TokensDecoded / Math.Max(1, committed),
+            (double)together.Total.ExtensionTokens / Math.Max(1, committed), (double)together.Total.JudgedAnswerTokens / Math.Max(1, committed),
+            (double)together.Total.JudgeSuffixTokens / Math.Max(1, committed),
             (double)vanillaDecoded / Math.Max(1, vanillaTokens));
     }
 }

@@ -37,6 +37,9 @@ internal sealed class LlamaRainModel : IDisposable
     private long _clock;
 
     public long ReusedTokens { get; private set; }
+    /// <summary>Tokens decoded for expansion, rollouts and simulations; for answers in the judge prompt; for the judge's question after them.</summary>
+    public (long Extension, long JudgedAnswers, long JudgeSuffixes) TokensByPart => (_extensionTokens, _judgedAnswerTokens, _judgeSuffixTokens);
+    private long _extensionTokens, _judgedAnswerTokens, _judgeSuffixTokens;
     /// <summary>Times the KV cache was full and every cached path was dropped to make room.</summary>
     internal int CacheFullEvictions { get; private set; }
 
@@ -324,6 +327,7 @@ internal sealed class LlamaRainModel : IDisposable
             baseStarts[b] = (session, path, seq, owners);
         }
         // every branch of a base starts as a fork of it, made after the base is decoded
+        _extensionTokens += basePlan.Count;
         Run(basePlan, afterOutputs: () =>
         {
             foreach (var (_, branch) in branches) _ctx.CopySequence(baseStarts[baseOf[branch]].Seq, branch.Seq);
@@ -344,6 +348,7 @@ internal sealed class LlamaRainModel : IDisposable
                     var position = first.Session.Generation.RootTokens.Length + first.Request.Path.Length + first.Tokens.Count - 1;
                     plan.Add(new Item(first.Tokens[^1], position, members.Select(m => m.Seq).ToArray(), index => Continue(members, _ctx.GetLogits(index))));
                 }
+                _extensionTokens += plan.Count;
                 Run(plan);
                 continue;
             }
@@ -356,6 +361,7 @@ internal sealed class LlamaRainModel : IDisposable
                 for (var i = 0; i < tokens.Length; i++)
                     plan.Add(new Item(tokens[i], i, [branch.Seq], i == tokens.Length - 1 ? index => Continue([branch], _ctx.GetLogits(index)) : null));
             }
+            _extensionTokens += plan.Count;
             Run(plan);
         }
 
@@ -469,6 +475,7 @@ internal sealed class LlamaRainModel : IDisposable
                 _ctx.RemoveTokens(seqs[s], root + keep);
             }
             ReusedTokens += keep;
+            _judgedAnswerTokens += answer.Length - keep;
             for (var i = keep; i < answer.Length; i++)
                 plan.Add(new Item(answer[i], root + i, seqs, needStates ? StoreState(session, answer, i) : null));
             // the orders' suffixes share their first tokens ("Question: ..."): decoded once for every order's fork
@@ -492,6 +499,7 @@ internal sealed class LlamaRainModel : IDisposable
             }
             judged.Add((session, answer, seqs[0]));
         }
+        _judgeSuffixTokens += answers.Count * (_sharedSuffix + _suffixes.Sum(x => x.Length - _sharedSuffix));
         Run(plan);
         foreach (var seq in forks) Release(seq);
         foreach (var (session, answer, seq) in judged) session.Judge.Add(this, answer, seq, decoded: answer.Length);
@@ -521,6 +529,8 @@ internal sealed class LlamaRainModel : IDisposable
                     onOutput = StoreState(session, answer, i - header.Length);
                 plan.Add(new Item(tokens[i], i, [seq], onOutput));
             }
+            _judgedAnswerTokens += answer.Length;
+            _judgeSuffixTokens += _suffixes[o].Length;
             Run(plan);
             Release(seq);
         }

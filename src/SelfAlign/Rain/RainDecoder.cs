@@ -59,7 +59,7 @@ public sealed class RainDecoder : IDisposable
         var options = Accept(overrides);
         var tokens = Prepare(prompt, userRequest ?? prompt, options.MaxNewTokens);
         var clock = Stopwatch.StartNew();
-        var (calls, decoded, reused, decodeTime) = (_model.Context.DecodeCalls, _model.Context.TokensDecoded, _model.ReusedTokens, _model.Context.DecodeTime);
+        var before = Decoding();
         RainSearchResult result;
         try
         {
@@ -83,13 +83,7 @@ public sealed class RainDecoder : IDisposable
             _model.Reset(); // a stopped decode leaves cells no cache entry accounts for
             throw;
         }
-        var stats = result.Statistics with
-        {
-            DecodeCalls = _model.Context.DecodeCalls - calls, TokensDecoded = _model.Context.TokensDecoded - decoded,
-            ReusedTokens = _model.ReusedTokens - reused, DecodeSeconds = (_model.Context.DecodeTime - decodeTime).TotalSeconds,
-            Seconds = clock.Elapsed.TotalSeconds,
-        };
-        return new RainResult(result.Text, result.Tokens, stats);
+        return new RainResult(result.Text, result.Tokens, DecodingSince(before, result.Statistics) with { Seconds = clock.Elapsed.TotalSeconds });
     }
 
     /// <summary>
@@ -123,7 +117,8 @@ public sealed class RainDecoder : IDisposable
         var total = RunTogether(jobs, atOnce, cancellationToken);
         return new RainBatchResult(results, results.Aggregate(new RainStatistics(), (t, r) => t.Add(r.Statistics)) with
         {
-            DecodeCalls = total.DecodeCalls, TokensDecoded = total.TokensDecoded, ReusedTokens = total.ReusedTokens,
+            DecodeCalls = total.DecodeCalls, TokensDecoded = total.TokensDecoded, ExtensionTokens = total.ExtensionTokens,
+            JudgedAnswerTokens = total.JudgedAnswerTokens, JudgeSuffixTokens = total.JudgeSuffixTokens, ReusedTokens = total.ReusedTokens,
             DecodeSeconds = total.DecodeSeconds, Seconds = total.Seconds,
         });
     }
@@ -133,7 +128,7 @@ public sealed class RainDecoder : IDisposable
     {
         EnsureOwned();
         var clock = Stopwatch.StartNew();
-        var (calls, decoded, reused, decodeTime) = (_model.Context.DecodeCalls, _model.Context.TokensDecoded, _model.ReusedTokens, _model.Context.DecodeTime);
+        var before = Decoding();
         var next = -1;
         try
         {
@@ -150,11 +145,30 @@ public sealed class RainDecoder : IDisposable
         {
             _model.Context.AbortWhen = null;
         }
+        return DecodingSince(before, new RainStatistics()) with { Seconds = clock.Elapsed.TotalSeconds };
+    }
+
+    /// <summary>The decode counters so far (calls, tokens by part, reuse, time inside llama_decode).</summary>
+    private RainStatistics Decoding()
+    {
+        var (extension, answers, suffixes) = _model.TokensByPart;
         return new RainStatistics
         {
-            DecodeCalls = _model.Context.DecodeCalls - calls, TokensDecoded = _model.Context.TokensDecoded - decoded,
-            ReusedTokens = _model.ReusedTokens - reused, DecodeSeconds = (_model.Context.DecodeTime - decodeTime).TotalSeconds,
-            Seconds = clock.Elapsed.TotalSeconds,
+            DecodeCalls = _model.Context.DecodeCalls, TokensDecoded = _model.Context.TokensDecoded, ExtensionTokens = extension,
+            JudgedAnswerTokens = answers, JudgeSuffixTokens = suffixes, ReusedTokens = _model.ReusedTokens, DecodeSeconds = _model.Context.DecodeTime.TotalSeconds,
+        };
+    }
+
+    /// <summary><paramref name="search"/>'s figures with the decoding done since <paramref name="before"/>.</summary>
+    private RainStatistics DecodingSince(RainStatistics before, RainStatistics search)
+    {
+        var now = Decoding();
+        return search with
+        {
+            DecodeCalls = now.DecodeCalls - before.DecodeCalls, TokensDecoded = now.TokensDecoded - before.TokensDecoded,
+            ExtensionTokens = now.ExtensionTokens - before.ExtensionTokens, JudgedAnswerTokens = now.JudgedAnswerTokens - before.JudgedAnswerTokens,
+            JudgeSuffixTokens = now.JudgeSuffixTokens - before.JudgeSuffixTokens, ReusedTokens = now.ReusedTokens - before.ReusedTokens,
+            DecodeSeconds = now.DecodeSeconds - before.DecodeSeconds,
         };
     }
 

@@ -22,6 +22,13 @@ public sealed record RainStatistics
     public long ReusedTokens { get; init; }
     public long DecodeCalls { get; init; }
     public long TokensDecoded { get; init; }
+    /// <summary>Of <see cref="TokensDecoded"/>: expansion, rollouts and simulations.</summary>
+    public long ExtensionTokens { get; init; }
+    /// <summary>Of <see cref="TokensDecoded"/>: answer tokens decoded into the judge prompt.</summary>
+    public long JudgedAnswerTokens { get; init; }
+    /// <summary>Of <see cref="TokensDecoded"/>: the judge's question after each judged answer, in every option order
+    /// (decoded again for every judgement, as it follows the answer; the rest is prompts and judge headers).</summary>
+    public long JudgeSuffixTokens { get; init; }
     /// <summary>Time in expansion and simulation (rollouts and leaf continuations, their decodes included).</summary>
     public double ExtendSeconds { get; init; }
     /// <summary>Time in self-evaluation (judge decodes included).</summary>
@@ -36,6 +43,7 @@ public sealed record RainStatistics
         Evaluations = Evaluations + o.Evaluations, EvaluationCacheHits = EvaluationCacheHits + o.EvaluationCacheHits,
         SimilarityCredits = SimilarityCredits + o.SimilarityCredits, ChildAdditionsTried = ChildAdditionsTried + o.ChildAdditionsTried, ChildrenAdded = ChildrenAdded + o.ChildrenAdded,
         ReusedTokens = ReusedTokens + o.ReusedTokens, ExtendSeconds = ExtendSeconds + o.ExtendSeconds, JudgeSeconds = JudgeSeconds + o.JudgeSeconds, DecodeCalls = DecodeCalls + o.DecodeCalls,
-        TokensDecoded = TokensDecoded + o.TokensDecoded, DecodeSeconds = DecodeSeconds + o.DecodeSeconds, Seconds = Seconds + o.Seconds,
+        TokensDecoded = TokensDecoded + o.TokensDecoded, ExtensionTokens = ExtensionTokens + o.ExtensionTokens,
+        JudgedAnswerTokens = JudgedAnswerTokens + o.JudgedAnswerTokens, JudgeSuffixTokens = JudgeSuffixTokens + o.JudgeSuffixTokens, DecodeSeconds = DecodeSeconds + o.DecodeSeconds, Seconds = Seconds + o.Seconds,
     };
 }

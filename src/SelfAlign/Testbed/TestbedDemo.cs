@@ -43,6 +43,7 @@ public sealed record TestbedMeasurement(string Setting, string Model, bool Princ
             {
                 ["iterations"] = s.Iterations, ["rounds"] = s.Rounds, ["commits"] = s.Commits, ["evaluations"] = s.Evaluations,
                 ["evaluation_cache_hits"] = s.EvaluationCacheHits, ["decode_calls"] = s.DecodeCalls, ["tokens_decoded"] = s.TokensDecoded,
+                ["extension_tokens"] = s.ExtensionTokens, ["judged_answer_tokens"] = s.JudgedAnswerTokens, ["judge_suffix_tokens"] = s.JudgeSuffixTokens,
                 ["similarity_credits"] = s.SimilarityCredits, ["child_additions_tried"] = s.ChildAdditionsTried, ["children_added"] = s.ChildrenAdded,
                 ["decode_seconds"] = s.DecodeSeconds, ["extend_seconds"] = s.ExtendSeconds, ["judge_seconds"] = s.JudgeSeconds, ["seconds"] = s.Seconds,
             };

@@ -33,6 +33,15 @@ public class RainDecoderTests
         Assert.True(uncached.Statistics.TokensDecoded > 2 * cached.Statistics.TokensDecoded,
             $"uncached decoded {uncached.Statistics.TokensDecoded} tokens, cached {cached.Statistics.TokensDecoded}");
         Assert.True(uncached.Statistics.DecodeCalls > cached.Statistics.DecodeCalls);
+
+        // the decoded tokens by part: each judgement decodes the orders' shared suffix once and each order's remainder
+        var suffixes = Judge.Orders.Select(o => model.Vocabulary.TokenizeContinuation("x", o.Suffix)).ToList();
+        var shared = Enumerable.Range(0, suffixes.Min(x => x.Length) - 1).TakeWhile(i => suffixes.All(x => x[i] == suffixes[0][i])).Count();
+        var s = cached.Statistics;
+        Assert.Equal((long)s.Evaluations * (shared + suffixes.Sum(x => x.Length - shared)), s.JudgeSuffixTokens);
+        Assert.Equal((long)uncached.Statistics.Evaluations * suffixes.Sum(x => x.Length), uncached.Statistics.JudgeSuffixTokens);
+        Assert.True(s.ExtensionTokens > 0 && s.JudgedAnswerTokens > 0);
+        Assert.True(s.ExtensionTokens + s.JudgedAnswerTokens + s.JudgeSuffixTokens < s.TokensDecoded, "the prompt and the judge header are decoded too");
     }
 
     /// <summary>
