@@ -27,6 +27,8 @@ internal sealed class LlamaRainModel : IDisposable
     private readonly int[][] _suffixes;
     /// <summary>How many leading suffix tokens every order has in common.</summary>
     private readonly int _sharedSuffix;
+    /// <summary>Suffix tokens one cached judgement decodes: the shared ones once, each order's rest on its own.</summary>
+    private readonly int _suffixTokensPerJudgement;
     private readonly (int Good, int Bad)[] _labels;
     private readonly float[] _probabilities;
     private readonly PrefixCache _judgeFixed = new();
@@ -70,6 +72,7 @@ internal sealed class LlamaRainModel : IDisposable
         // the suffix follows answer text, never the start of a text
         _suffixes = judge.Orders.Select(o => _vocab.TokenizeContinuation("x", o.Suffix)).ToArray();
         _sharedSuffix = Enumerable.Range(0, _suffixes.Min(x => x.Length) - 1).TakeWhile(i => _suffixes.All(x => x[i] == _suffixes[0][i])).Count();
+        _suffixTokensPerJudgement = _sharedSuffix + _suffixes.Sum(x => x.Length - _sharedSuffix);
         Judgement = judge;
         Reset();
         MaterializeJudgeFixed();
@@ -499,7 +502,7 @@ internal sealed class LlamaRainModel : IDisposable
             }
             judged.Add((session, answer, seqs[0]));
         }
-        _judgeSuffixTokens += answers.Count * (_sharedSuffix + _suffixes.Sum(x => x.Length - _sharedSuffix));
+        _judgeSuffixTokens += answers.Count * _suffixTokensPerJudgement;
         Run(plan);
         foreach (var seq in forks) Release(seq);
         foreach (var (session, answer, seq) in judged) session.Judge.Add(this, answer, seq, decoded: answer.Length);

@@ -103,17 +103,12 @@ public sealed class RainDecoder : IDisposable
         var atOnce = Math.Min(promptsAtOnce ?? int.MaxValue, PromptsAtOnce(options));
         if (atOnce < 1) throw new InvalidInputException($"prompts at once must be at least 1 (got {promptsAtOnce})");
         var results = new RainResult[prompts.Count];
-        var jobs = prompts.Select((p, i) =>
+        var jobs = prompts.Select((p, i) => SearchJob(p.Prompt, p.UserRequest, options with { Seed = p.Seed }, (answer, _) =>
         {
-            var o = options with { Seed = p.Seed };
-            return new RainBatchJob(Prepare(p.Prompt, p.UserRequest ?? p.Prompt, o.MaxNewTokens), p.UserRequest ?? p.Prompt, o,
-                session => new RainSearch(session, o).Run(cancellationToken), (r, _, seconds) =>
-                {
-                    if (r is not RainSearchResult found) return;
-                    results[i] = new RainResult(found.Text, found.Tokens, found.Statistics with { Seconds = seconds });
-                    onAnswer?.Invoke(i, results[i]);
-                });
-        }).ToList();
+            if (answer is null) return;
+            results[i] = answer;
+            onAnswer?.Invoke(i, answer);
+        }, cancellationToken)).ToList();
         var total = RunTogether(jobs, atOnce, cancellationToken);
         return new RainBatchResult(results, results.Aggregate(new RainStatistics(), (t, r) => t.Add(r.Statistics)) with
         {
@@ -209,6 +204,15 @@ public sealed class RainDecoder : IDisposable
         }).ToList();
         if (jobs.Count > 0) RunTogether(jobs, _model.ScreensAtOnce, cancellationToken);
         return results;
+    }
+
+    /// <summary>A batch job that searches one prompt and tells <paramref name="done"/> its answer (with its wall time as its seconds) or its error.</summary>
+    internal RainBatchJob SearchJob(string prompt, string? userRequest, RainOptions options, Action<RainResult?, Exception?> done, CancellationToken cancellationToken)
+    {
+        var request = userRequest ?? prompt;
+        return new RainBatchJob(Prepare(prompt, request, options.MaxNewTokens), request, options, session => new RainSearch(session, options).Run(cancellationToken),
+            (r, error, seconds) => done(r is RainSearchResult found ? new RainResult(found.Text, found.Tokens, found.Statistics with { Seconds = seconds }) : null, error),
+            cancellationToken);
     }
 
     /// <summary>The options a prompt searches with: the decoder's, or <paramref name="overrides"/> once checked against what its context was built for.</summary>

@@ -54,17 +54,25 @@ public sealed class RainScheduler : IDisposable
         if (_decoder.PromptsAtOnce(options) < PromptsAtOnce)
             throw new InvalidInputException($"this scheduler runs {PromptsAtOnce} searches at once, sized for {_decoder.Options.LeavesPerRound} leaves per round " +
                                             $"and {_decoder.Options.Rollouts} rollouts; a request may not ask for more");
-        var tokens = _decoder.Prepare(prompt, userRequest ?? prompt, options.MaxNewTokens);
         var done = new TaskCompletionSource<RainResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
-        var job = new RainBatchJob(tokens, userRequest ?? prompt, options, session => new RainSearch(session, options).Run(cancel.Token), (r, error, seconds) =>
+        RainBatchJob job;
+        try
         {
-            Interlocked.Decrement(ref _searching);
-            cancel.Dispose();
-            if (r is RainSearchResult found) done.TrySetResult(new RainResult(found.Text, found.Tokens, found.Statistics with { Seconds = seconds }));
-            else if (error is OperationCanceledException || _stop.IsCancellationRequested) done.TrySetCanceled(cancellationToken.IsCancellationRequested ? cancellationToken : _stop.Token);
-            else done.TrySetException(error!);
-        }, cancel.Token);
+            job = _decoder.SearchJob(prompt, userRequest, options, (answer, error) =>
+            {
+                Interlocked.Decrement(ref _searching);
+                cancel.Dispose();
+                if (answer is not null) done.TrySetResult(answer);
+                else if (error is OperationCanceledException || _stop.IsCancellationRequested) done.TrySetCanceled(cancellationToken.IsCancellationRequested ? cancellationToken : _stop.Token);
+                else done.TrySetException(error!);
+            }, cancel.Token);
+        }
+        catch
+        {
+            cancel.Dispose(); // the prompt did not fit: nothing was queued
+            throw;
+        }
         try { _queue.Add(job, _stop.Token); }
         catch (Exception e) when (e is OperationCanceledException or InvalidOperationException)
         {

@@ -139,13 +139,13 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
     private static void Together<TItem, TResult>(List<Call> calls, Func<Call, IReadOnlyList<TItem>> items, Func<IReadOnlyList<TItem>, IReadOnlyList<TResult>> decode)
     {
         if (calls.Count == 0) return;
-        var results = decode(calls.SelectMany(items).ToList());
+        var perCall = calls.Select(items).ToList();
+        var results = decode(perCall.SelectMany(x => x).ToList());
         var k = 0;
-        foreach (var c in calls)
+        for (var i = 0; i < calls.Count; i++)
         {
-            var n = items(c).Count;
-            c.Result = results.Skip(k).Take(n).ToList();
-            k += n;
+            calls[i].Result = results.Skip(k).Take(perCall[i].Count).ToList();
+            k += perCall[i].Count;
         }
     }
 
