@@ -25,6 +25,7 @@ internal static class TrainCommand
         var tensors = EnumOption.Create("--train", "Which tensors train", d.Tensors);
         var loss = EnumOption.Create("--loss", "Tokens the loss is taken over: all, or responses only (prompts are context)", d.Loss);
         var packing = EnumOption.Create("--packing", "reshuffled: records packed in a new order every epoch; fixed: packed once, windows shuffled", d.Packing);
+        var wholeRecords = new Option<bool>("--whole-records") { Description = "With --loss responses: never split a record across two windows (the rest of a window is unlearned padding)" };
         var pattern = new Option<string?>("--tensor-pattern") { Description = "Regex over tensor names, with --train pattern" };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => d.Seed };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => d.Threads };
@@ -47,7 +48,7 @@ internal static class TrainCommand
         var json = new Option<bool>("--json") { Description = "Print the summary as one JSON object" };
         var cmd = new Command("train", "Fine-tune a GGUF model through llama.cpp's training API")
         {
-            model, data, output, epochs, lr, warmup, decay, optimizer, weightDecay, ctx, val, tensors, loss, packing, pattern, seed, threads, format,
+            model, data, output, epochs, lr, warmup, decay, optimizer, weightDecay, ctx, val, tensors, loss, packing, wholeRecords, pattern, seed, threads, format,
             checkpoints, resume, quantize, loraRank, loraAlpha, loraModules, batchSize, checkpointEvery, merge, peft, extractRank, maxSteps, polling, fixedThreads, json,
         };
         cmd.SetAction((p, ct) => Task.Run(() =>
@@ -56,7 +57,7 @@ internal static class TrainCommand
             {
                 Epochs = p.GetValue(epochs), LearningRate = p.GetValue(lr), WarmupSteps = p.GetValue(warmup), Decay = p.GetValue(decay),
                 Optimizer = p.GetValue(optimizer), WeightDecay = p.GetValue(weightDecay), ContextLength = p.GetValue(ctx),
-                ValidationFraction = p.GetValue(val), Tensors = p.GetValue(tensors), Loss = p.GetValue(loss), Packing = p.GetValue(packing), TensorPattern = p.GetValue(pattern), Seed = p.GetValue(seed),
+                ValidationFraction = p.GetValue(val), Tensors = p.GetValue(tensors), Loss = p.GetValue(loss), Packing = p.GetValue(packing), WholeRecords = p.GetValue(wholeRecords), TensorPattern = p.GetValue(pattern), Seed = p.GetValue(seed),
                 Threads = p.GetValue(threads), CheckpointDirectory = p.GetValue(checkpoints), Resume = p.GetValue(resume),
                 Quantize = p.GetValue(quantize), ExtractLoraRank = p.GetValue(extractRank),
                 Lora = p.GetValue(loraRank) is var rank && rank != 0 || p.GetResult(loraAlpha) is { Implicit: false } || p.GetResult(loraModules) is { Implicit: false }
@@ -88,6 +89,8 @@ internal static class TrainCommand
                     if (report.RecordsSplit > 0 || report.TokensDropped > 0)
                         Console.WriteLine($"{report.RecordsSplit} of {report.Records} records span two windows ({report.RecordsLongerThanWindow} are longer than a window); " +
                                           $"{report.TokensDropped} tokens after the last window were not trained");
+                    if (report.PaddingTokens > 0)
+                        Console.WriteLine($"{report.PaddingTokens} padding tokens ({100.0 * report.PaddingTokens / (report.Windows * options.ContextLength):F1}% of the first epoch's windows) keep every record in one window");
                     if (report.UntrainableSelected.Count > 0)
                         Console.WriteLine($"not trainable in this llama.cpp release, left unchanged: {string.Join(", ", report.UntrainableSelected.Take(6))}{(report.UntrainableSelected.Count > 6 ? ", ..." : "")}");
                     Console.WriteLine($"{report.TrainableParameters:N0} trainable parameters, {report.Steps} optimizer steps");

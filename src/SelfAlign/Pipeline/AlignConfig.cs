@@ -115,12 +115,14 @@ public sealed record FineTuneConfig
     public TensorSelection Tensors { get; init; } = TensorSelection.All;
     /// <summary>responses (the answers are learned, the prompts are context, as the paper's training does) or all.</summary>
     public LossTokens Loss { get; init; } = LossTokens.Responses;
+    /// <summary>With the responses loss: no record is split across two training windows (docs/training.md).</summary>
+    public bool WholeRecords { get; init; } = true;
 
     /// <summary>The trainer's options for this stage; <see cref="TrainingOptions.Validate"/> checks them.</summary>
     public TrainingOptions ToTrainingOptions(ulong seed, int threads) => new()
     {
         Epochs = Epochs, LearningRate = LearningRate, WarmupSteps = WarmupSteps, ContextLength = ContextLength,
-        Seed = seed, Threads = threads, Tensors = Tensors, Loss = Loss,
+        Seed = seed, Threads = threads, Tensors = Tensors, Loss = Loss, WholeRecords = WholeRecords && Loss == LossTokens.Responses,
         Lora = Method == FineTuneMethod.Lora ? Lora : null, BatchSize = BatchSize,
     };
 }

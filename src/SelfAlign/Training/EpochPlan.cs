@@ -27,7 +27,7 @@ internal sealed class EpochPlan
         _o = options;
         if (_o.Packing == PackingOrder.Fixed)
         {
-            var packing = corpus.Pack();
+            var packing = corpus.Pack(_o.WholeRecords);
             var (train, val) = Split(packing.Windows.Count, "window");
             _fixedWindows = train.Select(i => packing.Windows[i]).ToList();
             Validation = val.Select(i => packing.Windows[i]).ToList();
@@ -35,16 +35,16 @@ internal sealed class EpochPlan
             return;
         }
         (_trainRecords, var valRecords) = Split(corpus.Records, "record");
-        Validation = corpus.Pack(valRecords).Windows;
+        Validation = corpus.Pack(valRecords, _o.WholeRecords).Windows;
         if (valRecords.Count > 0 && Validation.Count == 0)
             throw new InvalidInputException($"ValidationFraction {_o.ValidationFraction} holds out {valRecords.Count} records, too few for one window of {_o.ContextLength} tokens");
-        First = corpus.Pack(Shuffle(_trainRecords, 0));
+        First = corpus.Pack(Shuffle(_trainRecords, 0), _o.WholeRecords);
         if (First.Windows.Count == 0) throw new InvalidInputException($"ValidationFraction {_o.ValidationFraction} leaves too few tokens for one training window");
     }
 
     public List<TrainingWindow> WindowsOf(int epoch) => _o.Packing == PackingOrder.Fixed
         ? Shuffle(Enumerable.Range(0, _fixedWindows.Count).ToList(), epoch).Select(i => _fixedWindows[i]).ToList()
-        : epoch == 0 ? First.Windows : _corpus.Pack(Shuffle(_trainRecords, epoch)).Windows;
+        : epoch == 0 ? First.Windows : _corpus.Pack(Shuffle(_trainRecords, epoch), _o.WholeRecords).Windows;
 
     private (List<int> Train, List<int> Val) Split(int count, string unit)
     {

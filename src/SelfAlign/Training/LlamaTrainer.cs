@@ -168,6 +168,7 @@ public sealed partial class LlamaTrainer
         RecordsSplit = plan.First.RecordsSplit,
         RecordsLongerThanWindow = plan.First.RecordsLongerThanWindow,
         TokensDropped = plan.First.TokensDropped,
+        PaddingTokens = plan.First.PaddingTokens,
         Out = outPath,
     };
 

@@ -12,8 +12,8 @@ public sealed record TrainingText(string Text, IReadOnlyList<(int Start, int End
 /// responses are learned, whether each label is.</summary>
 public sealed record TrainingWindow(int[] Tokens, bool[]? Learned);
 
-/// <summary>The packing of records into windows in one order, with what it cut.</summary>
-public sealed record TrainingPacking(List<TrainingWindow> Windows, int RecordsSplit, int RecordsLongerThanWindow, int TokensDropped);
+/// <summary>The packing of records into windows in one order, with what it cut and the unlearned padding it added.</summary>
+public sealed record TrainingPacking(List<TrainingWindow> Windows, int RecordsSplit, int RecordsLongerThanWindow, int TokensDropped, int PaddingTokens);
 
 /// <summary>
 /// A JSONL dataset, tokenised record by record. Records are rendered to text (<c>{"prompt","response"}</c> through
@@ -70,18 +70,33 @@ public sealed class TrainingCorpus
     }
 
     /// <summary>The records in their file order, packed.</summary>
-    public TrainingPacking Pack() => Pack(Enumerable.Range(0, _records.Count).ToList());
+    public TrainingPacking Pack(bool wholeRecords = false) => Pack(Enumerable.Range(0, _records.Count).ToList(), wholeRecords);
 
-    /// <summary>The records <paramref name="order"/> names, in that order, packed into windows.</summary>
-    public TrainingPacking Pack(IReadOnlyList<int> order)
+    /// <summary>
+    /// The records <paramref name="order"/> names, in that order, packed into windows. With <paramref name="wholeRecords"/>
+    /// (masked windows only) a record that would straddle two windows starts the next one instead, after end-of-turn
+    /// padding the loss skips, so no response is learned without its prompt; a record longer than a window is still cut.
+    /// </summary>
+    public TrainingPacking Pack(IReadOnlyList<int> order, bool wholeRecords = false)
     {
+        if (wholeRecords && !IsMasked) throw new InvalidInputException("whole-record packing needs the response loss (its padding must not be learned)");
         var n = _contextLength;
         var stream = new List<int>();
         var learned = new List<bool>();
-        int split = 0, longer = 0;
+        int split = 0, longer = 0, padding = 0;
         foreach (var i in order)
         {
             var (tokens, mask) = _records[i];
+            var length = tokens.Length + 1;
+            // Window k spans stream positions k*n .. (k+1)*n (its last token is only a label): a record fits if it ends by then.
+            var windowEnd = (stream.Count / n + 1) * n;
+            if (wholeRecords && length <= n && stream.Count + length - 1 > windowEnd)
+                while (stream.Count <= windowEnd)
+                {
+                    stream.Add(_separator);
+                    learned.Add(false);
+                    padding++;
+                }
             var start = stream.Count;
             stream.AddRange(tokens);
             stream.Add(_separator);
@@ -90,13 +105,13 @@ public sealed class TrainingCorpus
                 learned.AddRange(mask);
                 learned.Add(mask.Length == 0 || mask[^1]);
             }
-            if (stream.Count - start > n) longer++;
-            if (start / n != (stream.Count - 1) / n) split++;
+            if (length > n) longer++;
+            if (stream.Count - 1 > (start / n + 1) * n) split++;
         }
         var windows = new List<TrainingWindow>();
         for (var start = 0; start + n + 1 <= stream.Count; start += n)
             windows.Add(new TrainingWindow(stream.GetRange(start, n + 1).ToArray(), IsMasked ? learned.GetRange(start + 1, n).ToArray() : null));
-        return new TrainingPacking(windows, split, longer, stream.Count - (windows.Count * n + (windows.Count > 0 ? 1 : 0)));
+        return new TrainingPacking(windows, split, longer, stream.Count - (windows.Count * n + (windows.Count > 0 ? 1 : 0)), padding);
     }
 
     /// <summary>

@@ -37,6 +37,11 @@ public sealed record TrainingOptions
     public LossTokens Loss { get; init; } = LossTokens.All;
     /// <summary>Reshuffled packs the records in a new order every epoch; Fixed packs them once and shuffles the windows.</summary>
     public PackingOrder Packing { get; init; } = PackingOrder.Reshuffled;
+    /// <summary>
+    /// With <see cref="LossTokens.Responses"/>: a record that would straddle two windows starts the next one instead (the
+    /// rest of the window is padding the loss skips), so no response is learned with its prompt in another window.
+    /// </summary>
+    public bool WholeRecords { get; init; }
     /// <summary>Regular expression over tensor names, with <see cref="TensorSelection.Pattern"/>.</summary>
     public string? TensorPattern { get; init; }
     public ulong Seed { get; init; } = 1;
@@ -83,6 +88,7 @@ public sealed record TrainingOptions
             try { _ = new Regex(TensorPattern); }
             catch (ArgumentException e) { throw new InvalidInputException($"TensorPattern is not a valid regular expression: {e.Message}"); }
         }
+        if (WholeRecords && Loss != LossTokens.Responses) throw new InvalidInputException("WholeRecords needs Loss = Responses (its padding must not be learned)");
         if (ExtractLoraRank < 0) throw new InvalidInputException($"ExtractLoraRank must be >= 0 (got {ExtractLoraRank})");
         Lora?.Validate();
         if (BatchSize < 1) throw new InvalidInputException($"BatchSize must be at least 1 (got {BatchSize})");

@@ -20,6 +20,8 @@ public sealed record TrainingReport
     /// <summary>Records longer than a whole window: always split, so no window holds them entire.</summary>
     public int RecordsLongerThanWindow { get; init; }
     public int TokensDropped { get; init; }
+    /// <summary>Unlearned end-of-turn tokens that start a record in the next window instead of splitting it (whole-record packing).</summary>
+    public int PaddingTokens { get; init; }
     public IReadOnlyList<string> TrainedTensors { get; init; } = [];
     /// <summary>Selected tensors this llama.cpp release cannot train (token embedding, attn_k, attn_v): left unchanged.</summary>
     public IReadOnlyList<string> UntrainableSelected { get; init; } = [];

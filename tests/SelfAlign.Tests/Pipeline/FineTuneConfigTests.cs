@@ -37,4 +37,16 @@ public class FineTuneConfigTests
         var bad = new FineTuneConfig { Lora = new LoraSettings { Modules = ["attn_q"] } };
         Assert.Contains("unknown LoRA module 'attn_q'", Assert.Throws<InvalidInputException>(() => bad.ToTrainingOptions(1, 2).Validate()).Message);
     }
+
+    [Fact]
+    public void StagesKeepRecordsWholeWhenOnlyResponsesAreLearned()
+    {
+        Assert.True(new FineTuneConfig().ToTrainingOptions(1, 2).WholeRecords);
+        Assert.False(new FineTuneConfig { WholeRecords = false }.ToTrainingOptions(1, 2).WholeRecords);
+        // with the loss over every token there is no unlearned padding, so records are packed as they come
+        var all = new FineTuneConfig { Loss = LossTokens.All }.ToTrainingOptions(1, 2);
+        Assert.False(all.WholeRecords);
+        all.Validate();
+        Assert.Contains("WholeRecords needs Loss = Responses", Assert.Throws<InvalidInputException>(() => (all with { WholeRecords = true }).Validate()).Message);
+    }
 }

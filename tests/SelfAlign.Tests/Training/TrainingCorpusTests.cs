@@ -63,6 +63,49 @@ public class TrainingCorpusTests
     }
 
     [Fact]
+    public void WholeRecordPackingStartsAStraddlingRecordInTheNextWindowAfterUnlearnedPadding()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        var vocab = model.Vocabulary;
+        // records of different lengths, so the plain packing cuts some of them at window boundaries
+        var texts = Enumerable.Range(0, 80).Select(i =>
+        {
+            var prompt = $"question {i}: " + string.Join(" ", Enumerable.Repeat("why", i % 9)) + " answer:";
+            return new TrainingText(prompt + $" because {i * 13}.", [(prompt.Length, prompt.Length + $" because {i * 13}.".Length)]);
+        }).ToList();
+        var corpus = TrainingCorpus.Build(texts, vocab, 256, LossTokens.Responses);
+        var plain = corpus.Pack();
+        var whole = corpus.Pack(wholeRecords: true);
+        Assert.True(plain.RecordsSplit > 0);
+        Assert.Equal(0, whole.RecordsSplit);
+
+        // Every record appears whole, in order, inside one window: its response tokens are learned there, after its prompt.
+        var separator = vocab.Eot >= 0 ? vocab.Eot : vocab.Eos;
+        var found = 0;
+        foreach (var w in whole.Windows)
+            for (var start = 0; start < w.Tokens.Length && found < texts.Count; start++)
+            {
+                var tokens = vocab.Tokenize(texts[found].Text);
+                if ((start > 0 && w.Tokens[start - 1] != separator) || !w.Tokens.AsSpan(start).StartsWith(tokens)) continue;
+                Assert.Equal(separator, w.Tokens[start + tokens.Length]);
+                Assert.True(w.Learned![start + tokens.Length - 1]); // the record's last label: its turn end
+                found++;
+                start += tokens.Length;
+            }
+        // Records not found are only those after the last whole window, whose tokens are the ones dropped.
+        Assert.InRange(texts.Skip(found).Sum(t => vocab.Tokenize(t.Text).Length + 1), 0, whole.TokensDropped + 1);
+        Assert.True(found > texts.Count / 2);
+
+        // The padding is turn ends whose labels are not learned, and costs less than a record per window.
+        var padded = whole.Windows.Sum(w => w.Tokens.Skip(1).Zip(w.Learned!).Count(p => p.First == separator && !p.Second));
+        Assert.True(padded > 0);
+        Assert.Equal(whole.PaddingTokens, padded);
+        Assert.Equal(0, plain.PaddingTokens);
+        Assert.True(whole.Windows.Count <= plain.Windows.Count + 1 + plain.Windows.Count / 4);
+        Assert.Throws<InvalidInputException>(() => TrainingCorpus.Build(texts, vocab, 256, LossTokens.All).Pack(wholeRecords: true));
+    }
+
+    [Fact]
     public void PromptResponseAndMessagesRecordsRenderThroughTheTurnFormat()
     {
         var path = Path.Combine(TestModels.Directory, "render.jsonl");
