@@ -15,6 +15,9 @@ public sealed record AlignRunOptions
     public IReadOnlyCollection<AlignStage> Stages { get; init; } = Enum.GetValues<AlignStage>();
     /// <summary>Stages whose earlier output is discarded even though their settings changed (with every stage after them).</summary>
     public IReadOnlyCollection<AlignStage> Redo { get; init; } = [];
+    /// <summary>Redo (instead of refusing) every finished stage whose settings or inputs changed, with every stage after it;
+    /// for runs whose outputs are cheap to make again, such as the demo's.</summary>
+    public bool RedoChanged { get; init; }
     /// <summary>Base-model names besides GGUF paths (such as the testbed's); null: base_model is a path.</summary>
     public IBaseModelSource? BaseModels { get; init; }
     /// <summary>Run only this part of the answers or verbose stage (its generation); null: all of it. <see cref="AlignMerge"/> joins the parts.</summary>
@@ -163,7 +166,7 @@ public sealed class AlignRun
             fingerprints.Add((stage, fingerprint, settings));
             var existing = Manifest.Stage(stage);
             if (existing is null || existing["fingerprint"]?.GetValue<string>() == fingerprint || reset) continue;
-            if (!options.Redo.Contains(stage))
+            if (!options.Redo.Contains(stage) && !options.RedoChanged)
                 throw new InvalidInputException(
                     $"stage '{RunManifest.Name(stage)}' in {Directory} was run with other settings or inputs ({Describe(existing["settings"], settings)}); " +
                     $"redo stage '{RunManifest.Name(stage)}' (AlignRunOptions.Redo) to discard its output and every stage after it");

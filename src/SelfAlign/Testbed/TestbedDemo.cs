@@ -97,7 +97,7 @@ public static class TestbedDemo
 
         // Self-Align: the four stages, resumed if an earlier demo ran them
         var runDir = Path.Combine(o.OutputDirectory, "align");
-        await new AlignRun(AlignConfig.Load(o.ConfigPath), runDir).RunAsync(new AlignRunOptions { BaseModels = o.BaseModels },
+        await new AlignRun(AlignConfig.Load(o.ConfigPath), runDir).RunAsync(new AlignRunOptions { BaseModels = o.BaseModels, RedoChanged = true },
             new InlineProgress<AlignProgress>(a => progress?.Report(new TestbedDemoProgress(null, a))), cancellationToken);
         var status = AlignRun.Status(runDir);
         await Evaluate("Self-Align: engraved model", status.EngravedModel!, null, TestbedDecoder.Greedy, o.Requests);

@@ -189,6 +189,14 @@ public class AlignRunTests
         Assert.Null(status["models"]!["engraved"]);
         Assert.Equal(prompts, File.ReadAllText(Path.Combine(dir, AlignRun.PromptsFile)));
 
+        // with RedoChanged (the demo's way) a changed stage is redone without being named, and unchanged ones are kept
+        File.WriteAllText(config, File.ReadAllText(config).Replace("temperature: 0.7", "temperature: 0.6"));
+        await new AlignRun(AlignConfig.Load(config), dir).RunAsync(new AlignRunOptions { Stages = [AlignStage.Prompts, AlignStage.Answers], RedoChanged = true, BaseModels = new TestbedBaseModels(cache, Repository.PrebuiltTestbedDirectory) });
+        manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, RunManifest.FileName)))!;
+        Assert.Equal(0.6, manifest["config"]!["answers"]!["sampling"]!["temperature"]!.GetValue<double>(), 3);
+        Assert.Equal("complete", AlignRun.Status(dir).ToJson()["stages"]!["answers"]!["state"]!.GetValue<string>());
+        Assert.Equal(prompts, File.ReadAllText(Path.Combine(dir, AlignRun.PromptsFile)));
+
         // the three export formats read back
         var kept = File.ReadAllLines(Path.Combine(dir, AlignRun.AnswersFile)).Select(l => JsonNode.Parse(l)!).Where(r => r["answer"] is not null).ToList();
         foreach (var format in Enum.GetValues<ExportFormat>())
