@@ -29,7 +29,7 @@ internal static class RainCommand
         public readonly Option<int> MaxNew = new("--max-new-tokens", "-n") { DefaultValueFactory = _ => D.MaxNewTokens };
         public readonly Option<float> Temperature = new("--temperature") { DefaultValueFactory = _ => D.Temperature };
         public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => D.Seed };
-        public readonly Option<int> Leaves = new("--leaves-per-round") { Description = "Leaves simulated and judged together", DefaultValueFactory = _ => D.LeavesPerRound };
+        public readonly Option<int?> Leaves = new("--leaves-per-round") { Description = $"Leaves simulated and judged together per round (default: {RainOptions.LeavesAlone} for one prompt, {RainOptions.LeavesTogether} per prompt with --prompts)" };
         public readonly Option<RainScoring> Scoring = new("--scoring") { Description = "vote (the reference) or continuous", DefaultValueFactory = _ => D.Scoring };
         public readonly Option<string> Similarity = new("--similarity") { Description = "model, off, or an embedding GGUF path", DefaultValueFactory = _ => "model" };
         public readonly Option<bool> NoCache = new("--no-cache") { Description = "No KV-cache reuse and no batching (recompute every context, as the reference)" };

@@ -93,7 +93,7 @@ internal static class TestbedCommand
         var n = new Option<int>("--n") { Description = "Held-out requests per kind", DefaultValueFactory = _ => 300 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1000 };
         var scoring = new Option<RainScoring>("--scoring") { Description = "RAIN's self-evaluation with --decoder rain: vote (the reference) or continuous", DefaultValueFactory = _ => RainScoring.Vote };
-        var leaves = new Option<int>("--leaves-per-round") { Description = "RAIN's leaves simulated and judged together, with --decoder rain", DefaultValueFactory = _ => new RainOptions().LeavesPerRound };
+        var leaves = new Option<int?>("--leaves-per-round") { Description = $"RAIN's leaves per round, with --decoder rain (default: {RainOptions.LeavesTogether} per prompt, as all prompts search at once)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var adapter = AdapterOption.Create();
         var cmd = new Command("eval", "Ground-truth figures of a model on held-out requests") { model, adapter, level, principled, principles, verbosePrompt, decoder, n, seed, scoring, leaves, json };

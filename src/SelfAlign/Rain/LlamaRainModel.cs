@@ -122,7 +122,7 @@ internal sealed class LlamaRainModel : IDisposable
     {
         var needed = SharedSequences + SequencesPerPrompt(o, orders);
         if (needed > Sequences)
-            throw new InvalidInputException($"RAIN with {o.LeavesPerRound} leaves per round and {o.Rollouts} rollouts may need {needed} KV sequences in a round " +
+            throw new InvalidInputException($"RAIN with {o.Leaves} leaves per round and {o.Rollouts} rollouts may need {needed} KV sequences in a round " +
                                             $"(leaves x (rollouts + judge orders + 3) + 4); its context holds {Sequences}: lower the leaves per round or the rollouts");
     }
 
@@ -132,7 +132,7 @@ internal sealed class LlamaRainModel : IDisposable
     private const int Sequences = 256;
     private const int MaxRollouts = 64;
 
-    private static int SequencesPerPrompt(RainOptions o, int orders) => 2 + o.LeavesPerRound * (o.Rollouts + orders + 3);
+    private static int SequencesPerPrompt(RainOptions o, int orders) => 2 + o.Leaves * (o.Rollouts + orders + 3);
 
     /// <summary>How many prompts' searches fit the context's KV sequences at once with these settings.</summary>
     public int PromptsAtOnce(RainOptions o) => Math.Max(1, (Sequences - SharedSequences) / SequencesPerPrompt(o, _suffixes.Length));

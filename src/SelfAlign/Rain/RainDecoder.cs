@@ -99,7 +99,7 @@ public sealed class RainDecoder : IDisposable
     public RainBatchResult GenerateMany(IReadOnlyList<RainPrompt> prompts, RainOptions? overrides = null, Action<int, RainResult>? onAnswer = null,
         int? promptsAtOnce = null, CancellationToken cancellationToken = default)
     {
-        var options = Accept(overrides);
+        var options = Accept(overrides).ForManyAtOnce();
         var atOnce = Math.Min(promptsAtOnce ?? int.MaxValue, PromptsAtOnce(options));
         if (atOnce < 1) throw new InvalidInputException($"prompts at once must be at least 1 (got {promptsAtOnce})");
         var results = new RainResult[prompts.Count];
@@ -168,7 +168,7 @@ public sealed class RainDecoder : IDisposable
     }
 
     /// <summary>How many searches <see cref="GenerateMany"/> runs at once with <paramref name="options"/>: as many as the context's KV sequences hold.</summary>
-    public int PromptsAtOnce(RainOptions? options = null) => _model.PromptsAtOnce(options ?? _options);
+    public int PromptsAtOnce(RainOptions? options = null) => _model.PromptsAtOnce((options ?? _options).ForManyAtOnce());
 
     /// <summary>
     /// Plain sampling at the search's temperature and token budget, from an empty cache in a context of its own; with

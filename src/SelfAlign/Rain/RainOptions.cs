@@ -76,10 +76,22 @@ public sealed record RainOptions
     /// <summary>Index of the first of <see cref="StopStrings"/> in the text, or -1.</summary>
     internal int FindStop(string text) => new StopStringMatcher(StopStrings).FindStop(text, 0);
     /// <summary>
-    /// Leaves selected (with virtual loss), simulated and judged together per round. Not more, because virtual loss
-    /// spreads visits over siblings, and more leaves sent benign answers down refusal branches (docs/rain.md).
+    /// Leaves selected (with virtual loss), simulated and judged together per round. Unset: 4 for a search alone (its
+    /// round's work fills the decode calls; more leaves sent benign answers down refusal branches, docs/rain.md) and
+    /// 1 for each of many prompts searched at once (the reference's one-leaf order; the prompts fill the calls).
     /// </summary>
-    public int LeavesPerRound { get; init; } = 4;
+    public int? LeavesPerRound { get; init; }
+
+    /// <summary>The leaves per round of a search alone when <see cref="LeavesPerRound"/> is unset.</summary>
+    public const int LeavesAlone = 4;
+    /// <summary>Each prompt's leaves per round when many search at once and <see cref="LeavesPerRound"/> is unset.</summary>
+    public const int LeavesTogether = 1;
+
+    /// <summary>The leaves per round a search takes: the set value, or <see cref="LeavesAlone"/>.</summary>
+    internal int Leaves => LeavesPerRound ?? LeavesAlone;
+
+    /// <summary>These options for one of many prompts searched at once: unset leaves become <see cref="LeavesTogether"/>.</summary>
+    internal RainOptions ForManyAtOnce() => LeavesPerRound is null ? this with { LeavesPerRound = LeavesTogether } : this;
     /// <summary>Keep tree nodes and the judge prompt in the KV cache and batch work; off recomputes every context (as the reference does).</summary>
     public bool UseCache { get; init; } = true;
     /// <summary>
@@ -113,7 +125,7 @@ public sealed record RainOptions
         Check(MaxChildren >= TopKSingle, $"max children ({MaxChildren}) must be at least top-k ({TopKSingle})");
         Check(MaxNewTokens >= 1, $"max new tokens must be >= 1, got {MaxNewTokens}");
         Check(MaxSimulationTokens >= 1, $"max simulation tokens must be >= 1, got {MaxSimulationTokens}");
-        Check(LeavesPerRound is >= 1 and <= 32, $"leaves per round must be 1..32, got {LeavesPerRound}");
+        Check(LeavesPerRound is null or (>= 1 and <= 32), $"leaves per round must be 1..32, got {LeavesPerRound}");
         Check(ContextSize >= 256, $"context size must be >= 256, got {ContextSize}");
         Check(Similarity != RainSimilarity.EmbeddingModel || EmbeddingModelPath is not null, "similarity from an embedding model needs its GGUF path");
     }

@@ -50,9 +50,9 @@ public sealed class RainScheduler : IDisposable
     public Task<RainResult> GenerateAsync(string prompt, string? userRequest = null, RainOptions? overrides = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var options = _decoder.Accept(overrides);
+        var options = _decoder.Accept(overrides).ForManyAtOnce();
         if (_decoder.PromptsAtOnce(options) < PromptsAtOnce)
-            throw new InvalidInputException($"this scheduler runs {PromptsAtOnce} searches at once, sized for {_decoder.Options.LeavesPerRound} leaves per round " +
+            throw new InvalidInputException($"this scheduler runs {PromptsAtOnce} searches at once, sized for {_decoder.Options.ForManyAtOnce().Leaves} leaves per round " +
                                             $"and {_decoder.Options.Rollouts} rollouts; a request may not ask for more");
         var done = new TaskCompletionSource<RainResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);

@@ -33,7 +33,7 @@ public sealed class RainSearch(IRainModel model, RainOptions options)
             for (var i = start; i < limit && !tree.CanStop() && !tree.LeaderIsSafe(limit - i);)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var leaves = Round(tree, Math.Min(options.LeavesPerRound, limit - i));
+                var leaves = Round(tree, Math.Min(options.Leaves, limit - i));
                 i += leaves.Count;
                 _iterations += leaves.Count;
                 _rounds++;

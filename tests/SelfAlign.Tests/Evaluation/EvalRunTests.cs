@@ -178,7 +178,8 @@ public sealed class EvalRunTests : IDisposable
         var data = EvalFixtures.DataDirectory("eval-rain-data");
         var dir = Path.Combine(TestModels.Directory, "eval-rain-out");
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        var rainOptions = new SelfAlign.Rain.RainOptions { ContextSize = 2048 };
+        // the leaves set, so a search alone takes as many per round as one of many at once
+        var rainOptions = new SelfAlign.Rain.RainOptions { ContextSize = 2048, LeavesPerRound = SelfAlign.Rain.RainOptions.LeavesTogether };
         using var rain = new SelfAlign.Rain.RainDecoder(_model, SelfAlign.Tests.Rain.TestJudges.Harm, rainOptions);
         var options = new EvalOptions { Suites = [EvalSuite.Advbench], DataDirectory = data, MaxNewTokens = 12, Decoder = EvalDecoder.Rain, RainDecoder = rain, Seed = 5 };
         var summary = await new EvalRun(dir).RunAsync(_engine, _engine, TestModels.TinyLlama, [], options);

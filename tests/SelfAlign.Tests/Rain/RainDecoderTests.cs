@@ -72,6 +72,30 @@ public class RainDecoderTests
         Assert.True(batch.Total.DecodeCalls * 2 < alone, $"{batch.Total.DecodeCalls} decode calls together, {alone} one after another");
     }
 
+    /// <summary>Unset leaves per round: a search alone takes 4 per round, each of many prompts at once takes 1 (the
+    /// reference's order), and fits more prompts at once; set, both take the set number.</summary>
+    [Fact]
+    public void UnsetLeavesAreFourAloneAndOnePerPromptWhenManySearchAtOnce()
+    {
+        using var model = LlamaModel.Load(TestModels.TinyLlama);
+        var options = Options(cache: true) with { FlashAttention = false, MaxIterations = 20, MinNewIterations = 8 };
+        Assert.Null(options.LeavesPerRound);
+        using var rain = new RainDecoder(model, Judge, options);
+        var prompts = new[] { "Tell me a story about", "Once upon a time", "Write a poem on" }.Select((p, i) => new RainPrompt(p, "request " + i, (ulong)(7 + i))).ToList();
+
+        var together = rain.GenerateMany(prompts);
+        Assert.All(together.Answers, a => Assert.Equal(a.Statistics.Rounds, a.Statistics.Iterations));
+        Assert.Equal(rain.PromptsAtOnce(options with { LeavesPerRound = RainOptions.LeavesTogether }), rain.PromptsAtOnce());
+        Assert.True(rain.PromptsAtOnce() > rain.PromptsAtOnce(options with { LeavesPerRound = RainOptions.LeavesAlone }));
+
+        // alone, the first prompt's search takes several leaves in some round; with one leaf set it is the search it had together
+        var alone = rain.Generate(prompts[0].Prompt, prompts[0].UserRequest, options with { Seed = prompts[0].Seed });
+        Assert.True(alone.Statistics.Iterations > alone.Statistics.Rounds, $"{alone.Statistics.Iterations} iterations in {alone.Statistics.Rounds} rounds");
+        var oneLeaf = rain.Generate(prompts[0].Prompt, prompts[0].UserRequest, options with { Seed = prompts[0].Seed, LeavesPerRound = 1 });
+        Assert.Equal(together.Answers[0].Tokens, oneLeaf.Tokens);
+        Assert.Equal(together.Answers[0].Statistics.Iterations, oneLeaf.Statistics.Iterations);
+    }
+
     [Fact]
     public void ASecondPromptOnTheSameDecoderGivesWhatAFreshDecoderGives()
     {
