@@ -79,7 +79,7 @@ public sealed class TrainingCorpus
     /// </summary>
     public TrainingPacking Pack(IReadOnlyList<int> order, bool wholeRecords = false)
     {
-        if (wholeRecords && !IsMasked) throw new InvalidInputException("whole-record packing needs the response loss (its padding must not be learned)");
+        if (wholeRecords && !IsMasked) throw new InvalidInputException("whole-record packing needs windows whose padding is not learned: the responses loss over prompt/response, prompt/completion or messages records");
         var n = _contextLength;
         var stream = new List<int>();
         var learned = new List<bool>();
