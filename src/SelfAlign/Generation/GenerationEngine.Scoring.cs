@@ -95,7 +95,7 @@ public sealed partial class GenerationEngine
         void Hold(ScoringWork w, int cells) { w.Sequence = _freeSequences.Pop(); _cellsInUse += cells; scoringCells += cells; }
         void Release(ScoringWork w, int cells) { _ctx.RemoveTokens(w.Sequence); _freeSequences.Push(w.Sequence); _cellsInUse -= cells; scoringCells -= cells; w.Sequence = -1; }
         bool Fits(int cells, bool fresh) => !_ctx.IsUnified ||
-            (_cellsInUse + cells <= _ctx.ContextSize && (!fresh || inFlight.Count == 0 || scoringCells + cells <= softCap));
+            (_cellsInUse + cells <= CellLimit && (!fresh || inFlight.Count == 0 || scoringCells + cells <= softCap));
 
         void Admit()
         {

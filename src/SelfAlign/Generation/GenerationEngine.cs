@@ -192,9 +192,10 @@ public sealed partial class GenerationEngine : ITextGenerator, ITextScorer
             while (_incoming.TryDequeue(out var job))
             {
                 if (job is Slot s) _waiting.Enqueue(s);
+                else if (job is LoopWork w) _work.Enqueue(w);
                 else _scoring.Enqueue((ScoringJob)job);
             }
-            if (_active.Count == 0 && _waiting.Count == 0 && _scoring.Count == 0)
+            if (_active.Count == 0 && _waiting.Count == 0 && _scoring.Count == 0 && _work.Count == 0)
             {
                 _signal.Wait();
                 continue;
@@ -203,7 +204,8 @@ public sealed partial class GenerationEngine : ITextGenerator, ITextScorer
             {
                 RunScoringJobs();
                 Admit();
-                if (_active.Count > 0) Step();
+                // the lent share's decodes carry the running requests' tokens; they step on their own only when it has none
+                if (!RunLoopWork() && _active.Count > 0) Step();
             }
             catch (Exception e)
             {
@@ -257,11 +259,11 @@ public sealed partial class GenerationEngine : ITextGenerator, ITextScorer
     /// <summary>Why a request could never be admitted, even into an empty engine; null when it can be.</summary>
     private string? Unfit(int cells, int sequenceIds)
     {
-        if (sequenceIds > _ctx.MaxSequences)
-            return $"a request with a shared prefix needs {sequenceIds} KV sequences but the context has {_ctx.MaxSequences}; " +
+        if (sequenceIds > SequenceLimit)
+            return $"a request with a shared prefix needs {sequenceIds} KV sequences but the engine has {SequenceLimit}; " +
                    "raise ContextOptions.MaxSequences or turn EngineOptions.PrefixSharing off";
-        if (_ctx.IsUnified && cells > _ctx.ContextSize)
-            return $"a request needs {cells} KV cells but the context has {_ctx.ContextSize}; raise ContextOptions.ContextSize";
+        if (_ctx.IsUnified && cells > CellLimit)
+            return $"a request needs {cells} KV cells but the engine has {CellLimit}; raise ContextOptions.ContextSize";
         return null;
     }
 
@@ -270,7 +272,7 @@ public sealed partial class GenerationEngine : ITextGenerator, ITextScorer
     private bool MakeRoom(int cells, int sequenceIds, PrefixEntry? keep)
     {
         // With per-sequence caches every sequence has its own cells, so only sequence ids are scarce.
-        while ((_ctx.IsUnified && _cellsInUse + cells > _ctx.ContextSize) || _freeSequences.Count < sequenceIds)
+        while ((_ctx.IsUnified && _cellsInUse + cells > CellLimit) || _freeSequences.Count < sequenceIds)
         {
             var victim = _prefixes.Values.Where(p => p.References == 0 && p != keep).MinBy(p => p.LastUsed);
             if (victim is null) return false;
@@ -317,36 +319,61 @@ public sealed partial class GenerationEngine : ITextGenerator, ITextScorer
     private void Step()
     {
         _batch.Clear();
+        var step = Fill(_batch);
+        // A batch carrying prompt chunks is stopped as soon as every request in it is cancelled (their cells go below);
+        // one-token steps are short, and cancellation is checked between them.
+        var decoded = true;
+        if (_batch.Count > step.InBatch.Count) _ctx.AbortWhen = () => _stopping || step.InBatch.TrueForAll(s => s.Cancellation.IsCancellationRequested);
+        try { _ctx.Decode(_batch); }
+        catch (OperationCanceledException) { decoded = false; }
+        finally { _ctx.AbortWhen = null; }
+        Finish(step, decoded);
+    }
+
+    /// <summary>What one step put in a batch: the requests in it, the tokens each fed, and the outputs to read.</summary>
+    private sealed record StepPlan(List<Slot> InBatch, List<(Slot Slot, int Count)> Fed, List<(Slot Slot, int Index, int Next)> Outputs);
+
+    /// <summary>Adds every running request's next tokens to <paramref name="batch"/> in the room it has left.</summary>
+    private StepPlan Fill(TokenBatch batch)
+    {
         // Next is the prompt token whose log-probability the output gives, or -1 when the output is sampled from.
-        var outputs = new List<(Slot Slot, int Index, int Next)>(_active.Count);
-        var inBatch = new List<Slot>(_active.Count);
+        var step = new StepPlan([], [], []);
         foreach (var slot in _active.OrderBy(s => s.Pending.Length))
         {
             if (slot.Cancellation.IsCancellationRequested) continue;
-            inBatch.Add(slot);
-            var room = _batch.Capacity - _batch.Count;
+            step.InBatch.Add(slot);
+            var room = batch.Capacity - batch.Count;
             var n = Math.Min(room, slot.Pending.Length - slot.PendingOffset);
             if (n <= 0) continue;
+            step.Fed.Add((slot, n));
             var scoresPrompt = slot.ScoresPrompt;
             for (var k = 0; k < n; k++)
             {
                 var j = slot.PendingOffset++;
                 var isLast = j + 1 == slot.Pending.Length;
-                var index = _batch.Add(slot.Pending[j], slot.Position++, slot.Sequence, isLast || scoresPrompt);
-                if (isLast || scoresPrompt) outputs.Add((slot, index, isLast ? -1 : slot.Pending[j + 1]));
+                var index = batch.Add(slot.Pending[j], slot.Position++, slot.Sequence, isLast || scoresPrompt);
+                if (isLast || scoresPrompt) step.Outputs.Add((slot, index, isLast ? -1 : slot.Pending[j + 1]));
             }
         }
-        // A batch carrying prompt chunks is stopped as soon as every request in it is cancelled (their cells go below);
-        // one-token steps are short, and cancellation is checked between them.
-        var decoded = true;
-        if (_batch.Count > inBatch.Count) _ctx.AbortWhen = () => _stopping || inBatch.TrueForAll(s => s.Cancellation.IsCancellationRequested);
-        try { _ctx.Decode(_batch); }
-        catch (OperationCanceledException) { decoded = false; }
-        finally { _ctx.AbortWhen = null; }
+        return step;
+    }
 
+    /// <summary>Takes back what <see cref="Fill"/> added: the batch was not decoded.</summary>
+    private static void Unfill(StepPlan step)
+    {
+        foreach (var (slot, n) in step.Fed)
+        {
+            slot.PendingOffset -= n;
+            slot.Position -= n;
+        }
+    }
+
+    /// <summary>Samples from the step's outputs once decoded, and releases the requests that finished or were cancelled.</summary>
+    private void Finish(StepPlan step, bool decoded)
+    {
         // A request whose sampling fails (a bad logit bias, say) fails alone; the others go on.
         if (decoded)
-            foreach (var (slot, index, next) in outputs)
+            foreach (var (slot, index, next) in step.Outputs)
             {
                 try
                 {
@@ -385,9 +412,11 @@ public sealed partial class GenerationEngine : ITextGenerator, ITextScorer
         _active.Clear();
         while (_waiting.TryDequeue(out var w)) w.Fail(e);
         while (_scoring.TryDequeue(out var j)) j.Completion.TrySetException(e);
+        while (_work.TryDequeue(out var w)) w.Fail(e);
         while (_incoming.TryDequeue(out var job))
         {
             if (job is Slot s) s.Fail(e);
+            else if (job is LoopWork lw) lw.Fail(e);
             else ((ScoringJob)job).Completion.TrySetException(e);
         }
     }

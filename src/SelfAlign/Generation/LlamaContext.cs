@@ -4,8 +4,8 @@ using SelfAlign.Native;
 namespace SelfAlign.Generation;
 
 /// <summary>
-/// A llama.cpp context: the KV cache, holding up to <see cref="MaxSequences"/> sequences, and the
-/// decode call. Not thread-safe: one owner drives it (the <see cref="GenerationEngine"/> loop, a RAIN search).
+/// A llama.cpp context: the KV cache, holding up to <see cref="MaxSequences"/> sequences (each at consecutive
+/// positions), and the decode call. Not thread-safe: one owner drives it (the <see cref="GenerationEngine"/> loop, a RAIN search).
 /// </summary>
 public sealed class LlamaContext : IDisposable
 {
@@ -13,6 +13,8 @@ public sealed class LlamaContext : IDisposable
     private readonly SafeThreadpoolHandle? _threadpool;
 
     public LlamaModel Model { get; }
+    /// <summary>What the context was made with.</summary>
+    public ContextOptions Options { get; }
     public int ContextSize { get; }
     public int BatchSize { get; }
     public int MaxSequences { get; }
@@ -27,6 +29,7 @@ public sealed class LlamaContext : IDisposable
     /// <summary>Time spent inside llama_decode so far (for statistics).</summary>
     public TimeSpan DecodeTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, _decodeTicks);
     private long _decodeTicks;
+    private readonly KvCellLedger _ledger;
 
     public LlamaContext(LlamaModel model, ContextOptions? options = null)
     {
@@ -56,14 +59,22 @@ public sealed class LlamaContext : IDisposable
             _handle.AttachThreadpool(_threadpool);
         }
         Model = model;
+        Options = options;
         ContextSize = _handle.ContextSize;
         BatchSize = _handle.BatchSize;
         MaxSequences = _handle.MaxSequences;
         SequenceCapacity = _handle.SequenceCapacity;
         IsUnified = options.UnifiedKvCache;
         VocabularySize = model.Vocabulary.Count;
+        _ledger = new KvCellLedger(MaxSequences);
         if (options.LoraAdapters.Count > 0) SetLoraAdapters(options.LoraAdapters);
     }
+
+    /// <summary>Occupied KV cells, counted exactly (cells shared by forks once). After a stopped decode the cells of the
+    /// part computed before the stop are not counted until their sequences are removed.</summary>
+    public int UsedCells => _ledger.Used;
+
+    internal KvCellLedger Ledger => _ledger;
 
     internal SafeLlamaContextHandle Handle => _handle;
 
@@ -85,6 +96,7 @@ public sealed class LlamaContext : IDisposable
     public bool TryDecode(TokenBatch batch)
     {
         if (batch.Count == 0) return true;
+        _ledger.Check(batch.Native);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var rc = _handle.Decode(batch.Native);
         _decodeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
@@ -93,6 +105,7 @@ public sealed class LlamaContext : IDisposable
         if (rc == LlamaNative.LLAMA_DECODE_ABORTED) throw new OperationCanceledException("the decode was stopped (LlamaContext.AbortWhen)");
         if (rc != 0) throw new NativeLibraryException($"llama_decode failed with code {rc}");
         TokensDecoded += batch.Count;
+        _ledger.Record(batch.Native);
         return true;
     }
 
@@ -132,14 +145,20 @@ public sealed class LlamaContext : IDisposable
     // ---- KV-cache operations: positions are [from, to), to = -1 means "to the end" ----
 
     /// <summary>Makes <paramref name="destination"/> share <paramref name="source"/>'s cells (a fork; no data is copied).</summary>
-    public void CopySequence(int source, int destination, int from = -1, int to = -1) =>
+    public void CopySequence(int source, int destination, int from = -1, int to = -1)
+    {
+        _ledger.CheckCopy(source, destination, from, to);
         _handle.CopySequence(source, destination, from, to);
+        _ledger.Copy(source, destination, from, to);
+    }
 
     /// <summary>Drops a sequence's cells at positions [from, to): a rewind when to is -1.</summary>
     public void RemoveTokens(int sequence, int from = -1, int to = -1)
     {
+        _ledger.CheckRemove(sequence, from, to);
         if (!_handle.RemoveTokens(sequence, from, to))
             throw new InvalidOperationException($"cannot remove positions [{from}, {to}) of sequence {sequence}");
+        _ledger.Remove(sequence, from, to);
     }
 
     /// <summary>Highest position held for the sequence, or -1 if it is empty.</summary>
@@ -152,7 +171,11 @@ public sealed class LlamaContext : IDisposable
         if (rc != 0) throw new NativeLibraryException($"llama_set_adapters_lora failed with code {rc}");
     }
 
-    public void ClearCache() => _handle.ClearMemory();
+    public void ClearCache()
+    {
+        _handle.ClearMemory();
+        _ledger.Clear();
+    }
 
     public void Dispose()
     {

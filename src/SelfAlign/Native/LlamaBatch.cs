@@ -47,6 +47,10 @@ internal sealed unsafe class LlamaBatch : IDisposable
 
     public void RequestLogits(int index) => _batch.logits[index] = 1;
 
+    public int Position(int index) => _batch.pos[index];
+
+    public ReadOnlySpan<int> Sequences(int index) => new(_batch.seq_id[index], _batch.n_seq_id[index]);
+
     public void Dispose()
     {
         if (_batch.token == null) return;

@@ -6,7 +6,9 @@ using SelfAlign.Models;
 namespace SelfAlign.Rain;
 
 /// <summary>
-/// RAIN's model on llama.cpp. Tree paths live as KV-cache sequences: a path is forked (seq_cp, no copy) from the
+/// RAIN's model on llama.cpp, in a share of a <see cref="GenerationEngine"/>'s context (its own KV sequences and a
+/// quota of cells): every context operation runs on the engine's loop thread, and every decode carries the engine's
+/// running requests beside the search's work. Tree paths live as KV-cache sequences: a path is forked (seq_cp, no copy) from the
 /// longest cached prefix and only its new tokens are decoded; rollouts, simulations and both judge orders of a
 /// whole round, of one prompt or of many, go through shared decode calls. The judge's fixed prompt is decoded once
 /// per decoder, the conversation header once per prompt, and the judged answer is appended to the longest cached
@@ -16,6 +18,8 @@ namespace SelfAlign.Rain;
 /// </summary>
 internal sealed class LlamaRainModel : IDisposable
 {
+    private readonly EngineShare _share;
+    private readonly GenerationEngine? _ownEngine;
     private readonly LlamaContext _ctx;
     private readonly LlamaContext? _embedder;
     private readonly Vocabulary _vocab;
@@ -45,17 +49,31 @@ internal sealed class LlamaRainModel : IDisposable
     /// <summary>Times the KV cache was full and every cached path was dropped to make room.</summary>
     internal int CacheFullEvictions { get; private set; }
 
-    public LlamaRainModel(LlamaModel model, RainJudge judge, RainOptions options, IReadOnlyList<(LoraAdapter Adapter, float Scale)> adapters)
+    /// <summary>RAIN in <paramref name="share"/> (which it owns from now on, with <paramref name="ownEngine"/> when given), built for <paramref name="options"/>.</summary>
+    /// <exception cref="InvalidInputException">The share's context lacks what the options need, or the share holds too few sequences for a round.</exception>
+    public LlamaRainModel(EngineShare share, RainJudge judge, RainOptions options, GenerationEngine? ownEngine = null)
     {
-        CheckSequences(options, judge.Orders.Count);
+        _share = share;
+        _ownEngine = ownEngine;
+        _ctx = share.Context;
+        var model = _ctx.Model;
+        try
+        {
+            if (options.Similarity == RainSimilarity.Model && !_ctx.Options.Embeddings)
+                throw new InvalidInputException("RAIN's similarity from the model needs the engine's context to return embeddings (ContextOptions.Embeddings); or turn similarity off");
+            if (options.FlashAttention != (_ctx.Options.FlashAttention ?? false))
+                throw new InvalidInputException($"RAIN's flash attention ({(options.FlashAttention ? "on" : "off")}) must match the engine's context's; set RainOptions.FlashAttention to match");
+            CheckSequences(options, judge.Orders.Count);
+        }
+        catch
+        {
+            share.Dispose();
+            ownEngine?.Dispose();
+            throw;
+        }
         _o = options;
         _vocab = model.Vocabulary;
         _labels = judge.LabelTokens(_vocab).ToArray();
-        _ctx = new LlamaContext(model, new ContextOptions
-        {
-            ContextSize = options.ContextSize, MaxSequences = Sequences, Threads = options.Threads, BatchSize = 512,
-            Embeddings = options.Similarity == RainSimilarity.Model, LoraAdapters = adapters, FlashAttention = options.FlashAttention,
-        });
         if (options.Similarity == RainSimilarity.EmbeddingModel)
         {
             var embedding = LlamaModel.Load(options.EmbeddingModelPath!);
@@ -75,19 +93,44 @@ internal sealed class LlamaRainModel : IDisposable
         _suffixTokensPerJudgement = _sharedSuffix + _suffixes.Sum(x => x.Length - _sharedSuffix);
         Judgement = judge;
         Reset();
-        MaterializeJudgeFixed();
+        _share.Invoke(MaterializeJudgeFixed);
     }
+
+    /// <summary>RAIN on an engine of its own, made for <paramref name="options"/> and lending the search all of its context.</summary>
+    public static LlamaRainModel OnOwnEngine(LlamaModel model, RainJudge judge, RainOptions options, IReadOnlyList<(LoraAdapter Adapter, float Scale)> adapters)
+    {
+        var engine = new GenerationEngine(model, new EngineOptions
+        {
+            Context = new ContextOptions
+            {
+                ContextSize = options.ContextSize, MaxSequences = Sequences, Threads = options.Threads, BatchSize = 512,
+                Embeddings = options.Similarity == RainSimilarity.Model, LoraAdapters = adapters, FlashAttention = options.FlashAttention,
+            },
+        });
+        EngineShare share;
+        try { share = engine.Lend(Sequences, engine.ContextSize); }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+        return new LlamaRainModel(share, judge, options, engine);
+    }
+
+    /// <summary>The share the search decodes in (its decode counters are RAIN's own).</summary>
+    public EngineShare Share => _share;
 
     private void MaterializeJudgeFixed()
     {
         if (_o.UseCache) _judgeFixed.SetRoot(Materialize(_judgePrefix, []), _judgePrefix);
     }
 
-    /// <summary>Empties the KV cache and ends every open prompt (the judge's fixed part is decoded again by the next
-    /// <see cref="Begin"/>): after a stopped decode, whose cells and sequences no cache entry accounts for.</summary>
-    public void Reset()
+    /// <summary>Empties the share's sequences and ends every open prompt (the judge's fixed part is decoded again by the
+    /// next <see cref="Begin(int[], string, RainOptions, CancellationToken)"/>): after a failed decode, whose cells and
+    /// sequences no cache entry accounts for.</summary>
+    public void Reset() => _share.Invoke(() =>
     {
-        _ctx.ClearCache();
+        foreach (var seq in _share.Sequences) _ctx.RemoveTokens(seq);
         foreach (var session in _open)
         {
             session.Generation.Forget();
@@ -97,8 +140,8 @@ internal sealed class LlamaRainModel : IDisposable
         _retainedRoot = null;
         _judgeFixed.Forget();
         _free.Clear();
-        for (var s = _ctx.MaxSequences - 1; s >= 0; s--) _free.Push(s);
-    }
+        for (var i = _share.Sequences.Count - 1; i >= 0; i--) _free.Push(_share.Sequences[i]);
+    });
 
     /// <summary>Refuses <paramref name="options"/> for a prompt when they change what the context was built for (cache use,
     /// similarity source, context size, threads) or need more KV sequences than it holds; the constants and limits may change between prompts.</summary>
@@ -118,42 +161,45 @@ internal sealed class LlamaRainModel : IDisposable
     /// base, its rollouts and a simulation, and one judge sequence plus one per option order; beside them the prompt's,
     /// the judge header's, the judge prefix's and the last prompt's kept tokens.
     /// </summary>
-    private static void CheckSequences(RainOptions o, int orders)
+    private void CheckSequences(RainOptions o, int orders)
     {
         var needed = SharedSequences + SequencesPerPrompt(o, orders);
-        if (needed > Sequences)
+        if (needed > _share.Sequences.Count)
             throw new InvalidInputException($"RAIN with {o.Leaves} leaves per round and {o.Rollouts} rollouts may need {needed} KV sequences in a round " +
-                                            $"(leaves x (rollouts + judge orders + 3) + 4); its context holds {Sequences}: lower the leaves per round or the rollouts");
+                                            $"(leaves x (rollouts + judge orders + 3) + 4); it holds {_share.Sequences.Count}: lower the leaves per round or the rollouts");
     }
 
     /// <summary>Sequences held for all prompts: the judge's fixed part and the last prompt's kept tokens.</summary>
     private const int SharedSequences = 2;
 
-    private const int Sequences = 256;
+    /// <summary>The sequences a search of its own gets: all llama.cpp allows.</summary>
+    public const int Sequences = 256;
     private const int MaxRollouts = 64;
 
     private static int SequencesPerPrompt(RainOptions o, int orders) => 2 + o.Leaves * (o.Rollouts + orders + 3);
 
     /// <summary>How many prompts' searches fit the context's KV sequences at once with these settings.</summary>
-    public int PromptsAtOnce(RainOptions o) => Math.Max(1, (Sequences - SharedSequences) / SequencesPerPrompt(o, _suffixes.Length));
+    public int PromptsAtOnce(RainOptions o) => Math.Max(1, (_share.Sequences.Count - SharedSequences) / SequencesPerPrompt(o, _suffixes.Length));
     /// <summary>How many answers a screening judges at once: each holds an empty prompt, its judge header, and its answer with a fork per option order.</summary>
-    public int ScreensAtOnce => (Sequences - SharedSequences) / (3 + _suffixes.Length);
+    public int ScreensAtOnce => (_share.Sequences.Count - SharedSequences) / (3 + _suffixes.Length);
 
     private const int EmbedderCells = 4096, EmbedderSequences = 64;
 
     public RainJudge Judgement { get; }
-    public LlamaContext Context => _ctx;
     public int JudgeSuffixLength => _suffixes.Max(s => s.Length);
 
     /// <summary>Starts one prompt (see the overload for many).</summary>
-    public Session Begin(int[] prompt, string userRequest, RainOptions options) => Begin([(prompt, userRequest, options)])[0];
+    public Session Begin(int[] prompt, string userRequest, RainOptions options, CancellationToken cancellationToken = default) =>
+        Begin([(prompt, userRequest, options)], cancellationToken: cancellationToken)[0];
 
     /// <summary>
     /// Starts prompts: decodes each and its judge conversation header. Each search talks to its returned session; with
     /// <paramref name="batch"/> its model calls wait to be decoded together with other searches'. A prompt forks the
     /// tokens it shares with one already started, so prompts go one by one; their judge headers go in one plan.
+    /// Cancellation is checked between decode calls.
     /// </summary>
-    public IReadOnlyList<Session> Begin(IReadOnlyList<(int[] Prompt, string Request, RainOptions Options)> prompts, RainSearchBatch? batch = null)
+    public IReadOnlyList<Session> Begin(IReadOnlyList<(int[] Prompt, string Request, RainOptions Options)> prompts, RainSearchBatch? batch = null,
+        CancellationToken cancellationToken = default) => _share.Invoke(() =>
     {
         var sessions = new List<Session>();
         var plan = new List<Item>();
@@ -169,19 +215,19 @@ internal sealed class LlamaRainModel : IDisposable
             if (_judgeFixed.Root is null) MaterializeJudgeFixed();
             var lenders = _open.Where(s => s.Generation.Root is not null).Select(s => (s.Generation.Root!.Seq, s.Generation.RootTokens)).ToList();
             if (_retainedRoot is { } retained) lenders.Add(retained);
-            session.Generation.SetRoot(Materialize(prompt, lenders), prompt);
+            session.Generation.SetRoot(Materialize(prompt, lenders, cancellationToken), prompt);
             var seq = Alloc();
             _ctx.CopySequence(_judgeFixed.Root!.Seq, seq);
             ReusedTokens += _judgePrefix.Length;
             for (var i = _judgePrefix.Length; i < session.JudgeHeader.Length; i++) plan.Add(new Item(session.JudgeHeader[i], i, [seq], null));
             session.Judge.SetRoot(seq, session.JudgeHeader);
         }
-        Run(plan);
-        return sessions;
-    }
+        Run(plan, cancellationToken: cancellationToken);
+        return (IReadOnlyList<Session>)sessions;
+    });
 
     /// <summary>Ends a prompt: releases its cached paths and its judge header; its own tokens stay for the next prompt to share.</summary>
-    public void End(Session session)
+    public void End(Session session) => _share.Invoke(() =>
     {
         if (!_open.Remove(session)) return;
         session.Judge.Clear(this);
@@ -189,10 +235,10 @@ internal sealed class LlamaRainModel : IDisposable
         if (session.Generation.DetachRoot() is not { } seq) return;
         if (_retainedRoot is { } old) Release(old.Seq);
         _retainedRoot = (seq, session.Generation.RootTokens);
-    }
+    });
 
     /// <summary>A new sequence holding <paramref name="tokens"/>, forked from the lender (sequence and its tokens) sharing the longest prefix with them.</summary>
-    private int Materialize(int[] tokens, IReadOnlyList<(int Seq, int[] Tokens)> lenders)
+    private int Materialize(int[] tokens, IReadOnlyList<(int Seq, int[] Tokens)> lenders, CancellationToken cancellationToken = default)
     {
         var seq = Alloc();
         var keep = 0;
@@ -208,7 +254,7 @@ internal sealed class LlamaRainModel : IDisposable
         ReusedTokens += keep;
         var plan = new List<Item>();
         for (var i = keep; i < tokens.Length; i++) plan.Add(new Item(tokens[i], i, [seq], null));
-        Run(plan);
+        Run(plan, cancellationToken: cancellationToken);
         return seq;
     }
 
@@ -258,8 +304,11 @@ internal sealed class LlamaRainModel : IDisposable
     {
         session.States.KeepUnder(path);
         if (!_o.UseCache) return;
-        session.Generation.KeepUnder(this, path);
-        session.Judge.KeepUnder(this, path);
+        _share.Invoke(() =>
+        {
+            session.Generation.KeepUnder(this, path);
+            session.Judge.KeepUnder(this, path);
+        });
     }
 
     public string Text(ReadOnlySpan<int> tokens) => _vocab.Detokenize(tokens);
@@ -280,14 +329,14 @@ internal sealed class LlamaRainModel : IDisposable
     }
 
     /// <summary>Extension work of one or more prompts, decoded together.</summary>
-    public IReadOnlyList<RainExtension> Extend(IReadOnlyList<(Session Session, RainExtendRequest Request)> requests)
+    public IReadOnlyList<RainExtension> Extend(IReadOnlyList<(Session Session, RainExtendRequest Request)> requests) => _share.Invoke(() =>
     {
-        if (_o.UseCache) return ExtendBatch(requests);
+        if (_o.UseCache) return (IReadOnlyList<RainExtension>)ExtendBatch(requests);
         // without the cache, every rollout recomputes its whole context on its own, as the reference does
         return requests.Select(r => new RainExtension(r.Request.Kind == RainExtendKind.Rollouts
             ? Enumerable.Range(0, r.Request.Count).SelectMany(b => ExtendBatch([r], onlyBranch: b)[0].Sequences).ToList()
             : ExtendBatch([r])[0].Sequences)).ToList();
-    }
+    });
 
     private List<RainExtension> ExtendBatch(IReadOnlyList<(Session Session, RainExtendRequest Request)> requests, int onlyBranch = -1)
     {
@@ -452,9 +501,11 @@ internal sealed class LlamaRainModel : IDisposable
     // ---------------- self-evaluation ----------------
 
     /// <summary>Answers of one or more prompts, judged in every option order in shared decode calls.</summary>
-    public IReadOnlyList<RainJudgement> Judge(IReadOnlyList<(Session Session, int[] Answer)> answers)
+    public IReadOnlyList<RainJudgement> Judge(IReadOnlyList<(Session Session, int[] Answer)> answers) =>
+        _share.Invoke(() => _o.UseCache ? JudgeCached(answers) : answers.Select(a => JudgeAlone(a.Session, a.Answer)).ToList());
+
+    private List<RainJudgement> JudgeCached(IReadOnlyList<(Session Session, int[] Answer)> answers)
     {
-        if (!_o.UseCache) return answers.Select(a => JudgeAlone(a.Session, a.Answer)).ToList();
         var orders = _suffixes.Length;
         var good = answers.Select(_ => new double[orders]).ToArray();
         var bad = answers.Select(_ => new double[orders]).ToArray();
@@ -626,10 +677,11 @@ internal sealed class LlamaRainModel : IDisposable
     private readonly record struct Item(int Token, int Position, int[] Seqs, Action<int>? OnOutput);
 
     /// <summary>Decodes the items in order, in as few calls as the batch size allows, calling each output's handler.</summary>
-    private void Run(List<Item> items, Action? afterOutputs = null)
+    private void Run(List<Item> items, Action? afterOutputs = null, CancellationToken cancellationToken = default)
     {
         for (var start = 0; start < items.Count;)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             _batch.Clear();
             var end = start;
             while (end < items.Count && _batch.Count < _batch.Capacity)
@@ -637,7 +689,7 @@ internal sealed class LlamaRainModel : IDisposable
                 var it = items[end++];
                 _batch.Add(it.Token, it.Position, it.Seqs, it.OnOutput is not null);
             }
-            if (!_ctx.TryDecode(_batch))
+            if (!_share.TryDecode(_batch))
             {
                 CacheFullEvictions++;
                 foreach (var session in _open)
@@ -645,8 +697,8 @@ internal sealed class LlamaRainModel : IDisposable
                     session.Generation.EvictAll(this);
                     session.Judge.EvictAll(this);
                 }
-                if (!_ctx.TryDecode(_batch))
-                    throw new InvalidOperationException($"RAIN's KV cache ({_ctx.ContextSize} cells) is full; raise the context size");
+                if (!_share.TryDecode(_batch))
+                    throw new InvalidOperationException($"RAIN's KV cache ({_share.Cells} cells) is full; raise the context size");
             }
             for (var i = start; i < end; i++)
                 items[i].OnOutput?.Invoke(i - start);
@@ -804,9 +856,10 @@ internal sealed class LlamaRainModel : IDisposable
 
     public void Dispose()
     {
+        _share.Dispose();
+        _ownEngine?.Dispose();
         _batch.Dispose();
         _embedder?.Model.Dispose();
         _embedder?.Dispose();
-        _ctx.Dispose();
     }
 }

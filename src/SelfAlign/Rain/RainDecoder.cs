@@ -21,8 +21,10 @@ public sealed record RainScreenResult(double Value, bool Kept);
 
 /// <summary>
 /// RAIN as a decoding strategy: answers a prompt by searching, judging its own partial answers with
-/// <see cref="RainJudge"/>, rewinding and committing only what it judges good. Owns one llama.cpp context; not
-/// thread-safe (one owner, like <see cref="LlamaContext"/>). Also screens existing answers with the same judge.
+/// <see cref="RainJudge"/>, rewinding and committing only what it judges good. It searches in a share of a
+/// <see cref="GenerationEngine"/>'s context: an engine of its own, or one that also serves ordinary requests, whose
+/// tokens then ride in the search's decode calls. Not thread-safe (one caller; many prompts at once go through
+/// <see cref="GenerateMany"/> or a <see cref="RainScheduler"/>). Also screens existing answers with the same judge.
 /// </summary>
 public sealed class RainDecoder : IDisposable
 {
@@ -39,8 +41,24 @@ public sealed class RainDecoder : IDisposable
         _options = options ?? new RainOptions();
         _options.Validate();
         _adapters = adapters ?? [];
-        _model = new LlamaRainModel(model, judge, _options, _adapters);
+        _model = LlamaRainModel.OnOwnEngine(model, judge, _options, _adapters);
         Model = model;
+    }
+
+    /// <summary>
+    /// A decoder searching on <paramref name="engine"/>, which goes on serving ordinary requests: the searches take
+    /// <paramref name="sequences"/> of its KV sequences and <see cref="RainOptions.ContextSize"/> of its cells (the
+    /// engine's requests get the rest), and every decode call of theirs carries the engine's running requests.
+    /// The engine's context must match the options: flash attention as set, embeddings for similarity from the model.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The engine cannot spare that much, or its context does not match the options.</exception>
+    public RainDecoder(GenerationEngine engine, RainJudge judge, RainOptions options, int sequences)
+    {
+        _options = options;
+        _options.Validate();
+        _adapters = engine.Options.Context.LoraAdapters;
+        _model = new LlamaRainModel(engine.Lend(sequences, options.ContextSize), judge, _options);
+        Model = engine.Model;
     }
 
     public LlamaModel Model { get; }
@@ -63,11 +81,7 @@ public sealed class RainDecoder : IDisposable
         RainSearchResult result;
         try
         {
-            // The prompt and the judge header can be long: their decode stops on cancellation. The search's own
-            // decodes are small, and it checks the token between rounds.
-            _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
-            var session = _model.Begin(tokens, userRequest ?? prompt, options);
-            _model.Context.AbortWhen = null;
+            var session = _model.Begin(tokens, userRequest ?? prompt, options, cancellationToken);
             try
             {
                 result = new RainSearch(session, options).Run(cancellationToken);
@@ -79,8 +93,7 @@ public sealed class RainDecoder : IDisposable
         }
         catch (OperationCanceledException)
         {
-            _model.Context.AbortWhen = null;
-            _model.Reset(); // a stopped decode leaves cells no cache entry accounts for
+            _model.Reset(); // a stopped search leaves paths no cache entry accounts for
             throw;
         }
         return new RainResult(result.Text, result.Tokens, DecodingSince(before, result.Statistics) with { Seconds = clock.Elapsed.TotalSeconds });
@@ -127,7 +140,6 @@ public sealed class RainDecoder : IDisposable
         var next = -1;
         try
         {
-            _model.Context.AbortWhen = () => cancellationToken.IsCancellationRequested;
             new RainSearchBatch(_model).Run(() => Interlocked.Increment(ref next) is var i && i < jobs.Count ? jobs[i] : null,
                 Math.Min(atOnce, jobs.Count), stopAtFirstError: true);
         }
@@ -135,10 +147,6 @@ public sealed class RainDecoder : IDisposable
         {
             _model.Reset();
             throw;
-        }
-        finally
-        {
-            _model.Context.AbortWhen = null;
         }
         return DecodingSince(before, new RainStatistics()) with { Seconds = clock.Elapsed.TotalSeconds };
     }
@@ -149,8 +157,8 @@ public sealed class RainDecoder : IDisposable
         var (extension, answers, suffixes) = _model.TokensByPart;
         return new RainStatistics
         {
-            DecodeCalls = _model.Context.DecodeCalls, TokensDecoded = _model.Context.TokensDecoded, ExtensionTokens = extension,
-            JudgedAnswerTokens = answers, JudgeSuffixTokens = suffixes, ReusedTokens = _model.ReusedTokens, DecodeSeconds = _model.Context.DecodeTime.TotalSeconds,
+            DecodeCalls = _model.Share.DecodeCalls, TokensDecoded = _model.Share.TokensDecoded, ExtensionTokens = extension,
+            JudgedAnswerTokens = answers, JudgeSuffixTokens = suffixes, ReusedTokens = _model.ReusedTokens, DecodeSeconds = _model.Share.DecodeTime.TotalSeconds,
         };
     }
 

@@ -25,7 +25,6 @@ public sealed class RainScheduler : IDisposable
         _decoder = decoder;
         PromptsAtOnce = decoder.PromptsAtOnce();
         var model = decoder.RainModel;
-        model.Context.AbortWhen = () => _stop.IsCancellationRequested;
         // the loop thread is the one thread that decodes; the searches run on workers of their own
         _loop = new Thread(() => new RainSearchBatch(model).Run(Take, PromptsAtOnce, stopAtFirstError: false)) { IsBackground = true, Name = "rain-scheduler" };
         _loop.Start();
@@ -104,9 +103,7 @@ public sealed class RainScheduler : IDisposable
             Interlocked.Increment(ref _searching); // its Done counts it out
             left.Done(null, new OperationCanceledException(_stop.Token), 0);
         }
-        var model = _decoder.RainModel;
-        model.Context.AbortWhen = null;
-        model.Reset();
+        _decoder.RainModel.Reset();
         _decoder.Attach(null);
         _queue.Dispose();
         _stop.Dispose();

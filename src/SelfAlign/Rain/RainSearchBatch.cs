@@ -13,10 +13,10 @@ internal sealed record RainBatchJob(int[] Prompt, string Request, RainOptions Op
 
 /// <summary>
 /// RAIN for many prompts at once on one <see cref="LlamaRainModel"/>. Each prompt's work runs unchanged on a worker
-/// thread of its own; its model calls wait until every running prompt waits on one, and the calling thread then
-/// decodes them together (all new prompts in one plan, all extension work in one set of decode calls, all judging in
-/// another). Only that one thread decodes: llama.cpp's CPU threads are kept per calling thread, and a second set
-/// spinning beside the first slows both. A search's choices depend only on its seed, so each prompt gets the answer it
+/// thread of its own; its model calls wait until every running prompt waits on one, and the calling thread then has
+/// the engine's loop thread decode them together (all new prompts in one plan, all extension work in one set of decode
+/// calls, all judging in another). Only that one thread decodes: llama.cpp's CPU threads are kept per calling thread,
+/// and a second set spinning beside the first slows both. A search's choices depend only on its seed, so each prompt gets the answer it
 /// gets alone (exactly so with flash attention off, whose sums do not depend on what shares a call).
 /// </summary>
 internal sealed class RainSearchBatch(LlamaRainModel model)
@@ -149,18 +149,14 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
         }
     }
 
-    /// <summary>Decodes every waiting call's work together and wakes their prompts; runs on the calling thread, under the lock.</summary>
+    /// <summary>Decodes every waiting call's work together, on the engine's loop thread, and wakes their prompts; runs under the lock.</summary>
     private void DecodeWaiting()
     {
         var calls = _waiting.ToList();
         _waiting.Clear();
         try
         {
-            var begins = calls.Where(c => c.Begin is not null).ToList();
-            var sessions = model.Begin(begins.Select(c => (c.Begin!.Prompt, c.Begin.Request, c.Begin.Options)).ToList(), this);
-            for (var i = 0; i < begins.Count; i++) begins[i].Result = sessions[i];
-            Together(calls.Where(c => c.Requests is not null).ToList(), c => c.Requests!.Select(r => (c.Session!, r)).ToList(), model.Extend);
-            Together(calls.Where(c => c.Answers is not null).ToList(), c => c.Answers!.Select(a => (c.Session!, a)).ToList(), model.Judge);
+            model.Share.Invoke(() => DecodeTogether(calls));
         }
         catch (Exception e)
         {
@@ -169,5 +165,15 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
         }
         foreach (var c in calls) c.Done = true;
         Monitor.PulseAll(_lock);
+    }
+
+    /// <summary>All new prompts in one plan, all extension work in one set of decode calls, all judging in another.</summary>
+    private void DecodeTogether(List<Call> calls)
+    {
+        var begins = calls.Where(c => c.Begin is not null).ToList();
+        var sessions = model.Begin(begins.Select(c => (c.Begin!.Prompt, c.Begin.Request, c.Begin.Options)).ToList(), this);
+        for (var i = 0; i < begins.Count; i++) begins[i].Result = sessions[i];
+        Together(calls.Where(c => c.Requests is not null).ToList(), c => c.Requests!.Select(r => (c.Session!, r)).ToList(), model.Extend);
+        Together(calls.Where(c => c.Answers is not null).ToList(), c => c.Answers!.Select(a => (c.Session!, a)).ToList(), model.Judge);
     }
 }

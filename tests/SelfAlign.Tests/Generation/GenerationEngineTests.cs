@@ -229,7 +229,7 @@ public class GenerationEngineTests : IDisposable
         var shared = engine.GenerateAsync(new GenerationRequest { SharedPrefix = "These are the rules.", Prompt = " hello", MaxNewTokens = 4 });
         var plain = engine.GenerateAsync(new GenerationRequest { Prompt = "hello", MaxNewTokens = 4 });
         var e = await Assert.ThrowsAsync<InvalidInputException>(() => shared);
-        Assert.Contains("needs 2 KV sequences but the context has 1", e.Message);
+        Assert.Contains("needs 2 KV sequences but the engine has 1", e.Message);
         Assert.Equal(4, (await plain).Tokens.Count);
     }
 

@@ -115,7 +115,7 @@ public class RainDecoderTests
         RainSearchResult Search(int cells, out int evictions)
         {
             var options = Options(cache: true) with { ContextSize = cells };
-            using var rain = new LlamaRainModel(model, Judge, options, []);
+            using var rain = LlamaRainModel.OnOwnEngine(model, Judge, options, []);
             var session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story about", addSpecial: true), "a story", options);
             var result = new RainSearch(session, options).Run();
             evictions = rain.CacheFullEvictions;
@@ -193,7 +193,7 @@ public class RainDecoderTests
         Assert.True(togetherCalls * 4 < aloneCalls, $"{togetherCalls} decode calls together, {aloneCalls} one at a time");
     }
 
-    private static long ReadCalls(RainDecoder rain) => rain.RainModel.Context.DecodeCalls;
+    private static long ReadCalls(RainDecoder rain) => rain.RainModel.Share.DecodeCalls;
 
     private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
     {

@@ -21,18 +21,18 @@ public class RainSchedulerTests
         using var model = LlamaModel.Load(TestModels.TinyLlama);
         using var rain = new RainDecoder(model, TestJudges.Harm, Options);
         var alone = new List<RainResult>();
-        var calls = rain.RainModel.Context.DecodeCalls;
+        var calls = rain.RainModel.Share.DecodeCalls;
         for (var i = 0; i < Prompts.Length; i++) alone.Add(rain.Generate(Prompts[i], "request " + i, Options with { Seed = (ulong)(100 + i) }));
-        var aloneCalls = rain.RainModel.Context.DecodeCalls - calls;
+        var aloneCalls = rain.RainModel.Share.DecodeCalls - calls;
 
         using (var scheduler = new RainScheduler(rain))
         {
             Assert.True(scheduler.PromptsAtOnce >= Prompts.Length);
             Assert.Throws<InvalidOperationException>(() => rain.Generate("Hello", "hello"));
-            calls = rain.RainModel.Context.DecodeCalls;
+            calls = rain.RainModel.Share.DecodeCalls;
             // the requests arrive from threads of their own, as a server's do
             var answers = await Task.WhenAll(Prompts.Select((p, i) => Task.Run(() => scheduler.GenerateAsync(p, "request " + i, Options with { Seed = (ulong)(100 + i) }))));
-            var togetherCalls = rain.RainModel.Context.DecodeCalls - calls;
+            var togetherCalls = rain.RainModel.Share.DecodeCalls - calls;
             for (var i = 0; i < Prompts.Length; i++)
             {
                 Assert.Equal(alone[i].Tokens, answers[i].Tokens);

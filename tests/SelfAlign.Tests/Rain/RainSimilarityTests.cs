@@ -19,7 +19,7 @@ public class RainSimilarityTests
     public void ModelSimilarityIsTheUnitMeanOfTheJudgeStatesOverEachContinuationAcrossReusedPrefixes()
     {
         using var model = LlamaModel.Load(TestModels.TinyLlama);
-        using var rain = new LlamaRainModel(model, TestJudges.Harm, Base with { Similarity = RainSimilarity.Model }, []);
+        using var rain = LlamaRainModel.OnOwnEngine(model, TestJudges.Harm, Base with { Similarity = RainSimilarity.Model }, []);
         IRainModel session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story", Base);
         var answer = rain.AnswerTokens("a story", "Once upon a time there was a cat");
         Assert.True(answer.Length >= 6);
@@ -63,7 +63,7 @@ public class RainSimilarityTests
         using var model = LlamaModel.Load(TestModels.TinyLlama);
         IReadOnlyList<float[]?> Embed(string embedder)
         {
-            using var rain = new LlamaRainModel(model, TestJudges.Harm, Base with { Similarity = RainSimilarity.EmbeddingModel, EmbeddingModelPath = embedder }, []);
+            using var rain = LlamaRainModel.OnOwnEngine(model, TestJudges.Harm, Base with { Similarity = RainSimilarity.EmbeddingModel, EmbeddingModelPath = embedder }, []);
             IRainModel session = rain.Begin(model.Vocabulary.Tokenize("Tell me a story", addSpecial: true), "a story", Base);
             var answer = rain.AnswerTokens("a story", "Once upon a time there was a cat");
             session.Judge([answer]);

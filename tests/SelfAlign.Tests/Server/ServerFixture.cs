@@ -23,17 +23,24 @@ public sealed class ServerFixture : IAsyncLifetime
     public Uri V1 => new(Server.Address, "v1/");
     public static readonly IChatFormat Format = TurnFormat.Plain;
 
-    public static EngineOptions EngineOptions(IReadOnlyList<(LoraAdapter, float)>? lora = null) => new()
+    /// <summary>RAIN searches on the base model's engine, in these many of its sequences and cells.</summary>
+    private const int RainSequences = 120, RainCells = 4096;
+
+    public static EngineOptions EngineOptions(IReadOnlyList<(LoraAdapter, float)>? lora = null, bool rain = false) => new()
     {
-        Context = new ContextOptions { ContextSize = 4096, MaxSequences = 9, LoraAdapters = lora ?? [] }, MaxParallel = 8,
+        Context = new ContextOptions
+        {
+            ContextSize = 4096 + (rain ? RainCells : 0), MaxSequences = 9 + (rain ? RainSequences : 0), LoraAdapters = lora ?? [], Embeddings = rain,
+        },
+        MaxParallel = 8,
     };
 
     public async Task InitializeAsync()
     {
-        Engine = new GenerationEngine(Model, EngineOptions());
+        Engine = new GenerationEngine(Model, EngineOptions(rain: true));
         AdaptedEngine = new GenerationEngine(Model, EngineOptions([(LoraAdapter.Load(Model, WriteAdapter()), 1f)]));
         // flash attention off: concurrent RAIN requests share decode calls, and with it a sum depends slightly on what shares the call
-        Rain = new RainDecoder(Model, TestJudges.Harm, new RainOptions { ContextSize = 4096, StopStrings = Format.StopStrings, FlashAttention = false });
+        Rain = new RainDecoder(Engine, TestJudges.Harm, new RainOptions { ContextSize = RainCells, StopStrings = Format.StopStrings, FlashAttention = false }, RainSequences);
         Server = new OpenAiServer([new ServedModel(Base, Engine, Format, [new ServedRainJudge("harm", Rain)]), new ServedModel(Adapted, AdaptedEngine, Format)],
             new ServerOptions { Port = 0, MaxQueued = 64 });
         await Server.StartAsync();
