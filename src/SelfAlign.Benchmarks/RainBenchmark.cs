@@ -141,4 +141,67 @@ public static class RainBenchmark
             (double)together.Total.JudgeSuffixTokens / Math.Max(1, committed),
             (double)vanillaDecoded / Math.Max(1, vanillaTokens));
     }
+
+    public sealed record MixedResult(
+        int RainRequests, int PlainRequests, double RainAloneSeconds, double PlainAloneSeconds, double TwoEnginesSeconds, double OneEngineSeconds, double Speedup,
+        long TwoEnginesDecodeCalls, long OneEngineDecodeCalls, long SearchDecodeCalls, int SameRainAnswers, int SamePlainAnswers);
+
+    /// <summary>
+    /// RAIN requests and ordinary completions arriving together, as at a server: on two engines (the searches in a
+    /// context of their own beside the completions' engine) and on one engine whose searches take a share of its
+    /// context, so their decode calls carry the completions. Flash attention is off in both, so answers compare. Each
+    /// workload is also timed alone on the two engines, for what the mix costs.
+    /// </summary>
+    public static MixedResult Mixed(LlamaModel model, RainJudge judge, int rainRequests, int plainRequests, Action<string>? log = null, int maxNewTokens = 40)
+    {
+        var requests = TestbedRequests.Generate(true, rainRequests / 2, 93).Concat(TestbedRequests.Generate(false, rainRequests - rainRequests / 2, 93)).ToList();
+        var options = new RainOptions { MaxNewTokens = maxNewTokens, StopStrings = ["\n\n"], FlashAttention = false };
+        var plain = TestbedRequests.Generate(false, plainRequests, 94).Select((r, i) => new GenerationRequest
+        {
+            Prompt = TestbedPrompts.Plain(r), MaxNewTokens = maxNewTokens, StopStrings = ["\n\n"], Sampling = new SamplingOptions { Temperature = 1, Seed = (ulong)i },
+        }).ToList();
+        const int Parallel = 16, PlainCells = 4096;
+        const int RainSequences = LlamaRainModel.Sequences - (Parallel + 1);
+
+        (double Seconds, RainResult[] Rain, GenerationResult[] Plain) Serve(GenerationEngine engine, RainDecoder rain, bool searches = true, bool completions = true)
+        {
+            rain.Generate(TestbedPrompts.Plain(requests[0]), requests[0], options with { MaxNewTokens = 2 }); // warm up
+            using var scheduler = new RainScheduler(rain);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var rainTasks = searches ? requests.Select((r, i) => Task.Run(() => scheduler.GenerateAsync(TestbedPrompts.Plain(r), r, options with { Seed = (ulong)i }))).ToList() : [];
+            var plainTasks = completions ? plain.Select(r => Task.Run(() => engine.GenerateAsync(r))).ToList() : [];
+            var rainAnswers = Task.WhenAll(rainTasks).GetAwaiter().GetResult();
+            var plainAnswers = Task.WhenAll(plainTasks).GetAwaiter().GetResult();
+            return (clock.Elapsed.TotalSeconds, rainAnswers, plainAnswers);
+        }
+
+        log?.Invoke($"{rainRequests} RAIN requests and {plainRequests} completions on two engines");
+        double twoSeconds, rainAlone, plainAlone;
+        long twoCalls;
+        RainResult[] twoRain;
+        GenerationResult[] twoPlain;
+        using (var engine = new GenerationEngine(model, new EngineOptions { Context = new ContextOptions { ContextSize = PlainCells, MaxSequences = Parallel + 1 }, MaxParallel = Parallel }))
+        using (var rain = new RainDecoder(model, judge, options))
+        {
+            rainAlone = Serve(engine, rain, completions: false).Seconds;
+            plainAlone = Serve(engine, rain, searches: false).Seconds;
+            var before = engine.Statistics.DecodeCalls + rain.RainModel.Share.DecodeCalls;
+            (twoSeconds, twoRain, twoPlain) = Serve(engine, rain);
+            twoCalls = engine.Statistics.DecodeCalls + rain.RainModel.Share.DecodeCalls - before;
+        }
+
+        log?.Invoke($"{rainRequests} RAIN requests and {plainRequests} completions on one engine");
+        using var shared = new GenerationEngine(model, new EngineOptions
+        {
+            Context = new ContextOptions { ContextSize = PlainCells + options.ContextSize, MaxSequences = LlamaRainModel.Sequences, Embeddings = true },
+            MaxParallel = Parallel,
+        });
+        using var onShared = new RainDecoder(shared, judge, options, RainSequences);
+        var callsBefore = shared.Statistics.DecodeCalls;
+        var searchBefore = onShared.RainModel.Share.DecodeCalls;
+        var (oneSeconds, oneRain, onePlain) = Serve(shared, onShared);
+        return new MixedResult(rainRequests, plainRequests, rainAlone, plainAlone, twoSeconds, oneSeconds, twoSeconds / oneSeconds, twoCalls, shared.Statistics.DecodeCalls - callsBefore,
+            onShared.RainModel.Share.DecodeCalls - searchBefore, twoRain.Zip(oneRain).Count(p => p.First.Tokens.SequenceEqual(p.Second.Tokens)),
+            twoPlain.Zip(onePlain).Count(p => p.First.Tokens.SequenceEqual(p.Second.Tokens)));
+    }
 }

@@ -19,6 +19,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(BuildAlign());
         bench.Subcommands.Add(BuildRain());
         bench.Subcommands.Add(BuildRainBatch());
+        bench.Subcommands.Add(BuildRainMixed());
         bench.Subcommands.Add(BuildServe());
         bench.Subcommands.Add(BuildEval());
         return bench;
@@ -128,6 +129,27 @@ internal static class BenchCommand
             var r = RainBenchmark.Throughput(m, Testbed.TestbedPrompts.Judge, p.GetValue(prompts), p.GetValue(leaves), step => Console.Error.WriteLine($"bench rain-batch: {step}"));
             if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
             foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-36} {prop.GetValue(r):0.###}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command BuildRainMixed()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model (default: the clean testbed model)" };
+        var rainRequests = new Option<int>("--rain-requests") { Description = "Held-out RAIN requests (half harmful)", DefaultValueFactory = _ => 28 };
+        var plainRequests = new Option<int>("--plain-requests") { Description = "Ordinary completions arriving with them", DefaultValueFactory = _ => 64 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("rain-mixed", "RAIN requests and ordinary completions together: on two engines, and on one engine the searches share") { model, rainRequests, plainRequests, json };
+        cmd.SetAction(p =>
+        {
+            if (p.GetValue(rainRequests) < 2 || p.GetValue(plainRequests) < 1)
+                throw new InvalidInputException($"--rain-requests must be at least 2 and --plain-requests at least 1 (got {p.GetValue(rainRequests)} and {p.GetValue(plainRequests)})");
+            var path = p.GetValue(model) ?? TestbedCommand.EnsureModel(Testbed.TestbedLevel.Clean);
+            using var m = LlamaModel.Load(path);
+            var r = RainBenchmark.Mixed(m, Testbed.TestbedPrompts.Judge, p.GetValue(rainRequests), p.GetValue(plainRequests), step => Console.Error.WriteLine($"bench rain-mixed: {step}"));
+            if (p.GetValue(json)) { JsonOutput.Print(r); return 0; }
+            foreach (var prop in r.GetType().GetProperties()) Console.WriteLine($"{prop.Name,-24} {prop.GetValue(r):0.###}");
             return 0;
         });
         return cmd;

@@ -19,12 +19,12 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "Port (0 = any free port)", DefaultValueFactory = _ => 8080 };
         var parallel = new Option<int>("--parallel") { Description = "Completions decoded together per model", DefaultValueFactory = _ => 16 };
         var queue = new Option<int>("--max-queued") { Description = "Completions waiting per model before requests get 429", DefaultValueFactory = _ => new ServerOptions().MaxQueued };
-        var ctx = new Option<int>("--ctx-size") { Description = "KV-cache cells per model, shared by its running completions", DefaultValueFactory = _ => 8192 };
+        var ctx = new Option<int>("--ctx-size") { Description = "KV-cache cells per model, shared by its running completions (RAIN's come on top)", DefaultValueFactory = _ => 8192 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var maxTokens = new Option<int>("--default-max-tokens") { Description = "max_tokens when a request gives none", DefaultValueFactory = _ => new ServerOptions().DefaultMaxTokens };
         var chatFormat = new Option<string?>("--chat-format") { Description = "YAML turn format for chat requests (default: the model's chat template, else ### User/### Assistant turns)" };
         var perSequence = new Option<bool>("--per-sequence-kv") { Description = "A KV cache of ctx-size/parallel cells per sequence instead of one shared: faster attention with many short requests, but each request must fit its share" };
-        var rain = new Option<bool>("--rain") { Description = "Let requests ask for RAIN decoding, judged by the shipped harm judge (a search context per model and judge)" };
+        var rain = new Option<bool>("--rain") { Description = "Let requests ask for RAIN decoding, judged by the shipped harm judge (searched on the model's own engine, in 8192 more KV cells per judge; needs the shared KV cache)" };
         var judge = new Option<string[]>("--rain-judge") { Description = "NAME=J.yaml: a RAIN judge requests choose by rain.judge (repeatable; the first is the default; implies --rain)", AllowMultipleArgumentsPerToken = false };
         var json = new Option<bool>("--json") { Description = "Print the address and models as one JSON line when listening" };
         var cmd = new Command("serve", "Serve models over an OpenAI-compatible HTTP API (chat, completions, streaming, RAIN per request)")
@@ -58,12 +58,17 @@ internal static class ServeCommand
                 var served = new List<ServedModel>();
                 void Serve(string servedName, IReadOnlyList<(LoraAdapter, float)> lora)
                 {
+                    // RAIN searches in shares of the model's engine, so their decode calls carry its running completions:
+                    // the engine gets its k completions and one shared prefix, each judge an equal part of the rest
+                    var rainOptions = new RainOptions { Threads = p.GetValue(threads), StopStrings = format.StopStrings, FlashAttention = false };
+                    var ownSequences = Math.Min(256, k + 1);
                     var engine = new GenerationEngine(baseModel, new EngineOptions
                     {
                         Context = new ContextOptions
                         {
-                            ContextSize = p.GetValue(ctx), MaxSequences = Math.Min(256, k + 1), Threads = p.GetValue(threads), LoraAdapters = lora,
-                            UnifiedKvCache = !p.GetValue(perSequence),
+                            ContextSize = p.GetValue(ctx) + judges.Count * rainOptions.ContextSize,
+                            MaxSequences = judges.Count > 0 ? 256 : ownSequences, Threads = p.GetValue(threads), LoraAdapters = lora,
+                            UnifiedKvCache = !p.GetValue(perSequence), Embeddings = judges.Count > 0,
                         },
                         MaxParallel = k,
                     });
@@ -71,7 +76,7 @@ internal static class ServeCommand
                     var rainJudges = new List<ServedRainJudge>();
                     foreach (var (judgeName, j) in judges)
                     {
-                        var decoder = new RainDecoder(baseModel, j, new RainOptions { Threads = p.GetValue(threads), StopStrings = format.StopStrings }, lora);
+                        var decoder = new RainDecoder(engine, j, rainOptions, (256 - ownSequences) / judges.Count);
                         owned.Add(decoder);
                         rainJudges.Add(new ServedRainJudge(judgeName, decoder));
                     }
