@@ -4,7 +4,8 @@ public sealed partial class GenerationEngine
 {
     private readonly Queue<LoopWork> _work = new();
     private readonly List<EngineShare> _shares = [];
-    private int _sharedDecodes;
+    /// <summary>Shared decodes that stepped every running request.</summary>
+    private int _sharedSteps;
 
     /// <summary>Cells the engine's own requests may reserve: the context's, less what is lent.</summary>
     private int CellLimit => _ctx.ContextSize - _shares.Sum(s => s.Cells);
@@ -83,12 +84,12 @@ public sealed partial class GenerationEngine
         work.Wait();
     }
 
-    /// <summary>Runs the queued loop work; true when it decoded (and so stepped the running requests).</summary>
+    /// <summary>Runs the queued loop work; true when one of its decodes stepped every running request.</summary>
     private bool RunLoopWork()
     {
-        var before = _sharedDecodes;
+        var before = _sharedSteps;
         while (_work.TryDequeue(out var work)) work.Run();
-        return _sharedDecodes != before;
+        return _sharedSteps != before;
     }
 
     /// <summary>
@@ -112,7 +113,7 @@ public sealed partial class GenerationEngine
             Unfill(step);
             return false;
         }
-        _sharedDecodes++;
+        if (step.StepsAll) _sharedSteps++;
         Finish(step, decoded: true);
         return true;
     }

@@ -204,7 +204,7 @@ public sealed partial class GenerationEngine : ITextGenerator, ITextScorer
             {
                 RunScoringJobs();
                 Admit();
-                // the lent share's decodes carry the running requests' tokens; they step on their own only when it has none
+                // a share's decodes carry the running requests' tokens; they step on their own unless one of those stepped them all
                 if (!RunLoopWork() && _active.Count > 0) Step();
             }
             catch (Exception e)
@@ -331,7 +331,11 @@ public sealed partial class GenerationEngine : ITextGenerator, ITextScorer
     }
 
     /// <summary>What one step put in a batch: the requests in it, the tokens each fed, and the outputs to read.</summary>
-    private sealed record StepPlan(List<Slot> InBatch, List<(Slot Slot, int Count)> Fed, List<(Slot Slot, int Index, int Next)> Outputs);
+    private sealed record StepPlan(List<Slot> InBatch, List<(Slot Slot, int Count)> Fed, List<(Slot Slot, int Index, int Next)> Outputs)
+    {
+        /// <summary>Every running request got a token in: the batch stepped them all.</summary>
+        public bool StepsAll => Fed.Count == InBatch.Count;
+    }
 
     /// <summary>Adds every running request's next tokens to <paramref name="batch"/> in the room it has left.</summary>
     private StepPlan Fill(TokenBatch batch)
