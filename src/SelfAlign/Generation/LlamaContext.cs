@@ -5,7 +5,8 @@ namespace SelfAlign.Generation;
 
 /// <summary>
 /// A llama.cpp context: the KV cache, holding up to <see cref="MaxSequences"/> sequences (each at consecutive
-/// positions), and the decode call. Not thread-safe: one owner drives it (the <see cref="GenerationEngine"/> loop, a RAIN search).
+/// positions), and the decode call. Not thread-safe: one owner drives it (the <see cref="GenerationEngine"/> loop, which also
+/// runs the work of the RAIN searches it lends a share to; a trainer; a baseline of its own).
 /// </summary>
 public sealed class LlamaContext : IDisposable
 {

@@ -64,24 +64,25 @@ internal sealed class LlamaRainModel : IDisposable
             if (options.FlashAttention != (_ctx.Options.FlashAttention ?? false))
                 throw new InvalidInputException($"RAIN's flash attention ({(options.FlashAttention ? "on" : "off")}) must match the engine's context's; set RainOptions.FlashAttention to match");
             CheckSequences(options, judge.Orders.Count);
+            _o = options;
+            _vocab = model.Vocabulary;
+            _labels = judge.LabelTokens(_vocab).ToArray();
+            if (options.Similarity == RainSimilarity.EmbeddingModel)
+            {
+                var embedding = LlamaModel.Load(options.EmbeddingModelPath!);
+                // one call embeds a node's whole path of continuations, each in its own sequence; pooled ones must fit one batch
+                _embedder = new LlamaContext(embedding, new ContextOptions
+                {
+                    ContextSize = EmbedderCells, BatchSize = EmbedderCells, MaxSequences = EmbedderSequences, Embeddings = true, Threads = options.Threads,
+                });
+            }
         }
         catch
         {
+            // a refused judge or embedder gives the engine's share back (and stops an engine made for this search)
             share.Dispose();
             ownEngine?.Dispose();
             throw;
-        }
-        _o = options;
-        _vocab = model.Vocabulary;
-        _labels = judge.LabelTokens(_vocab).ToArray();
-        if (options.Similarity == RainSimilarity.EmbeddingModel)
-        {
-            var embedding = LlamaModel.Load(options.EmbeddingModelPath!);
-            // one call embeds a node's whole path of continuations, each in its own sequence; pooled ones must fit one batch
-            _embedder = new LlamaContext(embedding, new ContextOptions
-            {
-                ContextSize = EmbedderCells, BatchSize = EmbedderCells, MaxSequences = EmbedderSequences, Embeddings = true, Threads = options.Threads,
-            });
         }
         // a token may belong to every order's judge sequence, or to every rollout of one base and its simulation
         _batch = new TokenBatch(_ctx.BatchSize, maxSequencesPerToken: Math.Max(1 + judge.Orders.Count, MaxRollouts + 1));

@@ -117,7 +117,7 @@ internal sealed class RainSearchBatch(LlamaRainModel model)
     public IReadOnlyList<RainJudgement> Judge(LlamaRainModel.Session session, IReadOnlyList<int[]> answers) =>
         (IReadOnlyList<RainJudgement>)Submit(new Call { Session = session, Answers = answers });
 
-    /// <summary>Releases what the prompt no longer needs (no decoding, so from the search's own thread).</summary>
+    /// <summary>Releases what the prompt no longer needs (no decoding, so without waiting for the other prompts; the model does it on the engine's loop thread).</summary>
     public void Committed(LlamaRainModel.Session session, int[] path)
     {
         lock (_lock) model.Committed(session, path);

@@ -47,6 +47,9 @@ public class RainOnEngineTests : IDisposable
         Assert.Contains("flash attention", flash.Message);
         var few = Assert.Throws<InvalidInputException>(() => new RainDecoder(engine, TestJudges.Harm, Options with { Similarity = RainSimilarity.Off }, sequences: 20));
         Assert.Contains("KV sequences", few.Message);
+        var multiToken = RainJudge.Parse("conversation: \"Q: {prompt}\\nA:\"\norders:\n  - suffix: \"\\nVerdict:\"\n    good: \" harmless and fine\"\n    bad: \" harmful\"\n", "multi-token.yaml");
+        var label = Assert.Throws<InvalidInputException>(() => new RainDecoder(engine, multiToken, Options with { Similarity = RainSimilarity.Off }, sequences: 64));
+        Assert.Contains("not a single token", label.Message);
         // each refusal gave its share back: all of it can be lent again
         using var rain = new RainDecoder(engine, TestJudges.Harm, Options with { Similarity = RainSimilarity.Off }, sequences: 64);
         Assert.Equal(64, rain.RainModel.Share.Sequences.Count);
